@@ -1,0 +1,39 @@
+// Package memberlist manages cluster membership and member failure detection
+// using a gossip protocol based on SWIM with the Lifeguard extensions.
+//
+// It is a drop-in replacement for github.com/hashicorp/memberlist: the same
+// public API, the same defaults and the same wire protocol, so that nodes of
+// either implementation form one cluster.
+//
+// # Core and shell
+//
+// The protocol lives in a deterministic Core (state.go and the pure files
+// around it): it never reads the wall clock, never starts a goroutine and
+// never touches a socket. Every input (a packet arrived, a timer fired, the
+// user called Join) carries the current time; every effect (send this packet,
+// open this stream exchange, wake me at T, tell the user this event) is an
+// Output. The Shell (memberlist.go) owns one event-loop goroutine per node
+// that feeds the Core and performs its Outputs over a Transport. Tests and the
+// simulator drive many Cores in one goroutine in virtual time instead.
+//
+// # Getting started
+//
+// Create a node from one of the default configurations, then Join an existing
+// member:
+//
+//	conf := memberlist.DefaultLANConfig()
+//	conf.Name = "node-a"
+//	list, err := memberlist.Create(conf)
+//	if err != nil {
+//		panic("failed to create memberlist: " + err.Error())
+//	}
+//	if _, err := list.Join([]string{"10.0.0.1"}); err != nil {
+//		panic("failed to join cluster: " + err.Error())
+//	}
+//	for _, member := range list.Members() {
+//		fmt.Printf("Member: %s %s\n", member.Name, member.Addr)
+//	}
+//
+// Members, LocalNode and event callbacks hand out copies, never pointers into
+// live state, so callers may keep and read them without data races.
+package memberlist
