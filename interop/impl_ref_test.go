@@ -147,16 +147,16 @@ func refStart(c *cluster, o nodeOpts) (*node, error) {
 	return n, nil
 }
 
-func (r *refNode) Join(addrs []string) (int, error)  { return r.m.Join(addrs) }
-func (r *refNode) Leave(d time.Duration) error       { return r.m.Leave(d) }
-func (r *refNode) Shutdown() error                   { return r.m.Shutdown() }
-func (r *refNode) NumMembers() int                   { return r.m.NumMembers() }
-func (r *refNode) UpdateNode(d time.Duration) error  { return r.m.UpdateNode(d) }
-func (r *refNode) ProtocolVersion() uint8            { return r.m.ProtocolVersion() }
-func (r *refNode) QueueBroadcast(msg []byte)         { r.queue.QueueBroadcast(refBroadcast(msg)) }
-func (r *refNode) AddKey(k []byte) error             { return r.conf.Keyring.AddKey(k) }
-func (r *refNode) UseKey(k []byte) error             { return r.conf.Keyring.UseKey(k) }
-func (r *refNode) RemoveKey(k []byte) error          { return r.conf.Keyring.RemoveKey(k) }
+func (r *refNode) Join(addrs []string) (int, error) { return r.m.Join(addrs) }
+func (r *refNode) Leave(d time.Duration) error      { return r.m.Leave(d) }
+func (r *refNode) Shutdown() error                  { return r.m.Shutdown() }
+func (r *refNode) NumMembers() int                  { return r.m.NumMembers() }
+func (r *refNode) UpdateNode(d time.Duration) error { return r.m.UpdateNode(d) }
+func (r *refNode) ProtocolVersion() uint8           { return r.m.ProtocolVersion() }
+func (r *refNode) QueueBroadcast(msg []byte)        { r.queue.QueueBroadcast(refBroadcast(msg)) }
+func (r *refNode) AddKey(k []byte) error            { return r.conf.Keyring.AddKey(k) }
+func (r *refNode) UseKey(k []byte) error            { return r.conf.Keyring.UseKey(k) }
+func (r *refNode) RemoveKey(k []byte) error         { return r.conf.Keyring.RemoveKey(k) }
 func (r *refNode) SendBestEffort(to nodeView, msg []byte) error {
 	return r.m.SendBestEffort(refNodeOf(to), msg)
 }
