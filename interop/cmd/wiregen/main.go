@@ -225,8 +225,8 @@ func (d *msgDelegate) NotifyMsg(b []byte) {
 	d.mu.Unlock()
 }
 func (d *msgDelegate) GetBroadcasts(o, l int) [][]byte { return d.bq.GetBroadcasts(o, l) }
-func (d *msgDelegate) LocalState(join bool) []byte   { return []byte("golden user state") }
-func (d *msgDelegate) MergeRemoteState([]byte, bool) {}
+func (d *msgDelegate) LocalState(join bool) []byte     { return []byte("golden user state") }
+func (d *msgDelegate) MergeRemoteState([]byte, bool)   {}
 
 type userBroadcast []byte
 
