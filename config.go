@@ -438,7 +438,7 @@ func (c *Config) EncryptionEnabled() bool {
 	if c.Keyring == nil {
 		return false
 	}
-	return len(c.Keyring.GetKeys()) > 0
+	return len(c.Keyring.snapshot()) > 0
 }
 
 // IPMustBeChecked reports whether CIDRsAllowed restricts remote addresses,
