@@ -40,7 +40,6 @@ func encryptionVersionFor(protocol uint8) encryptionVersion {
 // handlePacket is the input for a datagram that arrived from addr at ts.
 func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Time) {
 	c.now = now
-	metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "received"}, float32(len(buf)), c.labels)
 	buf, label, err := RemoveLabelHeaderFromPacket(buf)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: %v %s", err, LogAddress(from))

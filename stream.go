@@ -66,6 +66,9 @@ func readStream(cfg *Config, conn io.Reader, label string) (messageType, io.Read
 			return 0, nil, errors.New("remote state is encrypted and encryption is not configured")
 		}
 		plain, err := decryptStream(cfg.Keyring.snapshot(), r, label, maxPushStateBytes)
+		if plain != nil {
+			metrics.AddSampleWithLabels([]string{"memberlist", "size", "remote"}, float32(len(plain)), cfg.MetricLabels)
+		}
 		if err != nil {
 			return 0, nil, err
 		}
@@ -116,6 +119,7 @@ func (m *Memberlist) dialStream(to Address, timeout time.Duration) (net.Conn, er
 // exchangeState performs a push/pull with to: it sends msg, our state, and
 // returns the peer's.
 func (m *Memberlist) exchangeState(ctx context.Context, to Address, msg []byte) ([]pushNodeState, []byte, error) {
+	defer metrics.MeasureSinceWithLabels([]string{"memberlist", "pushPullNode"}, time.Now(), m.config.MetricLabels)
 	timeout := m.config.TCPTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(dl))
