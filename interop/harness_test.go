@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"runtime"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -604,10 +606,103 @@ func (f *fabric) packetsFrom(pred func(p sentPacket) bool) []sentPacket {
 	return out
 }
 
+// trace summarises the last n datagrams and streams, for failure reports.
+func (f *fabric) trace(n int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	type line struct {
+		at time.Time
+		s  string
+	}
+	var ls []line
+	for _, p := range f.packets {
+		var parts []string
+		for _, m := range p.Msgs {
+			parts = append(parts, describeWire(m))
+		}
+		drop := ""
+		if p.Dropped {
+			drop = " DROPPED"
+		}
+		ls = append(ls, line{p.At, fmt.Sprintf("%s udp %s->%s%s: %s", p.At.Format("15:04:05.000000"), p.From, p.To, drop, strings.Join(parts, " | "))})
+	}
+	for _, s := range f.streams {
+		what := "?"
+		if s.S != nil {
+			what = wire.TypeName(s.S.Type)
+			switch {
+			case s.S.Ping != nil:
+				what += fmt.Sprintf(" %+v", *s.S.Ping)
+			case s.S.Ack != nil:
+				what += fmt.Sprintf(" %+v", *s.S.Ack)
+			case s.S.PushPull != nil:
+				what += fmt.Sprintf(" %+v", s.S.PushPull.Header)
+			}
+		}
+		ls = append(ls, line{s.At, fmt.Sprintf("%s tcp %s->%s reply=%v: %s", s.At.Format("15:04:05.000000"), s.From, s.To, s.Reply, what)})
+	}
+	sort.Slice(ls, func(i, j int) bool { return ls[i].at.Before(ls[j].at) })
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.s
+	}
+	return out
+}
+
+func describeWire(m wire.Msg) string {
+	var v any
+	switch m.Type {
+	case wire.Ping:
+		v = &wire.PingMsg{}
+	case wire.IndirectPing:
+		v = &wire.IndirectPingMsg{}
+	case wire.Ack:
+		v = &wire.AckMsg{}
+	case wire.Nack:
+		v = &wire.NackMsg{}
+	case wire.Suspect:
+		v = &wire.SuspectMsg{}
+	case wire.Alive:
+		v = &wire.AliveMsg{}
+	case wire.Dead:
+		v = &wire.DeadMsg{}
+	default:
+		return wire.TypeName(m.Type)
+	}
+	if err := wire.Decode(m.Body, v); err != nil {
+		return wire.TypeName(m.Type) + "(undecodable)"
+	}
+	return fmt.Sprintf("%s%+v", wire.TypeName(m.Type), v)
+}
+
 func (f *fabric) errors() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.decodeErrs...)
+}
+
+// oursGoroutines returns the stacks of goroutines running code of our library (not of
+// this harness, whose package path extends it).
+func oursGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "github.com/swimgo/memberlist.") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
 
 // cluster is one scenario's set of nodes on one fabric; it shuts them all down and
@@ -626,6 +721,20 @@ func newCluster(t *testing.T) *cluster {
 				t.Logf("shutdown %s: %v", n, err)
 			}
 		}
+		// Scenarios run one at a time, so any goroutine of our library still alive
+		// after Shutdown (and a grace period for in-flight exchanges) leaked here.
+		deadline := time.Now().Add(3 * time.Second)
+		for {
+			leaked := oursGoroutines()
+			if len(leaked) == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("%d goroutines of our library outlived Shutdown; first:\n%s", len(leaked), leaked[0])
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		if t.Failed() {
 			for _, n := range c.nodes {
 				for _, l := range n.log.tail(60, nil) {
@@ -634,6 +743,9 @@ func newCluster(t *testing.T) *cluster {
 			}
 			for _, e := range c.fab.errors() {
 				t.Logf("undecodable: %s", e)
+			}
+			for _, l := range c.fab.trace(120) {
+				t.Logf("wire: %s", l)
 			}
 		}
 	})

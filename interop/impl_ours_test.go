@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	ml "github.com/hashicorp/memberlist"
+	ml "github.com/swimgo/memberlist"
 )
 
 const oursName = "ours"
