@@ -361,7 +361,8 @@ type sentPacket struct {
 // read back by the dialer, i.e. written by the responder To→From reversed.
 type sentStream struct {
 	From, To string
-	At       time.Time
+	Start    time.Time // when the dialer connected
+	At       time.Time // when the dialer closed
 	Reply    bool
 	Raw      []byte
 	S        *wire.Stream
@@ -488,14 +489,14 @@ func (f *fabric) allowDial(from, to string) bool {
 	return !f.cut(f.refuseTCP, from, to)
 }
 
-func (f *fabric) onStream(from, to string, reply bool, raw []byte) {
+func (f *fabric) onStream(from, to string, start time.Time, reply bool, raw []byte) {
 	if len(raw) == 0 {
 		return
 	}
 	f.mu.Lock()
 	keys := f.keys
 	f.mu.Unlock()
-	st := sentStream{From: from, To: to, At: time.Now(), Reply: reply, Raw: raw}
+	st := sentStream{From: from, To: to, Start: start, At: time.Now(), Reply: reply, Raw: raw}
 	s, err := wire.DecodeStream(raw, keys)
 	st.S = s
 	f.mu.Lock()
@@ -512,6 +513,7 @@ type capConn struct {
 	net.Conn
 	f        *fabric
 	from, to string
+	start    time.Time
 	mu       sync.Mutex
 	wrote    []byte
 	read     []byte
@@ -540,8 +542,8 @@ func (c *capConn) Close() error {
 		c.mu.Lock()
 		w, r := c.wrote, c.read
 		c.mu.Unlock()
-		c.f.onStream(c.from, c.to, false, w)
-		c.f.onStream(c.to, c.from, true, r)
+		c.f.onStream(c.from, c.to, c.start, false, w)
+		c.f.onStream(c.to, c.from, c.start, true, r)
 	})
 	return err
 }
@@ -556,7 +558,7 @@ func (f *fabric) dial(from, toAddr, toName string, timeout time.Duration) (net.C
 	if err != nil {
 		return nil, err
 	}
-	return &capConn{Conn: c, f: f, from: from, to: to}, nil
+	return &capConn{Conn: c, f: f, from: from, to: to, start: time.Now()}, nil
 }
 
 // findMsgs returns every leaf message sent matching pred (dropped ones included when

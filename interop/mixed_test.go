@@ -206,6 +206,11 @@ func TestMixedCrashDetection(t *testing.T) {
 			for _, dm := range deadsOf(c, victim.name) {
 				assert.NotEqual(t, victim.name, dm.From, "a crash must be declared dead by others, not as a leave")
 			}
+			for _, n := range survivors {
+				if e, ok := n.ev.find(evLeave, func(v nodeView) bool { return v.Name == victim.name }); ok {
+					t.Logf("%s NotifyLeave(%s) Node.State=%d", n, victim.name, e.Node.State)
+				}
+			}
 			noDecodeErrors(t, c)
 		})
 	}
@@ -264,11 +269,19 @@ func TestMixedFalseSuspicionRefuted(t *testing.T) {
 }
 
 // pushedStates collects, per sender, the state it pushed for target in state exchanges
-// sent after since.
-func pushedStates(c *cluster, target string, since time.Time) map[string][]int {
+// that began after the sender itself had reported target gone (NotifyLeave), so an
+// exchange already under way when the news arrived is not held against it.
+func pushedStates(c *cluster, target string, senders []*node) map[string][]int {
+	since := map[string]time.Time{}
+	for _, n := range senders {
+		if e, ok := n.ev.find(evLeave, func(v nodeView) bool { return v.Name == target }); ok {
+			since[n.name] = e.At
+		}
+	}
 	out := map[string][]int{}
 	for _, s := range c.fab.findStreams(func(s sentStream) bool {
-		return s.At.After(since) && s.S.PushPull != nil
+		t, ok := since[s.From]
+		return ok && s.Start.After(t) && s.S.PushPull != nil
 	}) {
 		for _, n := range s.S.PushPull.Nodes {
 			if n.Name == target {
@@ -291,7 +304,6 @@ func TestMixedGracefulLeave(t *testing.T) {
 			leaver := as[1]
 			observers := append([]*node{as[0]}, bs...)
 			require.NoError(t, leaver.api.Leave(3*time.Second))
-			left := time.Now()
 			require.NoError(t, leaver.shutdown())
 			c.waitMembers(observers, 3, 3*time.Second)
 			waitFor(t, 2*time.Second, func() string {
@@ -310,7 +322,7 @@ func TestMixedGracefulLeave(t *testing.T) {
 			// The reference hands NotifyLeave a Node whose State field it never sets, so
 			// "left, not dead" is read from what each observer pushes in state exchanges.
 			waitFor(t, 4*time.Second, func() string {
-				st := pushedStates(c, leaver.name, left)
+				st := pushedStates(c, leaver.name, observers)
 				for _, n := range observers {
 					if len(st[n.name]) == 0 {
 						return fmt.Sprintf("%s has not pushed state for %s yet", n, leaver)
@@ -318,7 +330,7 @@ func TestMixedGracefulLeave(t *testing.T) {
 				}
 				return ""
 			})
-			for from, states := range pushedStates(c, leaver.name, left) {
+			for from, states := range pushedStates(c, leaver.name, observers) {
 				for _, s := range states {
 					assert.Equalf(t, wire.StateLeft, s, "%s pushed %s as state %d", from, leaver.name, s)
 				}
