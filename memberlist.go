@@ -386,15 +386,22 @@ func (m *Memberlist) acceptStreams() {
 	}
 }
 
-// trackConn records open streams so that Shutdown can close them.
+// trackConn records open streams so that Shutdown can close them. A stream
+// opened after Shutdown began is closed at once, since Shutdown may already
+// have closed the others: its reader then fails fast instead of holding
+// Shutdown up for TCPTimeout.
 func (m *Memberlist) trackConn(c net.Conn, open bool) {
 	m.connsMu.Lock()
 	defer m.connsMu.Unlock()
-	if open {
-		m.conns[c] = struct{}{}
-	} else {
+	if !open {
 		delete(m.conns, c)
+		return
 	}
+	if m.isShutdown.Load() {
+		_ = c.Close()
+		return
+	}
+	m.conns[c] = struct{}{}
 }
 
 // Join contacts each of existing (an "host", "host:port" or "name/host:port",

@@ -97,7 +97,12 @@ func TestLoopbackCluster5(t *testing.T) {
 	}()
 	seed := fmt.Sprintf("127.0.0.1:%d", nodes[0].config.BindPort)
 	for i := 1; i < n; i++ {
-		got, err := nodes[i].Join([]string{seed})
+		addr := seed
+		if i == 2 {
+			// An unqualified DNS name works as well as an IP.
+			addr = fmt.Sprintf("localhost:%d", nodes[0].config.BindPort)
+		}
+		got, err := nodes[i].Join([]string{addr})
 		require.NoError(t, err)
 		require.Equal(t, 1, got)
 	}
