@@ -1,13 +1,14 @@
 # The README's test command is `make test`; .ci/run calls exactly that.
 GO ?= go
 
-.PHONY: test test-root vet lint apidiff bench
+.PHONY: test test-root test-interop vet lint apidiff bench
 
-test: vet lint test-root apidiff
+test: vet lint test-root test-interop apidiff
 
 vet:
 	@test -z "$$(gofmt -l . | tee /dev/stderr)" || (echo "gofmt needed" && exit 1)
 	$(GO) vet ./...
+	@! grep -q hashicorp/memberlist go.mod || (echo "go.mod must not depend on hashicorp/memberlist" && exit 1)
 
 # staticcheck runs where it installs; a machine without the module proxy
 # skips it rather than failing the build.
@@ -18,6 +19,11 @@ lint:
 
 test-root:
 	$(GO) test -race -count=1 -timeout 20m ./...
+
+# Mixed clusters with hashicorp/memberlist, in its own module so the root
+# module never depends on the reference.
+test-interop:
+	cd interop && $(GO) vet ./... && $(GO) test -race -count=1 -timeout 10m ./...
 
 apidiff:
 	bash scripts/apidiff.sh
