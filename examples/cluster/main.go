@@ -65,6 +65,8 @@ type recorder struct {
 	dropped  *atomic.Int64
 }
 
+// NotifyJoin, NotifyLeave and NotifyUpdate make recorder a
+// memberlist.EventDelegate.
 func (r *recorder) NotifyJoin(n *memberlist.Node)   { r.record(memberlist.NodeJoin, n) }
 func (r *recorder) NotifyLeave(n *memberlist.Node)  { r.record(memberlist.NodeLeave, n) }
 func (r *recorder) NotifyUpdate(n *memberlist.Node) { r.record(memberlist.NodeUpdate, n) }

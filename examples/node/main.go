@@ -52,18 +52,17 @@ func main() {
 	conf.BindPort = *port
 	conf.AdvertisePort = *port
 
+	// ChannelEventDelegate blocks the node until each event is read, and
+	// Create and Join already produce some, so the reader starts first.
 	events := make(chan memberlist.NodeEvent, 16)
 	conf.Events = &memberlist.ChannelEventDelegate{Ch: events}
+	go printEvents(events)
 
 	list, err := memberlist.Create(conf)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "failed to create memberlist: %v\n", err)
 		os.Exit(1)
 	}
-
-	// Drain events from the start: ChannelEventDelegate blocks the node
-	// until each event is read, and Join itself produces events.
-	go printEvents(events)
 
 	if *join != "" {
 		if _, err := list.Join(strings.Split(*join, ",")); err != nil {

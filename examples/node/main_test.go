@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +52,11 @@ func TestThreeProcessesFormAClusterAndNoticeAKill(t *testing.T) {
 			args = append(args, "-join", seed)
 		}
 		procs[i] = startChild(t, bin, name, args...)
+		if i == 0 {
+			// A node reports its own join once it listens; joiners
+			// started earlier would find the seed's port closed.
+			procs[0].await(t, deadline, "event=join name="+name+" addr=127.0.0.1")
+		}
 	}
 
 	for _, p := range procs {
@@ -70,6 +76,13 @@ func TestThreeProcessesFormAClusterAndNoticeAKill(t *testing.T) {
 		p.await(t, deadline, "event=leave name="+victim.name+" addr=127.0.0.1")
 		t.Logf("%s reported %s gone %v after the kill", p.name, victim.name, time.Since(killed).Round(time.Millisecond))
 	}
+
+	// A polite stop: SIGTERM makes the node Leave, so the last peer hears
+	// about it directly, and the process exits cleanly.
+	leaver, last := procs[1], procs[0]
+	require.NoError(t, leaver.cmd.Process.Signal(syscall.SIGTERM), "SIGTERM %s", leaver.name)
+	last.await(t, deadline, "event=leave name="+leaver.name+" addr=127.0.0.1")
+	require.NoError(t, leaver.wait(t, deadline), "%s must exit 0 after SIGTERM", leaver.name)
 }
 
 // child is one running copy of the example with its stdout split into lines.
@@ -79,6 +92,10 @@ type child struct {
 	lines  chan string   // stdout lines, closed at EOF
 	stderr *lockedBuffer // memberlist's log, shown when the test fails
 	seen   []string      // lines consumed so far, for failure messages
+	eof    chan struct{} // closed once stdout is fully read
+
+	waitOnce sync.Once
+	waitErr  error
 }
 
 func startChild(t *testing.T, bin, name string, args ...string) *child {
@@ -95,9 +112,9 @@ func startChild(t *testing.T, bin, name string, args ...string) *child {
 	require.NoError(t, c.cmd.Start(), "start %s", name)
 
 	done := make(chan struct{})
-	eof := make(chan struct{})
+	c.eof = make(chan struct{})
 	go func() {
-		defer close(eof)
+		defer close(c.eof)
 		defer close(c.lines)
 		s := bufio.NewScanner(stdout)
 		for s.Scan() {
@@ -113,19 +130,25 @@ func startChild(t *testing.T, bin, name string, args ...string) *child {
 	t.Cleanup(func() {
 		close(done)
 		_ = c.cmd.Process.Kill()
-		// The pipe reaches EOF once the child is gone; Wait must not run
-		// before the reader is finished with it.
-		select {
-		case <-eof:
-		case <-time.After(5 * time.Second):
-			t.Errorf("stdout of %s did not close after kill", name)
-		}
-		_ = c.cmd.Wait()
+		_ = c.wait(t, time.After(5*time.Second))
 		if t.Failed() {
 			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", name, strings.Join(c.seen, "\n"), name, c.stderr.String())
 		}
 	})
 	return c
+}
+
+// wait reaps the child once its stdout is closed; Wait must not run while
+// the reader still uses the pipe. Later calls return the first result.
+func (c *child) wait(t *testing.T, deadline <-chan time.Time) error {
+	t.Helper()
+	select {
+	case <-c.eof:
+	case <-deadline:
+		t.Fatalf("%s did not exit in time", c.name)
+	}
+	c.waitOnce.Do(func() { c.waitErr = c.cmd.Wait() })
+	return c.waitErr
 }
 
 // await returns once the child has printed a line equal to want, whether
