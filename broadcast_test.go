@@ -1,0 +1,688 @@
+// broadcast_test.go checks TransmitLimitedQueue: its order, invalidation by
+// Invalidates and by name, packing under a byte limit, retransmit limits,
+// pruning, and that every broadcast is finished exactly once, also under
+// concurrent use.
+
+package memberlist
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// finishLog counts Finished calls per broadcast, safely across goroutines.
+type finishLog struct {
+	mu    sync.Mutex
+	count map[string]int
+	order []string
+}
+
+func newFinishLog() *finishLog { return &finishLog{count: map[string]int{}} }
+
+func (f *finishLog) finished(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.count[id]++
+	f.order = append(f.order, id)
+}
+
+func (f *finishLog) times(id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.count[id]
+}
+
+func (f *finishLog) total() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.count {
+		n += c
+	}
+	return n
+}
+
+// plainBcast invalidates another plainBcast with the same non-empty key, or
+// everything when greedy.
+type plainBcast struct {
+	id, key string
+	msg     []byte
+	greedy  bool
+	log     *finishLog
+}
+
+func (b *plainBcast) Invalidates(o Broadcast) bool {
+	if b.greedy {
+		return true
+	}
+	p, ok := o.(*plainBcast)
+	return ok && b.key != "" && p.key == b.key
+}
+func (b *plainBcast) Message() []byte { return b.msg }
+func (b *plainBcast) Finished() {
+	if b.log != nil {
+		b.log.finished(b.id)
+	}
+}
+
+// namedBcast counts Invalidates calls: the queue must not need them.
+type namedBcast struct {
+	id, name string
+	msg      []byte
+	asked    *int
+	log      *finishLog
+}
+
+func (b *namedBcast) Invalidates(o Broadcast) bool {
+	if b.asked != nil {
+		*b.asked++
+	}
+	n, ok := o.(NamedBroadcast)
+	return ok && n.Name() == b.name
+}
+func (b *namedBcast) Message() []byte { return b.msg }
+func (b *namedBcast) Name() string    { return b.name }
+func (b *namedBcast) Finished() {
+	if b.log != nil {
+		b.log.finished(b.id)
+	}
+}
+
+type uniqueBcast struct {
+	id    string
+	msg   []byte
+	asked *int
+	log   *finishLog
+}
+
+func (b *uniqueBcast) Invalidates(Broadcast) bool {
+	if b.asked != nil {
+		*b.asked++
+	}
+	return false
+}
+func (b *uniqueBcast) Message() []byte  { return b.msg }
+func (b *uniqueBcast) UniqueBroadcast() {}
+func (b *uniqueBcast) Finished() {
+	if b.log != nil {
+		b.log.finished(b.id)
+	}
+}
+
+// plain is shorthand for a plain broadcast whose id is its message.
+func plain(msg string, log *finishLog) *plainBcast {
+	return &plainBcast{id: msg, msg: []byte(msg), log: log}
+}
+
+// queueOrder lists the queued messages in queue order.
+func queueOrder(q *TransmitLimitedQueue) []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []string
+	if q.tree == nil {
+		return out
+	}
+	q.tree.Ascend(func(cur *queuedBroadcast) bool {
+		out = append(out, string(cur.b.Message()))
+		return true
+	})
+	return out
+}
+
+func strs(msgs [][]byte) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = string(m)
+	}
+	return out
+}
+
+func TestRetransmitLimit(t *testing.T) {
+	// ceil(log10(n+1)) is the number of decimal digits of n.
+	tests := []struct {
+		mult, n, want int
+	}{
+		{3, 0, 0},
+		{3, 1, 3},
+		{3, 9, 3},
+		{3, 10, 6},
+		{3, 99, 6},
+		{3, 100, 9},
+		{4, 999, 12},
+		{4, 1000, 16},
+		{4, 10000, 20},
+		{0, 500, 0},
+		{2, -7, 0},
+	}
+	for _, tt := range tests {
+		if got := retransmitLimit(tt.mult, tt.n); got != tt.want {
+			t.Errorf("retransmitLimit(%d, %d) = %d, want %d", tt.mult, tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestQueueOrder(t *testing.T) {
+	// Fewest transmits first; within a tier the longest message first; among
+	// equal lengths the newest first.
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
+	q.queueBroadcast(plain("t1-aa", nil), 1)
+	q.queueBroadcast(plain("t0-a", nil), 0)
+	q.queueBroadcast(plain("t0-bbbbb", nil), 0)
+	q.queueBroadcast(plain("t0-c", nil), 0)
+	q.queueBroadcast(plain("t2-long-one", nil), 2)
+	q.queueBroadcast(plain("t1-b", nil), 1)
+
+	want := []string{"t0-bbbbb", "t0-c", "t0-a", "t1-aa", "t1-b", "t2-long-one"}
+	if got := queueOrder(q); !slices.Equal(got, want) {
+		t.Fatalf("order = %q, want %q", got, want)
+	}
+	if n := q.NumQueued(); n != len(want) {
+		t.Fatalf("NumQueued = %d, want %d", n, len(want))
+	}
+}
+
+func TestGetBroadcastsPacking(t *testing.T) {
+	type queued struct {
+		msg       string
+		transmits int
+	}
+	tests := []struct {
+		name            string
+		queue           []queued
+		overhead, limit int
+		want            []string
+		left            []string
+	}{
+		{
+			name:     "longest first until full",
+			queue:    []queued{{"aaaa", 0}, {"bb", 0}, {"c", 0}},
+			overhead: 2, limit: 10,
+			// 2+4, then 2+2 fills the 10 bytes exactly; c no longer fits.
+			want: []string{"aaaa", "bb"},
+			left: []string{"c", "aaaa", "bb"},
+		},
+		{
+			name:     "skips what does not fit and fills from a later tier",
+			queue:    []queued{{"xxxxxxxx", 0}, {"yy", 1}, {"zzzzzz", 1}},
+			overhead: 1, limit: 6,
+			// 5 bytes free: nothing of tier 0 fits, zzzzzz is too long, yy fits.
+			want: []string{"yy"},
+			left: []string{"xxxxxxxx", "zzzzzz", "yy"},
+		},
+		{
+			name:     "fills a gap with a short message after a long one",
+			queue:    []queued{{"0123456789", 0}, {"abcdef", 0}, {"q", 2}},
+			overhead: 3, limit: 17,
+			// 3+10 leaves 4: abcdef cannot fit, 3+1 for q fills it.
+			want: []string{"0123456789", "q"},
+			left: []string{"abcdef", "0123456789", "q"},
+		},
+		{
+			name:     "limit at the overhead sends nothing",
+			queue:    []queued{{"a", 0}},
+			overhead: 5, limit: 5,
+			want: nil,
+			left: []string{"a"},
+		},
+		{
+			name:     "negative limit sends nothing",
+			queue:    []queued{{"a", 0}},
+			overhead: 0, limit: -1,
+			want: nil,
+			left: []string{"a"},
+		},
+		{
+			name:     "everything fits and keeps tier order",
+			queue:    []queued{{"late", 3}, {"mid", 1}, {"new", 0}},
+			overhead: 0, limit: 1000,
+			want: []string{"new", "mid", "late"},
+			left: []string{"new", "mid"}, // late reached the limit of 4
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// 9 nodes and mult 4: each broadcast is sent 4 times.
+			q := &TransmitLimitedQueue{NumNodes: func() int { return 9 }, RetransmitMult: 4}
+			for _, b := range tt.queue {
+				q.queueBroadcast(plain(b.msg, nil), b.transmits)
+			}
+			got := q.GetBroadcasts(tt.overhead, tt.limit)
+			if !slices.Equal(strs(got), tt.want) {
+				t.Fatalf("GetBroadcasts = %q, want %q", strs(got), tt.want)
+			}
+			if tt.want == nil && got != nil {
+				t.Fatalf("GetBroadcasts = %#v, want nil", got)
+			}
+			if left := queueOrder(q); !slices.Equal(left, tt.left) {
+				t.Fatalf("queue after = %q, want %q", left, tt.left)
+			}
+		})
+	}
+}
+
+func TestGetBroadcastsNewestFirstAmongEqual(t *testing.T) {
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 9 }, RetransmitMult: 4}
+	q.QueueBroadcast(plain("old", nil))
+	q.QueueBroadcast(plain("mid", nil))
+	q.QueueBroadcast(plain("new", nil))
+	// Room for one message at a time: the newest wins, then the rest in turn
+	// (a sent message moves to the next tier, behind the unsent ones).
+	var got []string
+	for range 3 {
+		got = append(got, strs(q.GetBroadcasts(0, 3))...)
+	}
+	if want := []string{"new", "mid", "old"}; !slices.Equal(got, want) {
+		t.Fatalf("sends = %q, want %q", got, want)
+	}
+}
+
+func TestGetBroadcastsSkipsAMessageThatGrew(t *testing.T) {
+	// Message lengths must not change while queued. If one does, the
+	// packet limit still holds: the grown message is skipped, not sent.
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 9 }, RetransmitMult: 4}
+	grower := plain("gg", nil)
+	q.QueueBroadcast(plain("ok", nil))
+	q.QueueBroadcast(grower)
+	grower.msg = make([]byte, 50)
+	if got := strs(q.GetBroadcasts(1, 10)); !slices.Equal(got, []string{"ok"}) {
+		t.Fatalf("GetBroadcasts = %q, want only ok", got)
+	}
+	if n := q.NumQueued(); n != 2 {
+		t.Fatalf("NumQueued = %d, want 2", n)
+	}
+}
+
+func TestGetBroadcastsRetransmitLimit(t *testing.T) {
+	tests := []struct {
+		name      string
+		numNodes  func() int
+		mult      int
+		wantSends int
+	}{
+		{"ten nodes, mult 2", func() int { return 10 }, 2, 4},
+		{"nine nodes, mult 3", func() int { return 9 }, 3, 3},
+		{"zero nodes sends once", func() int { return 0 }, 3, 1},
+		{"zero mult sends once", func() int { return 1000 }, 0, 1},
+		{"nil NumNodes is one node", nil, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := newFinishLog()
+			q := &TransmitLimitedQueue{NumNodes: tt.numNodes, RetransmitMult: tt.mult}
+			q.QueueBroadcast(plain("m", log))
+			sends := 0
+			for range 20 {
+				if len(q.GetBroadcasts(0, 100)) == 1 {
+					sends++
+				}
+				if q.NumQueued() == 0 {
+					break
+				}
+				if log.times("m") != 0 {
+					t.Fatal("finished while still queued")
+				}
+			}
+			if sends != tt.wantSends {
+				t.Fatalf("sent %d times, want %d", sends, tt.wantSends)
+			}
+			if n := log.times("m"); n != 1 {
+				t.Fatalf("Finished called %d times, want 1", n)
+			}
+			if got := q.GetBroadcasts(0, 100); got != nil {
+				t.Fatalf("empty queue returned %q", strs(got))
+			}
+		})
+	}
+}
+
+func TestQueueBroadcastInvalidation(t *testing.T) {
+	log := newFinishLog()
+	asked := 0
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
+
+	q.QueueBroadcast(&plainBcast{id: "p1", key: "x", msg: []byte("p1"), log: log})
+	q.QueueBroadcast(&plainBcast{id: "p2", key: "y", msg: []byte("p2"), log: log})
+	q.QueueBroadcast(&namedBcast{id: "n1", name: "node-a", msg: []byte("n1"), asked: &asked, log: log})
+	q.QueueBroadcast(&uniqueBcast{id: "u1", msg: []byte("u1"), asked: &asked, log: log})
+
+	// Same key replaces p1 only.
+	q.QueueBroadcast(&plainBcast{id: "p3", key: "x", msg: []byte("p3"), log: log})
+	if log.times("p1") != 1 || log.times("p2") != 0 {
+		t.Fatalf("after p3: p1 finished %d, p2 finished %d; want 1, 0", log.times("p1"), log.times("p2"))
+	}
+
+	// Same name replaces n1 without asking anyone's Invalidates.
+	q.QueueBroadcast(&namedBcast{id: "n2", name: "node-a", msg: []byte("n2"), asked: &asked, log: log})
+	if log.times("n1") != 1 {
+		t.Fatalf("n1 finished %d times, want 1", log.times("n1"))
+	}
+
+	// A unique broadcast never invalidates, even with a same-looking body.
+	q.QueueBroadcast(&uniqueBcast{id: "u2", msg: []byte("u1"), asked: &asked, log: log})
+	if asked != 0 {
+		t.Fatalf("Invalidates of named/unique broadcasts asked %d times, want 0", asked)
+	}
+
+	// A greedy plain broadcast invalidates every plain one but cannot touch
+	// named or unique ones.
+	q.QueueBroadcast(&plainBcast{id: "g", greedy: true, msg: []byte("g"), log: log})
+	for _, id := range []string{"p2", "p3"} {
+		if log.times(id) != 1 {
+			t.Fatalf("%s finished %d times, want 1", id, log.times(id))
+		}
+	}
+	got := queueOrder(q)
+	slices.Sort(got)
+	if want := []string{"g", "n2", "u1", "u1"}; !slices.Equal(got, want) {
+		t.Fatalf("queue = %q, want %q", got, want)
+	}
+	if n := log.total(); n != 4 {
+		t.Fatalf("%d Finished calls, want 4", n)
+	}
+}
+
+func TestNamedBroadcastWithEmptyNameIsScanned(t *testing.T) {
+	// An empty Name means no identity: the broadcast goes through the
+	// Invalidates scan like a plain one, and is never in the name index.
+	log := newFinishLog()
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
+	q.QueueBroadcast(&plainBcast{id: "p", msg: []byte("p"), log: log})
+	q.QueueBroadcast(&namedBcast{id: "e1", msg: []byte("e1"), log: log})
+	q.QueueBroadcast(&plainBcast{id: "g", greedy: true, msg: []byte("g"), log: log})
+	if log.times("p") != 1 || log.times("e1") != 0 {
+		t.Fatalf("p finished %d, e1 finished %d; want 1, 0", log.times("p"), log.times("e1"))
+	}
+	q.QueueBroadcast(&namedBcast{id: "e2", msg: []byte("e2"), log: log})
+	if log.times("e1") != 0 || q.NumQueued() != 3 {
+		t.Fatalf("empty names replaced each other: e1 finished %d, %d queued", log.times("e1"), q.NumQueued())
+	}
+	if len(q.byName) != 0 {
+		t.Fatalf("name index holds %d entries, want 0", len(q.byName))
+	}
+}
+
+func TestNameIndexFollowsResends(t *testing.T) {
+	// After a send moves a named broadcast to the next tier, replacing it by
+	// name must still find and remove it.
+	log := newFinishLog()
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 100 }, RetransmitMult: 3}
+	q.QueueBroadcast(&namedBcast{id: "v1", name: "a", msg: []byte("v1"), log: log})
+	if got := strs(q.GetBroadcasts(0, 100)); !slices.Equal(got, []string{"v1"}) {
+		t.Fatalf("sent %q", got)
+	}
+	q.QueueBroadcast(&namedBcast{id: "v2", name: "a", msg: []byte("v2"), log: log})
+	if log.times("v1") != 1 || q.NumQueued() != 1 {
+		t.Fatalf("v1 finished %d times and %d queued, want 1 and 1", log.times("v1"), q.NumQueued())
+	}
+	if got := queueOrder(q); !slices.Equal(got, []string{"v2"}) {
+		t.Fatalf("queue = %q", got)
+	}
+}
+
+func TestPrune(t *testing.T) {
+	tests := []struct {
+		name      string
+		maxRetain int
+		left      []string
+		finished  []string // in the order Finished is called
+	}{
+		{"keep all", 10, []string{"a0", "b0", "c1", "d2"}, nil},
+		{"keep exact", 4, []string{"a0", "b0", "c1", "d2"}, nil},
+		{"drop the most sent first", 2, []string{"a0", "b0"}, []string{"d2", "c1"}},
+		{"drop all", 0, nil, []string{"d2", "c1", "b0", "a0"}},
+		{"negative drops all", -3, nil, []string{"d2", "c1", "b0", "a0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := newFinishLog()
+			q := &TransmitLimitedQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
+			q.queueBroadcast(plain("b0", log), 0)
+			q.queueBroadcast(plain("c1", log), 1)
+			q.queueBroadcast(plain("d2", log), 2)
+			q.queueBroadcast(plain("a0", log), 0) // newest of tier 0
+			q.Prune(tt.maxRetain)
+			if got := queueOrder(q); !slices.Equal(got, tt.left) {
+				t.Fatalf("left = %q, want %q", got, tt.left)
+			}
+			if !slices.Equal(log.order, tt.finished) {
+				t.Fatalf("finished = %q, want %q", log.order, tt.finished)
+			}
+		})
+	}
+}
+
+func TestZeroValueQueue(t *testing.T) {
+	var q TransmitLimitedQueue
+	q.Prune(0)
+	q.Reset()
+	if n := q.NumQueued(); n != 0 {
+		t.Fatalf("NumQueued = %d", n)
+	}
+	if got := q.GetBroadcasts(0, 1000); got != nil {
+		t.Fatalf("GetBroadcasts = %q", strs(got))
+	}
+	// No NumNodes: a lone node, limit 0 since RetransmitMult is 0, so the
+	// message goes out once.
+	q.QueueBroadcast(plain("m", nil))
+	if got := strs(q.GetBroadcasts(0, 1000)); !slices.Equal(got, []string{"m"}) {
+		t.Fatalf("GetBroadcasts = %q", got)
+	}
+	if n := q.NumQueued(); n != 0 {
+		t.Fatalf("NumQueued = %d after the only send", n)
+	}
+}
+
+func TestReset(t *testing.T) {
+	log := newFinishLog()
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
+	q.QueueBroadcast(plain("a", log))
+	q.QueueBroadcast(&namedBcast{id: "n", name: "n", msg: []byte("n"), log: log})
+	q.QueueBroadcast(&uniqueBcast{id: "u", msg: []byte("u"), log: log})
+	q.Reset()
+	if q.NumQueued() != 0 || log.total() != 3 {
+		t.Fatalf("after Reset: %d queued, %d finished; want 0, 3", q.NumQueued(), log.total())
+	}
+	// Still usable, and the name index was reset too.
+	q.QueueBroadcast(&namedBcast{id: "n2", name: "n", msg: []byte("n2"), log: log})
+	if log.times("n") != 1 || q.NumQueued() != 1 {
+		t.Fatalf("after requeue: n finished %d, %d queued", log.times("n"), q.NumQueued())
+	}
+}
+
+// reentrantBcast queues a follow-up from Finished, which would deadlock if
+// the queue called Finished with its lock held.
+type reentrantBcast struct {
+	q    *TransmitLimitedQueue
+	next Broadcast
+	done bool
+}
+
+func (b *reentrantBcast) Invalidates(Broadcast) bool { return false }
+func (b *reentrantBcast) Message() []byte            { return []byte("r") }
+func (b *reentrantBcast) Finished() {
+	b.done = true
+	if b.next != nil {
+		b.q.QueueBroadcast(b.next)
+	}
+}
+
+func TestCallbacksMayUseTheQueue(t *testing.T) {
+	q := &TransmitLimitedQueue{RetransmitMult: 1}
+	q.NumNodes = func() int { return q.NumQueued() + 1 }
+	follow := plain("follow-up", nil)
+	r := &reentrantBcast{q: q, next: follow}
+	q.QueueBroadcast(r)
+	if got := strs(q.GetBroadcasts(0, 100)); !slices.Equal(got, []string{"r"}) {
+		t.Fatalf("GetBroadcasts = %q", got)
+	}
+	if !r.done {
+		t.Fatal("Finished not called after the last allowed send")
+	}
+	if got := queueOrder(q); !slices.Equal(got, []string{"follow-up"}) {
+		t.Fatalf("queue = %q, want the follow-up queued from Finished", got)
+	}
+}
+
+// TestFinishedExactlyOnce runs a seeded mix of every operation and checks the
+// books after each one: every broadcast is either queued or finished once.
+func TestFinishedExactlyOnce(t *testing.T) {
+	for seed := range uint64(20) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 1))
+			log := newFinishLog()
+			q := &TransmitLimitedQueue{NumNodes: func() int { return 1 + rng.IntN(200) }, RetransmitMult: 2}
+			made := 0
+			for step := range 500 {
+				switch op := rng.IntN(10); {
+				case op < 3:
+					id := fmt.Sprint("p", made)
+					msg := make([]byte, 1+rng.IntN(40))
+					q.QueueBroadcast(&plainBcast{id: id, key: fmt.Sprint(rng.IntN(8)), msg: msg, log: log})
+					made++
+				case op < 6:
+					id := fmt.Sprint("n", made)
+					msg := make([]byte, 1+rng.IntN(40))
+					q.QueueBroadcast(&namedBcast{id: id, name: fmt.Sprint(rng.IntN(8)), msg: msg, log: log})
+					made++
+				case op < 7:
+					q.QueueBroadcast(&uniqueBcast{id: fmt.Sprint("u", made), msg: make([]byte, 1+rng.IntN(40)), log: log})
+					made++
+				case op < 9:
+					overhead, limit := rng.IntN(4), rng.IntN(120)
+					used := 0
+					for _, m := range q.GetBroadcasts(overhead, limit) {
+						used += overhead + len(m)
+					}
+					if used > limit {
+						t.Fatalf("step %d: used %d bytes of %d", step, used, limit)
+					}
+				default:
+					q.Prune(rng.IntN(10))
+				}
+				for id, c := range log.count {
+					if c != 1 {
+						t.Fatalf("step %d: %s finished %d times", step, id, c)
+					}
+				}
+				if got := log.total() + q.NumQueued(); got != made {
+					t.Fatalf("step %d: %d finished + queued, want %d made", step, got, made)
+				}
+			}
+			q.Reset()
+			if got := log.total(); got != made {
+				t.Fatalf("after Reset %d finished, want %d", got, made)
+			}
+		})
+	}
+}
+
+func TestQueueConcurrentUse(t *testing.T) {
+	log := newFinishLog()
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 50 }, RetransmitMult: 2}
+	const workers, perWorker = 4, 300
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWorker {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				switch i % 3 {
+				case 0:
+					q.QueueBroadcast(&namedBcast{id: id, name: fmt.Sprint(i % 17), msg: []byte(id), log: log})
+				case 1:
+					q.QueueBroadcast(&uniqueBcast{id: id, msg: []byte(id), log: log})
+				default:
+					q.QueueBroadcast(&plainBcast{id: id, key: fmt.Sprint(i % 5), msg: []byte(id), log: log})
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := range 400 {
+			q.GetBroadcasts(2, 1400)
+			_ = q.NumQueued()
+			if i%50 == 0 {
+				q.Prune(100)
+			}
+		}
+	}()
+	wg.Wait()
+	q.Reset()
+	if got := log.total(); got != workers*perWorker {
+		t.Fatalf("%d Finished calls, want %d", got, workers*perWorker)
+	}
+	for id, c := range log.count {
+		if c != 1 {
+			t.Fatalf("%s finished %d times", id, c)
+		}
+	}
+}
+
+func BenchmarkQueueBroadcast(b *testing.B) {
+	// Steady state of a busy node: updates about a bounded set of members
+	// replace each other by name.
+	const members = 1024
+	bcasts := make([]*namedBcast, members)
+	for i := range bcasts {
+		bcasts[i] = &namedBcast{name: fmt.Sprint("node-", i), msg: make([]byte, 40+i%60)}
+	}
+	b.Run("named", func(b *testing.B) {
+		q := &TransmitLimitedQueue{NumNodes: func() int { return members }, RetransmitMult: 4}
+		for _, nb := range bcasts {
+			q.QueueBroadcast(nb)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			q.QueueBroadcast(bcasts[i%members])
+		}
+	})
+	b.Run("unique", func(b *testing.B) {
+		q := &TransmitLimitedQueue{NumNodes: func() int { return members }, RetransmitMult: 4}
+		u := &uniqueBcast{msg: make([]byte, 64)}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			q.QueueBroadcast(u)
+			if i%32 == 31 {
+				q.Prune(members)
+			}
+		}
+	})
+	b.Run("plain-scan-256", func(b *testing.B) {
+		q := &TransmitLimitedQueue{NumNodes: func() int { return members }, RetransmitMult: 4}
+		plains := make([]*plainBcast, 256)
+		for i := range plains {
+			plains[i] = &plainBcast{key: fmt.Sprint(i), msg: make([]byte, 40+i%60)}
+			q.QueueBroadcast(plains[i])
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := range b.N {
+			q.QueueBroadcast(plains[i%len(plains)])
+		}
+	})
+}
+
+func BenchmarkGetBroadcasts(b *testing.B) {
+	// A full UDP packet's worth from a queue of 512 member updates; the
+	// retransmit limit is out of reach so the queue never drains.
+	const queued = 512
+	q := &TransmitLimitedQueue{NumNodes: func() int { return 1000 }, RetransmitMult: 1 << 20}
+	for i := range queued {
+		q.QueueBroadcast(&namedBcast{name: fmt.Sprint("node-", i), msg: make([]byte, 30+i%90)})
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if len(q.GetBroadcasts(2, 1400)) == 0 {
+			b.Fatal("nothing fitted")
+		}
+	}
+}

@@ -1,0 +1,706 @@
+// This file owns Memberlist, the shell around the core: Create, Join, Leave,
+// Shutdown and the other public methods. One event-loop goroutine owns the
+// core and performs its outputs; listener goroutines feed it; public reads
+// come from an immutable snapshot, so they never block and are safe to call
+// from inside delegates.
+
+package memberlist
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Memberlist is one node of a cluster. Create it with Create; all methods are
+// safe for concurrent use.
+type Memberlist struct {
+	config    *Config
+	transport NodeAwareTransport
+	logger    *log.Logger
+
+	core  *core // owned by the loop goroutine
+	calls chan func(*core)
+
+	snap   atomic.Pointer[snapshot]
+	health atomic.Int64
+
+	// Owned by the loop goroutine: the snapshot index and the callers
+	// waiting for outNotify and outPingResult.
+	snapIndex map[string]int
+	waiters   map[uint64]chan outPingResult
+	tokens    atomic.Uint64
+
+	streamSem    chan struct{}
+	pushPullReqs atomic.Int64
+	connsMu      sync.Mutex
+	conns        map[net.Conn]struct{}
+
+	leaveMu      sync.Mutex
+	left         atomic.Bool
+	shutdownMu   sync.Mutex
+	shutdownCh   chan struct{}
+	isShutdown   atomic.Bool
+	wg           sync.WaitGroup
+	loopFinished chan struct{}
+}
+
+// snapshot is an immutable view of the member table for public reads.
+type snapshot struct {
+	nodes []*Node // every known member, dead and left included
+	local *Node
+}
+
+// Create starts a node with the given configuration: it binds the transport
+// and starts the background protocol, but joins no cluster (see Join).
+// conf must not be changed afterwards.
+func Create(conf *Config) (*Memberlist, error) {
+	if conf == nil {
+		return nil, errors.New("memberlist: Create needs a Config; start from DefaultLANConfig()")
+	}
+	if err := conf.validate(); err != nil {
+		return nil, err
+	}
+	if len(conf.SecretKey) > 0 {
+		if conf.Keyring == nil {
+			kr, err := NewKeyring(nil, conf.SecretKey)
+			if err != nil {
+				return nil, err
+			}
+			conf.Keyring = kr
+		} else {
+			if err := conf.Keyring.AddKey(conf.SecretKey); err != nil {
+				return nil, err
+			}
+			if err := conf.Keyring.UseKey(conf.SecretKey); err != nil {
+				return nil, err
+			}
+		}
+	}
+	logger := conf.logger()
+
+	transport := conf.Transport
+	if transport == nil {
+		nt, err := newDefaultTransport(conf, logger)
+		if err != nil {
+			return nil, err
+		}
+		transport = nt
+	}
+	nat, ok := transport.(NodeAwareTransport)
+	if !ok {
+		logger.Printf("[DEBUG] memberlist: configured Transport is not a NodeAwareTransport and some features may not work as desired")
+		nat = asNodeAware(transport)
+	}
+
+	ip, port, err := nat.FinalAdvertiseAddr(conf.AdvertiseAddr, conf.AdvertisePort)
+	if err != nil {
+		if conf.Transport == nil {
+			_ = nat.Shutdown()
+		}
+		return nil, fmt.Errorf("failed to get final advertise address: %w", err)
+	}
+	if isPublicIP(ip) && !conf.EncryptionEnabled() {
+		logger.Printf("[WARN] memberlist: Binding to public address without encryption!")
+	}
+	var meta []byte
+	if conf.Delegate != nil {
+		meta = conf.Delegate.NodeMeta(MetaMaxSize)
+		if len(meta) > MetaMaxSize {
+			if conf.Transport == nil {
+				_ = nat.Shutdown()
+			}
+			return nil, fmt.Errorf("memberlist: node metadata is %d bytes, more than MetaMaxSize (%d): shorten what Delegate.NodeMeta returns", len(meta), MetaMaxSize)
+		}
+	}
+
+	m := &Memberlist{
+		config:       conf,
+		transport:    nat,
+		logger:       logger,
+		calls:        make(chan func(*core)),
+		snapIndex:    make(map[string]int),
+		waiters:      make(map[uint64]chan outPingResult),
+		streamSem:    make(chan struct{}, maxInboundStreams),
+		conns:        make(map[net.Conn]struct{}),
+		shutdownCh:   make(chan struct{}),
+		loopFinished: make(chan struct{}),
+	}
+	m.snap.Store(&snapshot{})
+	m.core = newCore(conf, logger, ip, uint16(port), randomSeed())
+	m.core.onChange = m.publish
+	m.core.start(time.Now(), meta)
+
+	m.wg.Add(2)
+	go m.loop()
+	go m.acceptStreams()
+	return m, nil
+}
+
+// newDefaultTransport binds a NetTransport as the config asks, retrying a
+// few times when the port is chosen at random and turns out taken.
+func newDefaultTransport(conf *Config, logger *log.Logger) (*NetTransport, error) {
+	nc := &NetTransportConfig{
+		BindAddrs:    []string{conf.BindAddr},
+		BindPort:     conf.BindPort,
+		Logger:       logger,
+		MetricLabels: conf.MetricLabels,
+	}
+	tries := 1
+	if conf.BindPort == 0 {
+		tries = 10
+	}
+	var err error
+	for range tries {
+		var nt *NetTransport
+		if nt, err = NewNetTransport(nc); err == nil {
+			if conf.BindPort == 0 {
+				conf.BindPort = nt.GetAutoBindPort()
+				conf.AdvertisePort = conf.BindPort
+				logger.Printf("[DEBUG] memberlist: Using dynamic bind port %d", conf.BindPort)
+			}
+			return nt, nil
+		}
+		if !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+	}
+	return nil, fmt.Errorf("could not set up network transport on %s:%d: %w (choose another BindAddr/BindPort, or 0 for a free port)", conf.BindAddr, conf.BindPort, err)
+}
+
+func randomSeed() uint64 {
+	var b [8]byte
+	if _, err := crand.Read(b[:]); err != nil {
+		return uint64(time.Now().UnixNano())
+	}
+	return binary.LittleEndian.Uint64(b[:])
+}
+
+func isPublicIP(ip net.IP) bool {
+	return ip != nil && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified()
+}
+
+// loop is the event loop: the only goroutine that touches the core.
+func (m *Memberlist) loop() {
+	defer m.wg.Done()
+	defer close(m.loopFinished)
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	packets := m.transport.PacketCh()
+	for {
+		m.performOutputs()
+		if at, ok := m.core.nextDeadline(); ok {
+			timer.Reset(time.Until(at))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case <-m.shutdownCh:
+			return
+		case p, ok := <-packets:
+			if !ok {
+				packets = nil
+				continue
+			}
+			m.core.handlePacket(time.Now(), p.Buf, p.From, p.Timestamp)
+		case fn := <-m.calls:
+			fn(m.core)
+		case <-timer.C:
+			m.core.tick(time.Now())
+		}
+	}
+}
+
+// call runs fn on the loop goroutine and waits for it. It returns false,
+// without running fn, once the node is shut down. It must not be called from
+// a delegate callback, which already runs on the loop.
+func (m *Memberlist) call(fn func(*core)) bool {
+	done := make(chan struct{})
+	wrapped := func(c *core) {
+		defer close(done)
+		fn(c)
+	}
+	select {
+	case m.calls <- wrapped:
+	case <-m.shutdownCh:
+		return false
+	}
+	<-done
+	return true
+}
+
+// performOutputs carries out what the core asked for.
+func (m *Memberlist) performOutputs() {
+	for _, o := range m.core.drain() {
+		switch o := o.(type) {
+		case *outSend:
+			if _, err := m.transport.WriteToAddress(o.buf, o.to); err != nil {
+				m.logger.Printf("[ERR] memberlist: Failed to send packet to %s: %s", o.to.String(), err)
+			}
+		case *outPushPull:
+			m.goStream(func() {
+				states, user, err := m.exchangeState(context.Background(), o.to, o.msg)
+				if err != nil {
+					m.logger.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", o.to.Name, err)
+					return
+				}
+				var merr error
+				m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), false, states, user) })
+				if merr != nil {
+					m.logger.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", o.to.Name, merr)
+				}
+			})
+		case *outStreamPing:
+			m.goStream(func() {
+				ok, err := m.streamPing(o)
+				if err != nil {
+					m.logger.Printf("[ERR] memberlist: Failed fallback TCP ping: %s", err)
+				}
+				m.call(func(c *core) { c.streamPingResult(time.Now(), o.seq, ok) })
+			})
+		case *outNotify:
+			if ch, ok := m.waiters[o.token]; ok {
+				delete(m.waiters, o.token)
+				close(ch)
+			}
+		case *outPingResult:
+			if ch, ok := m.waiters[o.token]; ok {
+				delete(m.waiters, o.token)
+				ch <- *o
+				close(ch)
+			}
+		default:
+			panic(fmt.Sprintf("memberlist: unhandled core output %T", o))
+		}
+	}
+	m.health.Store(int64(m.core.awareness.score()))
+}
+
+// goStream runs fn as a tracked goroutine, unless shutting down.
+func (m *Memberlist) goStream(fn func()) {
+	if m.isShutdown.Load() {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		fn()
+	}()
+}
+
+// publish updates the snapshot after the core changed member st. It runs on
+// the loop before any event delegate hears of the change, so a delegate or
+// an event reader calling Members sees the change already.
+func (m *Memberlist) publish(st *nodeState, removed bool) {
+	old := m.snap.Load()
+	nodes := slices.Clone(old.nodes)
+	i, known := m.snapIndex[st.name]
+	switch {
+	case removed && known:
+		last := len(nodes) - 1
+		nodes[i] = nodes[last]
+		m.snapIndex[nodes[i].Name] = i
+		nodes = nodes[:last]
+		delete(m.snapIndex, st.name)
+	case removed:
+		return
+	case known:
+		nodes[i] = st.toNode()
+	default:
+		m.snapIndex[st.name] = len(nodes)
+		nodes = append(nodes, st.toNode())
+	}
+	s := &snapshot{nodes: nodes, local: old.local}
+	if st.name == m.config.Name && !removed {
+		s.local = nodes[m.snapIndex[st.name]]
+	}
+	m.snap.Store(s)
+}
+
+// acceptStreams hands each inbound stream to its own bounded handler.
+func (m *Memberlist) acceptStreams() {
+	defer m.wg.Done()
+	streams := m.transport.StreamCh()
+	for {
+		select {
+		case <-m.shutdownCh:
+			return
+		case conn, ok := <-streams:
+			if !ok {
+				return
+			}
+			select {
+			case m.streamSem <- struct{}{}:
+			default:
+				m.logger.Printf("[ERR] memberlist: too many inbound streams, closing %s", LogConn(conn))
+				_ = conn.Close()
+				continue
+			}
+			m.wg.Add(1)
+			go m.handleConn(conn)
+		}
+	}
+}
+
+// trackConn records open streams so that Shutdown can close them.
+func (m *Memberlist) trackConn(c net.Conn, open bool) {
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	if open {
+		m.conns[c] = struct{}{}
+	} else {
+		delete(m.conns, c)
+	}
+}
+
+// Join contacts each of existing (an "host", "host:port" or "name/host:port",
+// where host is an IP or a DNS name) and exchanges full state with it. It
+// returns how many it reached; the error is nil when at least one was
+// reached, and otherwise lists each address with why it failed.
+func (m *Memberlist) Join(existing []string) (int, error) {
+	return m.JoinContext(context.Background(), existing)
+}
+
+// JoinContext is Join with a context that can cancel it or give it a
+// deadline. Addresses are resolved and contacted in parallel.
+func (m *Memberlist) JoinContext(ctx context.Context, existing []string) (int, error) {
+	if m.isShutdown.Load() {
+		return 0, errors.New("memberlist: Join after Shutdown")
+	}
+	type result struct {
+		ok  int
+		err error
+	}
+	results := make([]result, len(existing))
+	var wg sync.WaitGroup
+	for i, ex := range existing {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			addrs, err := m.resolveAddr(ctx, ex)
+			if err != nil {
+				err = fmt.Errorf("failed to resolve %s: %w", ex, err)
+				m.logger.Printf("[WARN] memberlist: %v", err)
+				results[i].err = err
+				return
+			}
+			var errs []error
+			for _, a := range addrs {
+				if err := m.joinOne(ctx, a); err != nil {
+					err = fmt.Errorf("failed to join %s: %w", a.Addr, err)
+					m.logger.Printf("[DEBUG] memberlist: %v", err)
+					errs = append(errs, err)
+					continue
+				}
+				results[i].ok++
+			}
+			results[i].err = errors.Join(errs...)
+		}()
+	}
+	wg.Wait()
+	n := 0
+	var errs []error
+	for _, r := range results {
+		n += r.ok
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	if n > 0 {
+		return n, nil
+	}
+	if len(errs) == 0 && len(existing) == 0 {
+		return 0, nil
+	}
+	return 0, errors.Join(errs...)
+}
+
+func (m *Memberlist) joinOne(ctx context.Context, to Address) error {
+	var local []byte
+	var lerr error
+	if !m.call(func(c *core) { local, lerr = c.localState(time.Now(), true) }) {
+		return errors.New("memberlist is shut down")
+	}
+	if lerr != nil {
+		return lerr
+	}
+	states, user, err := m.exchangeState(ctx, to, local)
+	if err != nil {
+		return err
+	}
+	var merr error
+	if !m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), true, states, user) }) {
+		return errors.New("memberlist is shut down")
+	}
+	return merr
+}
+
+// resolveAddr turns a Join argument into addresses: an optional "name/"
+// prefix, a host that is an IP literal (IPv6 with or without zone and
+// brackets) or a DNS name, qualified or not, and an optional port that
+// defaults to BindPort.
+func (m *Memberlist) resolveAddr(ctx context.Context, s string) ([]Address, error) {
+	name := ""
+	if i := strings.Index(s, "/"); i >= 0 {
+		if i == 0 {
+			return nil, errors.New("empty node name provided")
+		}
+		name, s = s[:i], s[i+1:]
+	}
+	host, port, err := splitHostPortDefault(s, m.config.BindPort)
+	if err != nil {
+		return nil, err
+	}
+	if addr, err := netip.ParseAddr(host); err == nil {
+		return []Address{{Addr: net.JoinHostPort(addr.String(), port), Name: name}}, nil
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Address, 0, len(ips))
+	for _, ip := range ips {
+		out = append(out, Address{Addr: net.JoinHostPort(ip.String(), port), Name: name})
+	}
+	return out, nil
+}
+
+// splitHostPortDefault splits "host:port", "[v6]:port", "host", "v6" or
+// "[v6]", using port def when none is given.
+func splitHostPortDefault(s string, def int) (string, string, error) {
+	if s == "" {
+		return "", "", errors.New("empty address")
+	}
+	if host, port, err := net.SplitHostPort(s); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return "", "", fmt.Errorf("invalid port %q in %q", port, s)
+		}
+		return host, port, nil
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")
+	if strings.Count(host, ":") == 1 {
+		return "", "", fmt.Errorf("cannot parse address %q", s)
+	}
+	return host, strconv.Itoa(def), nil
+}
+
+// LocalNode returns a copy of the local node as the cluster sees it.
+func (m *Memberlist) LocalNode() *Node {
+	if l := m.snap.Load().local; l != nil {
+		return l.clone()
+	}
+	return nil
+}
+
+// Members returns copies of every known member that is alive or suspect,
+// the local node included. Callers own the result.
+func (m *Memberlist) Members() []*Node {
+	s := m.snap.Load()
+	out := make([]*Node, 0, len(s.nodes))
+	for _, n := range s.nodes {
+		if n.State != StateDead && n.State != StateLeft {
+			out = append(out, n.clone())
+		}
+	}
+	return out
+}
+
+// NumMembers returns how many members are alive or suspect, the local node
+// included. It is cheaper than len(Members()).
+func (m *Memberlist) NumMembers() (alive int) {
+	for _, n := range m.snap.Load().nodes {
+		if n.State != StateDead && n.State != StateLeft {
+			alive++
+		}
+	}
+	return alive
+}
+
+// GetHealthScore returns the Lifeguard local health score: 0 is healthy;
+// higher values mean this node misses its own deadlines and scales its probe
+// timing up by that factor.
+func (m *Memberlist) GetHealthScore() int {
+	return int(m.health.Load())
+}
+
+// ProtocolVersion returns the protocol version this node speaks.
+func (m *Memberlist) ProtocolVersion() uint8 {
+	return m.config.ProtocolVersion
+}
+
+// UpdateNode re-reads the local metadata from Delegate.NodeMeta and
+// broadcasts it, waiting up to timeout (0 for no limit) for the broadcast
+// to go out.
+func (m *Memberlist) UpdateNode(timeout time.Duration) error {
+	var meta []byte
+	if m.config.Delegate != nil {
+		meta = m.config.Delegate.NodeMeta(MetaMaxSize)
+		if len(meta) > MetaMaxSize {
+			return fmt.Errorf("memberlist: node metadata is %d bytes, more than MetaMaxSize (%d): shorten what Delegate.NodeMeta returns", len(meta), MetaMaxSize)
+		}
+	}
+	return m.waitBroadcast(timeout, "update", func(c *core, token uint64) bool {
+		return c.updateNode(time.Now(), token, meta)
+	})
+}
+
+// Leave broadcasts that this node leaves the cluster and waits up to timeout
+// (0 for no limit) for the broadcast to go out. It does not stop the node:
+// call Shutdown next. Calling it again does nothing.
+func (m *Memberlist) Leave(timeout time.Duration) error {
+	m.leaveMu.Lock()
+	defer m.leaveMu.Unlock()
+	if m.isShutdown.Load() {
+		return errors.New("memberlist: Leave after Shutdown: call Leave first, then Shutdown")
+	}
+	if m.left.Swap(true) {
+		return nil
+	}
+	return m.waitBroadcast(timeout, "leave", func(c *core, token uint64) bool {
+		return c.leave(time.Now(), token)
+	})
+}
+
+// waitBroadcast runs start on the loop with a fresh token, and if it says
+// there is a broadcast to wait for, waits for its outNotify.
+func (m *Memberlist) waitBroadcast(timeout time.Duration, what string, start func(*core, uint64) bool) error {
+	token := m.tokens.Add(1)
+	ch := make(chan outPingResult, 1)
+	wait := false
+	if !m.call(func(c *core) {
+		m.waiters[token] = ch
+		wait = start(c, token)
+		if !wait {
+			delete(m.waiters, token)
+		}
+	}) {
+		return errors.New("memberlist is shut down")
+	}
+	if !wait {
+		return nil
+	}
+	var timeoutCh <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		timeoutCh = t.C
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-timeoutCh:
+		return fmt.Errorf("timeout waiting for %s broadcast", what)
+	case <-m.shutdownCh:
+		return errors.New("memberlist is shut down")
+	}
+}
+
+// Ping sends a ping to the named node at addr and returns the round-trip
+// time, or NoPingResponseError when no ack came within ProbeTimeout.
+func (m *Memberlist) Ping(node string, addr net.Addr) (time.Duration, error) {
+	token := m.tokens.Add(1)
+	ch := make(chan outPingResult, 1)
+	if !m.call(func(c *core) {
+		m.waiters[token] = ch
+		c.ping(time.Now(), token, node, addr.String())
+	}) {
+		return 0, errors.New("memberlist is shut down")
+	}
+	select {
+	case r := <-ch:
+		return r.rtt, r.err
+	case <-m.shutdownCh:
+		return 0, errors.New("memberlist is shut down")
+	}
+}
+
+// SendTo sends a user message to addr over the packet transport.
+//
+// Deprecated: use SendBestEffort or SendReliable.
+func (m *Memberlist) SendTo(to net.Addr, msg []byte) error {
+	return m.SendToAddress(Address{Addr: to.String()}, msg)
+}
+
+// SendToAddress sends a user message to a over the packet transport.
+func (m *Memberlist) SendToAddress(a Address, msg []byte) error {
+	return m.sendUserPacket(a, false, msg)
+}
+
+// SendToUDP is SendBestEffort.
+//
+// Deprecated: use SendBestEffort.
+func (m *Memberlist) SendToUDP(to *Node, msg []byte) error {
+	return m.SendBestEffort(to, msg)
+}
+
+// SendToTCP is SendReliable.
+//
+// Deprecated: use SendReliable.
+func (m *Memberlist) SendToTCP(to *Node, msg []byte) error {
+	return m.SendReliable(to, msg)
+}
+
+// SendBestEffort sends a user message to a member in one packet, without
+// acknowledgement; the peer's Delegate.NotifyMsg receives it. A message that
+// cannot fit one packet of UDPBufferSize bytes is refused with an error.
+func (m *Memberlist) SendBestEffort(to *Node, msg []byte) error {
+	return m.sendUserPacket(to.FullAddress(), to.PMax >= 5, msg)
+}
+
+func (m *Memberlist) sendUserPacket(a Address, crc bool, msg []byte) error {
+	if a.Name == "" && m.config.RequireNodeNames {
+		return errNodeNamesAreRequired
+	}
+	buf := make([]byte, 1+len(msg))
+	buf[0] = byte(userMsg)
+	copy(buf[1:], msg)
+	sealed, err := sealPacket(m.config, buf, crc)
+	if err != nil {
+		return err
+	}
+	if len(sealed) > m.config.UDPBufferSize {
+		return fmt.Errorf("memberlist: a %d-byte message takes %d bytes on the wire, more than UDPBufferSize (%d): send it with SendReliable, or raise UDPBufferSize on every node", len(msg), len(sealed), m.config.UDPBufferSize)
+	}
+	_, err = m.transport.WriteToAddress(sealed, a)
+	return err
+}
+
+// SendReliable sends a user message to a member over a stream (TCP in
+// NetTransport); the peer's Delegate.NotifyMsg receives it.
+func (m *Memberlist) SendReliable(to *Node, msg []byte) error {
+	return m.sendReliable(to.FullAddress(), msg)
+}
+
+// Shutdown stops the node: the transport, the event loop and every
+// goroutine the node started are gone when it returns. It does not tell the
+// cluster (call Leave first for that). Calling it again does nothing.
+func (m *Memberlist) Shutdown() error {
+	m.shutdownMu.Lock()
+	defer m.shutdownMu.Unlock()
+	if m.isShutdown.Swap(true) {
+		return nil
+	}
+	err := m.transport.Shutdown()
+	if err != nil {
+		m.logger.Printf("[ERR] Failed to shutdown transport: %v", err)
+	}
+	close(m.shutdownCh)
+	m.connsMu.Lock()
+	for c := range m.conns {
+		_ = c.Close()
+	}
+	m.connsMu.Unlock()
+	m.wg.Wait()
+	return nil
+}

@@ -1,0 +1,771 @@
+// This file owns the wire format shared with hashicorp/memberlist: message
+// type codes, the msgpack structs whose Go field names are the map keys on the
+// wire, and pure helpers that build and take apart packets (compound, LZW
+// compression, CRC) and stream bodies (push/pull, user messages). Nothing here
+// opens sockets, starts goroutines or reads a clock; readers are handed in.
+
+package memberlist
+
+import (
+	"bytes"
+	"compress/lzw"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+	"strconv"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+)
+
+// messageType is the first byte of every packet and stream message. The
+// numeric values are the protocol: new codes may only ever be appended.
+type messageType uint8
+
+const (
+	pingMsg messageType = iota
+	indirectPingMsg
+	ackRespMsg
+	suspectMsg
+	aliveMsg
+	deadMsg
+	pushPullMsg
+	compoundMsg
+	userMsg // opaque payload for the Delegate
+	compressMsg
+	encryptMsg
+	nackRespMsg
+	hasCrcMsg
+	errMsg
+)
+
+// String names the message type for logs; unknown codes print their number
+// so that a garbled packet can still be diagnosed.
+func (t messageType) String() string {
+	switch t {
+	case pingMsg:
+		return "ping"
+	case indirectPingMsg:
+		return "indirect-ping"
+	case ackRespMsg:
+		return "ack"
+	case suspectMsg:
+		return "suspect"
+	case aliveMsg:
+		return "alive"
+	case deadMsg:
+		return "dead"
+	case pushPullMsg:
+		return "push-pull"
+	case compoundMsg:
+		return "compound"
+	case userMsg:
+		return "user"
+	case compressMsg:
+		return "compress"
+	case encryptMsg:
+		return "encrypt"
+	case nackRespMsg:
+		return "nack"
+	case hasCrcMsg:
+		return "has-crc"
+	case errMsg:
+		return "err"
+	case 244: // label header; its constant lives with the label code
+		return "has-label"
+	}
+	return "messageType(" + strconv.Itoa(int(t)) + ")"
+}
+
+// compressionType selects the algorithm inside a compressMsg. LZW is the only
+// one the protocol has ever defined.
+type compressionType uint8
+
+const (
+	lzwAlgo compressionType = iota
+)
+
+// Limits on what a peer may make us buffer. The byte sizes are the
+// reference's, so that anything a reference node legitimately sends is
+// accepted here.
+const (
+	// maxPushStateBytes bounds the user state in a push/pull and the whole
+	// encrypted push/pull body.
+	maxPushStateBytes = 20 * 1024 * 1024
+
+	// maxPushStateNodes bounds the node count a push/pull header may claim.
+	maxPushStateNodes = 1024 * 1024
+
+	// maxUserMsgBytes bounds a user message received over a stream.
+	maxUserMsgBytes = 20 * 1024 * 1024
+
+	// maxDecompressedSize bounds what one compressMsg may expand to: a
+	// compressed push/pull carries up to maxPushStateBytes of user state
+	// plus as much again of node state.
+	maxDecompressedSize = 2 * maxPushStateBytes
+
+	// maxPushNodesBytes bounds the encoded size of all node states in one
+	// push/pull, so that a stream which never ends cannot grow memory
+	// without limit. It matches the largest body a compressed push/pull can
+	// carry.
+	maxPushNodesBytes = maxDecompressedSize
+
+	// maxStreamHeaderBytes bounds small framing values read off a stream
+	// (push/pull and user message headers), which are tens of bytes.
+	maxStreamHeaderBytes = 64 * 1024
+
+	// maxStreamValueBytes bounds a single message such as a ping or ack
+	// read off a stream by decodeFromReader.
+	maxStreamValueBytes = maxUserMsgBytes
+
+	// maxCompoundParts is the most messages one compound can hold: its
+	// count is a single byte.
+	maxCompoundParts = 255
+
+	// maxCompoundPartLen is the longest part a compound can frame: each
+	// length is a big-endian uint16.
+	maxCompoundPartLen = 1<<16 - 1
+
+	// lzwLitWidth is the LZW literal width, fixed by the protocol.
+	lzwLitWidth = 8
+
+	// maxMsgpackDepth bounds container nesting in anything we decode. Real
+	// messages nest two deep (a struct holding Vsn); the bound keeps the
+	// codec's recursion from exhausting the stack on hostile input.
+	maxMsgpackDepth = 32
+)
+
+// ping asks a node to prove it is alive. Node lets the target reject a ping
+// meant for a previous owner of its address.
+type ping struct {
+	SeqNo uint32
+	Node  string
+
+	// Where to reply directly, for senders behind an address the target
+	// would not otherwise know.
+	SourceAddr []byte `codec:",omitempty"`
+	SourcePort uint16 `codec:",omitempty"`
+	SourceNode string `codec:",omitempty"`
+}
+
+// indirectPingReq asks a helper to probe Target on the sender's behalf.
+type indirectPingReq struct {
+	SeqNo  uint32
+	Target []byte
+	Port   uint16
+	Node   string
+	Nack   bool // the sender wants a nack if the helper hears nothing
+
+	SourceAddr []byte `codec:",omitempty"`
+	SourcePort uint16 `codec:",omitempty"`
+	SourceNode string `codec:",omitempty"`
+}
+
+// ackResp answers a ping; Payload comes from the PingDelegate.
+type ackResp struct {
+	SeqNo   uint32
+	Payload []byte
+}
+
+// nackResp tells the origin of an indirect probe that the helper got no ack,
+// which separates "target down" from "helper unreachable".
+type nackResp struct {
+	SeqNo uint32
+}
+
+// errResp carries a failure from the remote end of a stream.
+type errResp struct {
+	Error string
+}
+
+// suspect accuses Node of having failed; From is the accuser.
+type suspect struct {
+	Incarnation uint32
+	Node        string
+	From        string
+}
+
+// alive announces Node at an incarnation; it doubles as the join message.
+type alive struct {
+	Incarnation uint32
+	Node        string
+	Addr        []byte
+	Port        uint16
+	Meta        []byte
+
+	// Vsn is pmin, pmax, pcur, dmin, dmax, dcur in that order.
+	Vsn []uint8
+}
+
+// dead declares Node failed; when From == Node the node is leaving.
+type dead struct {
+	Incarnation uint32
+	Node        string
+	From        string
+}
+
+// pushPullHeader precedes the node states and user state of a push/pull.
+type pushPullHeader struct {
+	Nodes        int
+	UserStateLen int
+	Join         bool
+}
+
+// userMsgHeader precedes the raw bytes of a user message sent over a stream.
+type userMsgHeader struct {
+	UserMsgLen int
+}
+
+// pushNodeState is one member as carried in a push/pull.
+type pushNodeState struct {
+	Name        string
+	Addr        []byte
+	Port        uint16
+	Meta        []byte
+	Incarnation uint32
+	State       NodeStateType
+	Vsn         []uint8
+}
+
+// compress wraps a whole message compressed with Algo.
+type compress struct {
+	Algo compressionType
+	Buf  []byte
+}
+
+// The codec handles. The reference builds a fresh MsgpackHandle{} for every
+// call and only ever sets TimeNotBuiltin (to !MsgpackUseNewTimeFormat) when
+// encoding; WriteExt and RawToString stay false, so []byte and string both go
+// out as legacy msgpack raw. Handles are safe to share once configured, and
+// sharing keeps the codec's per-type cache warm.
+var (
+	// msgpackNewTime encodes with the builtin time format and decodes
+	// everything: the reference decodes with a zero handle too.
+	msgpackNewTime = &codec.MsgpackHandle{}
+
+	// msgpackLegacyTime encodes time.Time via MarshalBinary, which is what
+	// nodes without MsgpackUseNewTimeFormat expect.
+	msgpackLegacyTime = func() *codec.MsgpackHandle {
+		h := &codec.MsgpackHandle{}
+		h.TimeNotBuiltin = true
+		return h
+	}()
+)
+
+func encodeHandle(newTimeFormat bool) *codec.MsgpackHandle {
+	if newTimeFormat {
+		return msgpackNewTime
+	}
+	return msgpackLegacyTime
+}
+
+// encodeMsg returns the type byte followed by v in msgpack.
+func encodeMsg(t messageType, v any, newTimeFormat bool) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(128)
+	buf.WriteByte(byte(t))
+	if err := codec.NewEncoder(&buf, encodeHandle(newTimeFormat)).Encode(v); err != nil {
+		return nil, fmt.Errorf("encode %s message: %w", t, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeMsg decodes one msgpack value from buf, the body after the type
+// byte, into out. Bytes after the value are ignored, as the reference does.
+// Decoded []byte fields never alias buf, so the caller may reuse it.
+func decodeMsg(buf []byte, out any) (err error) {
+	// Walk the value first: it bounds nesting, which the codec would
+	// otherwise follow recursively, and catches truncation and lying
+	// lengths before the codec sizes anything by them.
+	var s msgpackScanner
+	done, _, err := s.scan(buf, len(buf))
+	if err != nil {
+		return fmt.Errorf("decode message: %w; drop the message", err)
+	}
+	if !done {
+		return fmt.Errorf("decode message: body is truncated: %w; drop the message", io.ErrUnexpectedEOF)
+	}
+	// The codec turns its internal panics into errors; this is a second
+	// line so that no packet can ever take the process down.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("decode message: codec failed on malformed input: %v; drop the message", r)
+		}
+	}()
+	if err := codec.NewDecoderBytes(buf[:s.pos], msgpackNewTime).Decode(out); err != nil {
+		return fmt.Errorf("decode message: %w; drop the message", err)
+	}
+	return nil
+}
+
+// makeCompound packs msgs into one compoundMsg: the type byte, a count byte,
+// one big-endian uint16 length per part, then the parts back to back.
+//
+// The framing cannot express more than 255 parts or a part longer than
+// 65535 bytes. Such parts are left out rather than written corrupt: a part
+// that long cannot fit in a packet anyway, and callers with more than 255
+// messages should use makeCompounds, which splits instead.
+func makeCompound(msgs [][]byte) []byte {
+	n, size := 0, 2
+	for _, m := range msgs {
+		if n == maxCompoundParts {
+			break
+		}
+		if len(m) > maxCompoundPartLen {
+			continue
+		}
+		n++
+		size += 2 + len(m)
+	}
+	out := make([]byte, 2+2*n, size)
+	out[0] = byte(compoundMsg)
+	out[1] = byte(n)
+	i := 0
+	for _, m := range msgs {
+		if i == n {
+			break
+		}
+		if len(m) > maxCompoundPartLen {
+			continue
+		}
+		binary.BigEndian.PutUint16(out[2+2*i:], uint16(len(m)))
+		out = append(out, m...)
+		i++
+	}
+	return out
+}
+
+// makeCompounds packs any number of msgs into as few compounds as the
+// 255-part limit allows, keeping their order.
+func makeCompounds(msgs [][]byte) [][]byte {
+	out := make([][]byte, 0, (len(msgs)+maxCompoundParts-1)/maxCompoundParts)
+	for len(msgs) > 0 {
+		k := min(len(msgs), maxCompoundParts)
+		out = append(out, makeCompound(msgs[:k]))
+		msgs = msgs[k:]
+	}
+	return out
+}
+
+// splitCompound takes apart buf, the bytes after the compoundMsg type byte.
+// Parts alias buf, capped so that appending to one cannot overwrite the
+// next. If buf ends early the whole parts before the cut are returned and
+// truncated counts the ones lost, which the reference treats as a warning,
+// not a failure. err is set only when the header itself is cut short.
+func splitCompound(buf []byte) (parts [][]byte, truncated int, err error) {
+	if len(buf) < 1 {
+		return nil, 0, errors.New("split compound message: missing part count byte; drop the packet")
+	}
+	n := int(buf[0])
+	lens := buf[1:]
+	if len(lens) < 2*n {
+		return nil, 0, fmt.Errorf("split compound message: header declares %d parts but holds only %d length bytes; drop the packet", n, len(lens))
+	}
+	body := lens[2*n:]
+	parts = make([][]byte, 0, n)
+	for i := range n {
+		l := int(binary.BigEndian.Uint16(lens[2*i:]))
+		if len(body) < l {
+			return parts, n - i, nil
+		}
+		parts = append(parts, body[:l:l])
+		body = body[l:]
+	}
+	return parts, 0, nil
+}
+
+// compressPayload LZW-compresses inp and returns a whole compressMsg.
+func compressPayload(inp []byte, newTimeFormat bool) ([]byte, error) {
+	var z bytes.Buffer
+	w := lzw.NewWriter(&z, lzw.LSB, lzwLitWidth)
+	if _, err := w.Write(inp); err != nil {
+		return nil, fmt.Errorf("compress payload: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return nil, fmt.Errorf("compress payload: %w", err)
+	}
+	return encodeMsg(compressMsg, &compress{Algo: lzwAlgo, Buf: z.Bytes()}, newTimeFormat)
+}
+
+// decompressPayload decodes msg, the body after the compressMsg type byte,
+// and returns the message it wraps, type byte first.
+func decompressPayload(msg []byte) ([]byte, error) {
+	var c compress
+	if err := decodeMsg(msg, &c); err != nil {
+		return nil, fmt.Errorf("decompress payload: %w", err)
+	}
+	return decompressBuffer(&c)
+}
+
+// decompressBuffer expands c, refusing anything over maxDecompressedSize so
+// that a small packet cannot balloon into gigabytes.
+func decompressBuffer(c *compress) ([]byte, error) {
+	return decompressLimited(c, maxDecompressedSize)
+}
+
+// decompressLimited is decompressBuffer with the bound as a parameter, so
+// tests can probe the boundary without compressing 40 MiB.
+func decompressLimited(c *compress, limit int64) ([]byte, error) {
+	if c.Algo != lzwAlgo {
+		return nil, fmt.Errorf("decompress payload: unknown algorithm %d; the peer runs an incompatible version", c.Algo)
+	}
+	r := lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, lzwLitWidth)
+	defer func() { _ = r.Close() }()
+	var out bytes.Buffer
+	n, err := io.CopyN(&out, r, limit+1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
+	}
+	if n > limit {
+		return nil, fmt.Errorf("decompress payload: expands beyond the %d byte limit; drop the message", limit)
+	}
+	return out.Bytes(), nil
+}
+
+// addCRC prefixes msg with hasCrcMsg and its big-endian CRC-32 (IEEE), which
+// the reference sends to peers speaking protocol 5 or later.
+func addCRC(msg []byte) []byte {
+	out := make([]byte, 5+len(msg))
+	out[0] = byte(hasCrcMsg)
+	binary.BigEndian.PutUint32(out[1:5], crc32.ChecksumIEEE(msg))
+	copy(out[5:], msg)
+	return out
+}
+
+// checkCRC verifies buf, the bytes after the hasCrcMsg type byte, and
+// returns the message it protects (aliasing buf).
+func checkCRC(buf []byte) ([]byte, error) {
+	if len(buf) < 4 {
+		return nil, fmt.Errorf("check CRC: need 4 checksum bytes, got %d; drop the packet", len(buf))
+	}
+	want := binary.BigEndian.Uint32(buf[:4])
+	msg := buf[4:]
+	if got := crc32.ChecksumIEEE(msg); got != want {
+		return nil, fmt.Errorf("check CRC: checksum %08x does not match header %08x; the packet was corrupted, drop it", got, want)
+	}
+	return msg, nil
+}
+
+// encodePushPull builds a whole push/pull message: the type byte, the
+// header, each node state, then the raw user state. Encryption, compression
+// and labels are layered on by the caller.
+func encodePushPull(join bool, states []pushNodeState, userState []byte, newTimeFormat bool) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(32 + 64*len(states) + len(userState))
+	buf.WriteByte(byte(pushPullMsg))
+	enc := codec.NewEncoder(&buf, encodeHandle(newTimeFormat))
+	hdr := pushPullHeader{Nodes: len(states), UserStateLen: len(userState), Join: join}
+	if err := enc.Encode(&hdr); err != nil {
+		return nil, fmt.Errorf("encode push/pull header: %w", err)
+	}
+	for i := range states {
+		if err := enc.Encode(&states[i]); err != nil {
+			return nil, fmt.Errorf("encode push/pull node %q: %w", states[i].Name, err)
+		}
+	}
+	buf.Write(userState)
+	return buf.Bytes(), nil
+}
+
+// decodePushPull reads a push/pull body from r, positioned after the
+// pushPullMsg type byte. It reads exactly the bytes of the message and no
+// more, so r may be shared with what follows; a buffered reader avoids many
+// small reads. maxNodes caps the node count (values <= 0, or above
+// maxPushStateNodes, mean maxPushStateNodes). Lengths are checked before
+// anything is allocated for them, and memory grows only as bytes actually
+// arrive. userState is nil when the peer sent none.
+func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeState, userState []byte, err error) {
+	if maxNodes <= 0 || maxNodes > maxPushStateNodes {
+		maxNodes = maxPushStateNodes
+	}
+	var hdr pushPullHeader
+	raw, err := readMsgpackValue(r, nil, maxStreamHeaderBytes)
+	if err != nil {
+		return false, nil, nil, fmt.Errorf("read push/pull header: %w; close the stream", err)
+	}
+	if err := decodeMsg(raw, &hdr); err != nil {
+		return false, nil, nil, fmt.Errorf("read push/pull header: %w", err)
+	}
+	if hdr.Nodes < 0 || hdr.Nodes > maxNodes {
+		return false, nil, nil, fmt.Errorf("read push/pull: header claims %d nodes, limit is %d; close the stream", hdr.Nodes, maxNodes)
+	}
+	if hdr.UserStateLen < 0 || hdr.UserStateLen > maxPushStateBytes {
+		return false, nil, nil, fmt.Errorf("read push/pull: header claims %d bytes of user state, limit is %d; close the stream", hdr.UserStateLen, maxPushStateBytes)
+	}
+
+	states = make([]pushNodeState, 0, min(hdr.Nodes, 1024))
+	budget := maxPushNodesBytes
+	for i := range hdr.Nodes {
+		raw, err = readMsgpackValue(r, raw[:0], budget)
+		if err != nil {
+			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w; close the stream", i+1, hdr.Nodes, err)
+		}
+		budget -= len(raw)
+		states = append(states, pushNodeState{})
+		if err := decodeMsg(raw, &states[i]); err != nil {
+			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w", i+1, hdr.Nodes, err)
+		}
+	}
+
+	if hdr.UserStateLen > 0 {
+		userState, err = readFull(r, hdr.UserStateLen)
+		if err != nil {
+			return false, nil, nil, fmt.Errorf("read push/pull user state (%d bytes): %w; close the stream", hdr.UserStateLen, err)
+		}
+	}
+	return hdr.Join, states, userState, nil
+}
+
+// encodeUserMsgStream builds a user message for a stream: the type byte, a
+// header carrying the length, then msg itself.
+func encodeUserMsgStream(msg []byte, newTimeFormat bool) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(16 + len(msg))
+	buf.WriteByte(byte(userMsg))
+	hdr := userMsgHeader{UserMsgLen: len(msg)}
+	if err := codec.NewEncoder(&buf, encodeHandle(newTimeFormat)).Encode(&hdr); err != nil {
+		return nil, fmt.Errorf("encode user message header: %w", err)
+	}
+	buf.Write(msg)
+	return buf.Bytes(), nil
+}
+
+// decodeUserMsgStream reads a user message from r, positioned after the
+// userMsg type byte. maxLen caps its length (values <= 0, or above
+// maxUserMsgBytes, mean maxUserMsgBytes). An empty message returns nil:
+// the reference delivers nothing in that case.
+func decodeUserMsgStream(r io.Reader, maxLen int) ([]byte, error) {
+	if maxLen <= 0 || maxLen > maxUserMsgBytes {
+		maxLen = maxUserMsgBytes
+	}
+	raw, err := readMsgpackValue(r, nil, maxStreamHeaderBytes)
+	if err != nil {
+		return nil, fmt.Errorf("read user message header: %w; close the stream", err)
+	}
+	var hdr userMsgHeader
+	if err := decodeMsg(raw, &hdr); err != nil {
+		return nil, fmt.Errorf("read user message header: %w", err)
+	}
+	if hdr.UserMsgLen < 0 || hdr.UserMsgLen > maxLen {
+		return nil, fmt.Errorf("read user message: header claims %d bytes, limit is %d; close the stream", hdr.UserMsgLen, maxLen)
+	}
+	if hdr.UserMsgLen == 0 {
+		return nil, nil
+	}
+	msg, err := readFull(r, hdr.UserMsgLen)
+	if err != nil {
+		return nil, fmt.Errorf("read user message (%d bytes): %w; close the stream", hdr.UserMsgLen, err)
+	}
+	return msg, nil
+}
+
+// decodeFromReader reads exactly one msgpack value from r (at most
+// maxStreamValueBytes) and decodes it into out. Streams carry pings, acks and
+// errors this way.
+func decodeFromReader(r io.Reader, out any) error {
+	raw, err := readMsgpackValue(r, nil, maxStreamValueBytes)
+	if err != nil {
+		return fmt.Errorf("read message from stream: %w; close the stream", err)
+	}
+	return decodeMsg(raw, out)
+}
+
+// readChunk is how much we read at once when a peer announces a large
+// length: memory then follows the bytes that really arrive, not the claim.
+const readChunk = 64 * 1024
+
+// readFull reads exactly n bytes from r, growing the buffer as data arrives.
+func readFull(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, readChunk))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(n-len(buf), len(buf)))
+		}
+		end := min(cap(buf), n)
+		k, err := io.ReadFull(r, buf[len(buf):end])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("got %d of %d bytes: %w", len(buf), n, err)
+		}
+	}
+	return buf, nil
+}
+
+// readMsgpackValue appends to dst the bytes of exactly one msgpack value read
+// from r and returns the result. It never reads past the value, rejects values
+// longer than limit or nested deeper than maxMsgpackDepth, and asks r only for
+// bytes it knows it needs, so a lying length costs no memory.
+func readMsgpackValue(r io.Reader, dst []byte, limit int) ([]byte, error) {
+	var s msgpackScanner
+	buf := dst[:0]
+	for {
+		done, need, err := s.scan(buf, limit)
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			return buf, nil
+		}
+		// Read what is needed, in chunks that at most double the buffer.
+		need = min(need, max(len(buf), readChunk))
+		buf = slices.Grow(buf, need)
+		k, err := io.ReadFull(r, buf[len(buf):len(buf)+need])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			if errors.Is(err, io.EOF) && len(buf) > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
+}
+
+// msgpackScanner finds where one msgpack value ends without decoding it. It
+// is resumable: scan consumes whole items (a header and any raw payload) and
+// reports how many more bytes it needs, so the caller can feed it from a
+// stream. The zero value is ready to scan a fresh value.
+type msgpackScanner struct {
+	pos     int // bytes of buf already consumed
+	depth   int // open containers, plus one for the top-level slot
+	started bool
+	// left[i] is how many items the i-th open container still expects;
+	// left[0] is the single top-level value.
+	left [maxMsgpackDepth + 1]int64
+}
+
+// scan advances over buf, which must start with the bytes already passed to
+// earlier calls. It returns done when a whole value is consumed (its length
+// is s.pos), or the number of extra bytes needed to make progress.
+func (s *msgpackScanner) scan(buf []byte, limit int) (done bool, need int, err error) {
+	if !s.started {
+		s.started = true
+		s.depth = 1
+		s.left[0] = 1
+	}
+	for s.depth > 0 {
+		if s.pos >= len(buf) {
+			return false, 1, s.checkLimit(int64(s.pos)+1, limit)
+		}
+		hdrLen, payload, items, err := msgpackItem(buf[s.pos:])
+		if err != nil {
+			return false, 0, err
+		}
+		if err := s.checkLimit(int64(s.pos)+int64(hdrLen)+payload+items, limit); err != nil {
+			return false, 0, err
+		}
+		end := s.pos + hdrLen + int(payload)
+		if end > len(buf) {
+			return false, end - len(buf), nil
+		}
+		s.pos = end
+		s.left[s.depth-1]--
+		if items > 0 {
+			if s.depth > maxMsgpackDepth {
+				return false, 0, fmt.Errorf("msgpack value nests deeper than %d levels", maxMsgpackDepth)
+			}
+			s.left[s.depth] = items
+			s.depth++
+		}
+		for s.depth > 0 && s.left[s.depth-1] == 0 {
+			s.depth--
+		}
+	}
+	return true, 0, nil
+}
+
+func (s *msgpackScanner) checkLimit(atLeast int64, limit int) error {
+	if atLeast > int64(limit) {
+		return fmt.Errorf("msgpack value runs past its %d byte limit", limit)
+	}
+	return nil
+}
+
+// msgpackItem decodes the header at the start of b. hdrLen is the header's
+// size, payload the raw bytes that follow it (strings, binaries, numbers,
+// extensions), items the number of child values a container opens (a map
+// counts keys and values). When b is too short to hold the header it still
+// returns the header's full length so the caller can ask for more.
+func msgpackItem(b []byte) (hdrLen int, payload, items int64, err error) {
+	c := b[0]
+	switch {
+	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3: // fixint, nil, bool
+		return 1, 0, 0, nil
+	case c <= 0x8f: // fixmap
+		return 1, 0, 2 * int64(c&0x0f), nil
+	case c <= 0x9f: // fixarray
+		return 1, 0, int64(c & 0x0f), nil
+	case c <= 0xbf: // fixstr
+		return 1, int64(c & 0x1f), 0, nil
+	}
+	// Everything else has a fixed extra header, possibly with a length.
+	var extra, lenBytes int
+	var fixed int64
+	kind := 0 // 0 raw, 1 array, 2 map
+	switch c {
+	case 0xc4, 0xd9: // bin8, str8
+		extra, lenBytes = 1, 1
+	case 0xc5, 0xda: // bin16, str16
+		extra, lenBytes = 2, 2
+	case 0xc6, 0xdb: // bin32, str32
+		extra, lenBytes = 4, 4
+	case 0xc7: // ext8: length then type
+		extra, lenBytes, fixed = 2, 1, 0
+	case 0xc8: // ext16
+		extra, lenBytes = 3, 2
+	case 0xc9: // ext32
+		extra, lenBytes = 5, 4
+	case 0xca: // float32
+		fixed = 4
+	case 0xcb: // float64
+		fixed = 8
+	case 0xcc, 0xd0: // uint8, int8
+		fixed = 1
+	case 0xcd, 0xd1:
+		fixed = 2
+	case 0xce, 0xd2:
+		fixed = 4
+	case 0xcf, 0xd3:
+		fixed = 8
+	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8: // fixext 1..16, plus a type byte
+		fixed = 1 + int64(1)<<(c-0xd4)
+	case 0xdc: // array16
+		extra, lenBytes, kind = 2, 2, 1
+	case 0xdd: // array32
+		extra, lenBytes, kind = 4, 4, 1
+	case 0xde: // map16
+		extra, lenBytes, kind = 2, 2, 2
+	case 0xdf: // map32
+		extra, lenBytes, kind = 4, 4, 2
+	default: // 0xc1 is reserved and never valid
+		return 0, 0, 0, fmt.Errorf("invalid msgpack byte 0x%02x", c)
+	}
+	hdrLen = 1 + extra
+	if lenBytes == 0 {
+		return hdrLen, fixed, 0, nil
+	}
+	if len(b) < hdrLen {
+		// Not enough to read the length yet: report only the header.
+		return hdrLen, 0, 0, nil
+	}
+	var n int64
+	switch lenBytes {
+	case 1:
+		n = int64(b[1])
+	case 2:
+		n = int64(binary.BigEndian.Uint16(b[1:]))
+	case 4:
+		n = int64(binary.BigEndian.Uint32(b[1:]))
+	}
+	switch kind {
+	case 1:
+		return hdrLen, 0, n, nil
+	case 2:
+		return hdrLen, 0, 2 * n, nil
+	}
+	return hdrLen, n, 0, nil
+}

@@ -1,0 +1,414 @@
+// This file owns Simulation: many nodes of this library, each with its own
+// deterministic core and the user's own delegates, run in one goroutine in
+// virtual time over a modelled network (latency, jitter, loss, partitions,
+// crashes). The same seed gives the same run, event for event.
+
+package memberlist
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"time"
+)
+
+// SimConfig describes a simulated network.
+type SimConfig struct {
+	// Seed makes the run reproducible: the network's choices and every
+	// node's random choices derive from it.
+	Seed uint64
+
+	// Latency is the one-way delay of a packet, and Jitter the most that is
+	// added to it at random.
+	Latency time.Duration
+	Jitter  time.Duration
+
+	// PacketLoss is the probability, from 0 to 1, that a datagram is lost.
+	// Streams (push/pull, TCP fallback pings) are not subject to loss, only
+	// to partitions and crashes.
+	PacketLoss float64
+
+	// Config returns the configuration of a new node. Name, Transport and
+	// the addresses are set by the simulation. When nil, DefaultLANConfig
+	// is used with compression off and logs discarded.
+	Config func(name string) *Config
+}
+
+// Simulation runs nodes in virtual time. It is not safe for concurrent use:
+// drive it from one goroutine.
+type Simulation struct {
+	cfg    SimConfig
+	rng    *rand.Rand
+	now    time.Time
+	nodes  []*simNode
+	byName map[string]*simNode
+	byAddr map[string]*simNode
+	queue  simQueue
+	cut    map[[2]int]bool // partitioned pairs, by node index, lower first
+
+	// Trace is every member state change seen by any node, in order. It is
+	// what makes two runs with the same seed comparable.
+	Trace []SimTransition
+}
+
+// SimTransition is one node's view of one member changing state.
+type SimTransition struct {
+	At       time.Duration // since the simulation started
+	Observer string
+	Member   string
+	State    NodeStateType
+}
+
+type simNode struct {
+	idx     int
+	name    string
+	addr    *net.UDPAddr
+	cfg     *Config
+	core    *core
+	crashed bool
+	wakeAt  time.Time
+}
+
+// simEpoch is virtual time zero: fixed, so that runs are reproducible.
+var simEpoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// NewSimulation returns an empty simulated network.
+func NewSimulation(sc SimConfig) *Simulation {
+	return &Simulation{
+		cfg:    sc,
+		rng:    rand.New(rand.NewPCG(sc.Seed, sc.Seed^0xda942042e4dd58b5)),
+		now:    simEpoch,
+		byName: make(map[string]*simNode),
+		byAddr: make(map[string]*simNode),
+		cut:    make(map[[2]int]bool),
+	}
+}
+
+// Elapsed is the virtual time since the simulation started.
+func (s *Simulation) Elapsed() time.Duration {
+	return s.now.Sub(simEpoch)
+}
+
+// AddNode starts a node named name. It knows no other node until Join.
+func (s *Simulation) AddNode(name string) error {
+	if _, dup := s.byName[name]; dup {
+		return fmt.Errorf("memberlist: simulation already has a node named %q", name)
+	}
+	var cfg *Config
+	if s.cfg.Config != nil {
+		cfg = s.cfg.Config(name)
+	} else {
+		cfg = DefaultLANConfig()
+		cfg.EnableCompression = false
+		cfg.LogOutput = io.Discard
+	}
+	idx := len(s.nodes)
+	// Addresses are loopback ones; nothing is ever sent on a real network.
+	ip := net.IPv4(127, byte(1+idx>>16), byte(idx>>8), byte(idx))
+	cfg.Name = name
+	cfg.BindAddr = ip.String()
+	cfg.BindPort = 7946
+	cfg.AdvertiseAddr = ip.String()
+	cfg.AdvertisePort = 7946
+	if err := cfg.validate(); err != nil {
+		return err
+	}
+	logger := cfg.logger()
+	var meta []byte
+	if cfg.Delegate != nil {
+		meta = cfg.Delegate.NodeMeta(MetaMaxSize)
+	}
+	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}, cfg: cfg}
+	n.core = newCore(cfg, logger, ip.To4(), 7946, s.rng.Uint64())
+	n.core.onChange = func(st *nodeState, removed bool) {
+		if removed {
+			return
+		}
+		s.Trace = append(s.Trace, SimTransition{At: s.Elapsed(), Observer: name, Member: st.name, State: st.state})
+	}
+	s.nodes = append(s.nodes, n)
+	s.byName[name] = n
+	s.byAddr[n.addr.String()] = n
+	n.core.start(s.now, meta)
+	s.settle(n)
+	return nil
+}
+
+func (s *Simulation) node(name string) (*simNode, error) {
+	n, ok := s.byName[name]
+	if !ok {
+		return nil, fmt.Errorf("memberlist: simulation has no node named %q", name)
+	}
+	return n, nil
+}
+
+// Join makes node name start a join push/pull with each of peers.
+func (s *Simulation) Join(name string, peers ...string) error {
+	n, err := s.node(name)
+	if err != nil {
+		return err
+	}
+	for _, p := range peers {
+		peer, err := s.node(p)
+		if err != nil {
+			return err
+		}
+		buf, err := n.core.localState(s.now, true)
+		if err != nil {
+			return err
+		}
+		s.sendStream(n, peer, buf, true)
+	}
+	s.settle(n)
+	return nil
+}
+
+// Crash stops a node without telling anyone, as a killed process would.
+func (s *Simulation) Crash(name string) error {
+	n, err := s.node(name)
+	if err != nil {
+		return err
+	}
+	n.crashed = true
+	return nil
+}
+
+// Leave makes a node announce that it leaves; it keeps running, as after
+// Memberlist.Leave.
+func (s *Simulation) Leave(name string) error {
+	n, err := s.node(name)
+	if err != nil {
+		return err
+	}
+	n.core.leave(s.now, 0)
+	s.settle(n)
+	return nil
+}
+
+// Partition cuts every path between a node of side a and a node of side b.
+func (s *Simulation) Partition(a, b []string) error {
+	for _, x := range a {
+		for _, y := range b {
+			nx, err := s.node(x)
+			if err != nil {
+				return err
+			}
+			ny, err := s.node(y)
+			if err != nil {
+				return err
+			}
+			s.cut[pairKey(nx.idx, ny.idx)] = true
+		}
+	}
+	return nil
+}
+
+// Heal removes every partition.
+func (s *Simulation) Heal() {
+	clear(s.cut)
+}
+
+func pairKey(a, b int) [2]int {
+	if a > b {
+		a, b = b, a
+	}
+	return [2]int{a, b}
+}
+
+func (s *Simulation) reachable(a, b *simNode) bool {
+	return !a.crashed && !b.crashed && !s.cut[pairKey(a.idx, b.idx)]
+}
+
+// State returns how observer sees member, and whether it knows member.
+func (s *Simulation) State(observer, member string) (NodeStateType, bool) {
+	n, ok := s.byName[observer]
+	if !ok {
+		return 0, false
+	}
+	st, ok := n.core.nodeMap[member]
+	if !ok {
+		return 0, false
+	}
+	return st.state, true
+}
+
+// NumMembers returns how many members observer sees alive or suspect.
+func (s *Simulation) NumMembers(observer string) int {
+	n, ok := s.byName[observer]
+	if !ok {
+		return 0
+	}
+	alive := 0
+	for _, st := range n.core.nodes {
+		if !st.deadOrLeft() {
+			alive++
+		}
+	}
+	return alive
+}
+
+// RunFor advances virtual time by d, processing everything due.
+func (s *Simulation) RunFor(d time.Duration) {
+	s.runUntil(s.now.Add(d), nil)
+}
+
+// RunUntil advances virtual time until cond holds (checked after every
+// event) or limit has passed; it reports whether cond held.
+func (s *Simulation) RunUntil(cond func() bool, limit time.Duration) bool {
+	if cond() {
+		return true
+	}
+	return s.runUntil(s.now.Add(limit), cond)
+}
+
+func (s *Simulation) runUntil(end time.Time, cond func() bool) bool {
+	for s.queue.len() > 0 {
+		ev := s.queue.peek()
+		if ev.at.After(end) {
+			break
+		}
+		s.queue.pop()
+		s.now = ev.at
+		s.dispatch(ev)
+		if cond != nil && cond() {
+			return true
+		}
+	}
+	s.now = end
+	return cond != nil && cond()
+}
+
+// simEvent kinds.
+const (
+	evWake = iota
+	evPacket
+	evPushPullRequest
+	evPushPullResponse
+	evStreamPing
+)
+
+type simEvent struct {
+	at    time.Time
+	id    uint64
+	kind  uint8
+	to    *simNode
+	from  *simNode
+	buf   []byte
+	join  bool
+	seq   uint32
+	ok    bool
+	state []pushNodeState
+	user  []byte
+}
+
+func (s *Simulation) dispatch(ev *simEvent) {
+	n := ev.to
+	if n.crashed {
+		return
+	}
+	switch ev.kind {
+	case evWake:
+		if !ev.at.Equal(n.wakeAt) {
+			return // stale: the node's next deadline moved
+		}
+		n.wakeAt = time.Time{}
+		n.core.tick(s.now)
+	case evPacket:
+		n.core.handlePacket(s.now, ev.buf, ev.from.addr, s.now)
+	case evPushPullRequest:
+		// The responder merges the initiator's state, then answers with its
+		// own, as handleConn does.
+		join, states, user, err := decodePushPull(bytes.NewReader(ev.buf[1:]), maxPushStateNodes)
+		if err != nil {
+			return
+		}
+		_ = n.core.mergeRemoteState(s.now, join, states, user)
+		local, err := n.core.localState(s.now, join)
+		if err == nil && s.reachable(n, ev.from) {
+			_, rs, ru, derr := decodePushPull(bytes.NewReader(local[1:]), maxPushStateNodes)
+			if derr == nil {
+				s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPushPullResponse, to: ev.from, from: n, state: rs, user: ru, join: ev.join})
+			}
+		}
+	case evPushPullResponse:
+		_ = n.core.mergeRemoteState(s.now, ev.join, ev.state, ev.user)
+	case evStreamPing:
+		n.core.streamPingResult(s.now, ev.seq, ev.ok)
+	}
+	s.settle(n)
+}
+
+// settle performs a node's outputs and books its next wake-up.
+func (s *Simulation) settle(n *simNode) {
+	for _, o := range n.core.drain() {
+		switch o := o.(type) {
+		case *outSend:
+			to := s.byAddr[o.to.Addr]
+			if to == nil || !s.reachable(n, to) || (s.cfg.PacketLoss > 0 && s.rng.Float64() < s.cfg.PacketLoss) {
+				continue
+			}
+			s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPacket, to: to, from: n, buf: o.buf})
+		case *outPushPull:
+			if to := s.byAddr[o.to.Addr]; to != nil {
+				s.sendStream(n, to, o.msg, false)
+			}
+		case *outStreamPing:
+			to := s.byAddr[o.to.Addr]
+			ev := &simEvent{kind: evStreamPing, to: n, seq: o.seq}
+			if rtt := 2 * s.delay(); to != nil && s.reachable(n, to) && s.now.Add(rtt).Before(o.deadline) {
+				ev.at, ev.ok = s.now.Add(rtt), true
+			} else {
+				ev.at = o.deadline
+			}
+			s.push(ev)
+		case *outNotify, *outPingResult:
+			// Nobody waits on these in a simulation.
+		default:
+			panic(fmt.Sprintf("memberlist: simulation cannot perform %T", o))
+		}
+	}
+	if at, ok := n.core.nextDeadline(); ok && !at.Equal(n.wakeAt) {
+		n.wakeAt = at
+		s.push(&simEvent{at: at, kind: evWake, to: n})
+	}
+}
+
+func (s *Simulation) sendStream(from, to *simNode, msg []byte, join bool) {
+	if !s.reachable(from, to) {
+		return
+	}
+	s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPushPullRequest, to: to, from: from, buf: msg, join: join})
+}
+
+func (s *Simulation) delay() time.Duration {
+	d := s.cfg.Latency
+	if s.cfg.Jitter > 0 {
+		d += time.Duration(s.rng.Int64N(int64(s.cfg.Jitter) + 1))
+	}
+	return d
+}
+
+func (s *Simulation) push(ev *simEvent) {
+	s.queue.add(ev)
+}
+
+// simQueue orders events by (at, id).
+type simQueue struct {
+	minHeap[*simEvent]
+	ids uint64
+}
+
+func (q *simQueue) add(ev *simEvent) {
+	q.ids++
+	ev.id = q.ids
+	q.push(ev)
+}
+
+func (e *simEvent) less(o *simEvent) bool {
+	if !e.at.Equal(o.at) {
+		return e.at.Before(o.at)
+	}
+	return e.id < o.id
+}

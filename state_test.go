@@ -1,0 +1,404 @@
+package memberlist
+
+import (
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// Core tests drive one core directly with crafted messages in virtual time
+// and look at what it emits. Each cites the behaviour of SWIM or Lifeguard
+// it checks.
+
+var t0 = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+
+type recEvents struct{ joins, leaves, updates []string }
+
+func (r *recEvents) NotifyJoin(n *Node)   { r.joins = append(r.joins, n.Name) }
+func (r *recEvents) NotifyLeave(n *Node)  { r.leaves = append(r.leaves, n.Name) }
+func (r *recEvents) NotifyUpdate(n *Node) { r.updates = append(r.updates, n.Name) }
+
+type harness struct {
+	t   *testing.T
+	c   *core
+	cfg *Config
+	ev  *recEvents
+	now time.Time
+}
+
+func newHarness(t *testing.T, mod func(*Config)) *harness {
+	cfg := DefaultLANConfig()
+	cfg.Name = "self"
+	cfg.EnableCompression = false
+	cfg.LogOutput = io.Discard
+	cfg.BindPort = 7946
+	ev := &recEvents{}
+	cfg.Events = ev
+	if mod != nil {
+		mod(cfg)
+	}
+	require.NoError(t, cfg.validate())
+	c := newCore(cfg, cfg.logger(), net.IPv4(127, 0, 0, 1).To4(), 7946, 1)
+	c.start(t0, nil)
+	h := &harness{t: t, c: c, cfg: cfg, ev: ev, now: t0}
+	c.drain()
+	*ev = recEvents{} // forget our own join
+	return h
+}
+
+var peerAddr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 7946}
+
+// deliver hands the core one message as a packet from peerAddr.
+func (h *harness) deliver(t messageType, msg any) {
+	buf, err := encodeMsg(t, msg, false)
+	require.NoError(h.t, err)
+	h.c.handlePacket(h.now, buf, peerAddr, h.now)
+}
+
+func (h *harness) advance(d time.Duration) {
+	h.now = h.now.Add(d)
+	h.c.tick(h.now)
+}
+
+// sent decodes every datagram the core emitted since the last call into
+// (type, body) pairs, opening compound messages.
+func (h *harness) sent() []sentMsg {
+	var out []sentMsg
+	for _, o := range h.c.drain() {
+		s, ok := o.(*outSend)
+		if !ok {
+			continue
+		}
+		out = append(out, splitSent(h.t, s.to, s.buf)...)
+	}
+	return out
+}
+
+type sentMsg struct {
+	to   Address
+	t    messageType
+	body []byte
+}
+
+func splitSent(t *testing.T, to Address, buf []byte) []sentMsg {
+	require.NotEmpty(t, buf)
+	if messageType(buf[0]) == hasCrcMsg {
+		var err error
+		buf, err = checkCRC(buf[1:])
+		require.NoError(t, err)
+	}
+	if messageType(buf[0]) == compoundMsg {
+		parts, _, err := splitCompound(buf[1:])
+		require.NoError(t, err)
+		var out []sentMsg
+		for _, p := range parts {
+			out = append(out, splitSent(t, to, p)...)
+		}
+		return out
+	}
+	return []sentMsg{{to: to, t: messageType(buf[0]), body: buf[1:]}}
+}
+
+// sentOf is sent, keeping only messages of type t (gossip rides along).
+func (h *harness) sentOf(t messageType) []sentMsg {
+	var out []sentMsg
+	for _, m := range h.sent() {
+		if m.t == t {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (h *harness) addPeer(name string, ip byte, inc uint32) {
+	h.deliver(aliveMsg, &alive{
+		Incarnation: inc, Node: name, Addr: net.IPv4(127, 0, 0, ip).To4(), Port: 7946,
+		Vsn: []uint8{1, 5, 2, 0, 0, 0},
+	})
+}
+
+func (h *harness) state(name string) NodeStateType {
+	st, ok := h.c.nodeMap[name]
+	require.True(h.t, ok, "no member %s", name)
+	return st.state
+}
+
+func (h *harness) queued() int { return h.c.queue.NumQueued() }
+
+func TestCoreAliveAddsMemberAndGossipsIt(t *testing.T) {
+	h := newHarness(t, nil)
+	before := h.queued()
+	h.addPeer("a", 2, 1)
+	require.Equal(t, StateAlive, h.state("a"))
+	require.Equal(t, []string{"a"}, h.ev.joins)
+	require.Equal(t, before+1, h.queued(), "news of a new member is gossiped on")
+
+	// An alive message that is not newer changes nothing.
+	h.addPeer("a", 2, 1)
+	require.Equal(t, []string{"a"}, h.ev.joins)
+	require.Equal(t, uint32(1), h.c.nodeMap["a"].incarnation)
+}
+
+func TestCoreMetaChangeNotifiesUpdate(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.deliver(aliveMsg, &alive{Incarnation: 2, Node: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946,
+		Meta: []byte("v2"), Vsn: []uint8{1, 5, 2, 0, 0, 0}})
+	require.Equal(t, []string{"a"}, h.ev.updates)
+	require.Equal(t, []byte("v2"), h.c.nodeMap["a"].meta)
+}
+
+// SWIM §4.2: a member that hears it is suspected refutes with a higher
+// incarnation number.
+func TestCoreRefutesSuspicionOfItself(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.deliver(suspectMsg, &suspect{Incarnation: 7, Node: "self", From: "a"})
+	me := h.c.nodeMap["self"]
+	require.Equal(t, StateAlive, me.state)
+	require.Greater(t, me.incarnation, uint32(7))
+	require.Equal(t, 1, h.c.awareness.score(), "Lifeguard: being accused costs local health")
+}
+
+func TestCoreRefutesDeathOfItselfUnlessLeaving(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.deliver(deadMsg, &dead{Incarnation: 3, Node: "self", From: "a"})
+	require.Equal(t, StateAlive, h.state("self"))
+	require.Greater(t, h.c.nodeMap["self"].incarnation, uint32(3))
+
+	require.True(t, h.c.leave(h.now, 99))
+	require.Equal(t, StateLeft, h.state("self"))
+}
+
+// Lifeguard §IV-B: with too few members to confirm, the suspicion runs out
+// at its minimum timeout and the member is declared dead.
+func TestCoreSuspicionTimesOutToDead(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.addPeer("b", 3, 1)
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "a", From: "b"})
+	require.Equal(t, StateSuspect, h.state("a"))
+
+	minT := suspicionTimeout(h.cfg.SuspicionMult, 3, h.cfg.ProbeInterval)
+	h.advance(minT - time.Millisecond)
+	require.Equal(t, StateSuspect, h.state("a"))
+	h.advance(time.Millisecond)
+	require.Equal(t, StateDead, h.state("a"))
+	require.Equal(t, []string{"a"}, h.ev.leaves)
+}
+
+// Lifeguard §IV-B: independent confirmations shorten the suspicion timeout
+// from its maximum towards its minimum.
+func TestCoreSuspicionConfirmationsShortenTimeout(t *testing.T) {
+	h := newHarness(t, nil)
+	for i := range 10 {
+		h.addPeer(string(rune('a'+i)), byte(2+i), 1)
+	}
+	n := h.c.numNodes()
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "a", From: "b"})
+	minT := suspicionTimeout(h.cfg.SuspicionMult, n, h.cfg.ProbeInterval)
+	maxT := time.Duration(h.cfg.SuspicionMaxTimeoutMult) * minT
+
+	// Without confirmations nothing happens well past the minimum.
+	h.advance(2 * minT)
+	require.Equal(t, StateSuspect, h.state("a"))
+
+	// k = SuspicionMult-2 = 2 confirmations bring the deadline to minT.
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "a", From: "c"})
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "a", From: "d"})
+	h.advance(time.Millisecond)
+	require.Equal(t, StateDead, h.state("a"), "after k confirmations the minimum timeout (%v, max %v) has passed", minT, maxT)
+}
+
+func TestCoreAliveClearsSuspicion(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.addPeer("b", 3, 1)
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "a", From: "b"})
+	h.addPeer("a", 2, 2)
+	require.Equal(t, StateAlive, h.state("a"))
+	h.advance(time.Hour)
+	require.Equal(t, StateAlive, h.state("a"), "a stale suspicion timer must not kill a refuted member")
+}
+
+// A member that says it is dead itself has left.
+func TestCoreDeadFromItselfMeansLeft(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "a"})
+	require.Equal(t, StateLeft, h.state("a"))
+}
+
+func TestCorePingIsAckedToSource(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Ping = &ackPayload{payload: []byte("p")} })
+	h.deliver(pingMsg, &ping{SeqNo: 42, Node: "self", SourceAddr: net.IPv4(127, 0, 0, 5).To4(), SourcePort: 9000, SourceNode: "x"})
+	msgs := h.sentOf(ackRespMsg)
+	require.Len(t, msgs, 1)
+	require.Equal(t, ackRespMsg, msgs[0].t)
+	require.Equal(t, Address{Addr: "127.0.0.5:9000", Name: "x"}, msgs[0].to)
+	var ack ackResp
+	require.NoError(t, decodeMsg(msgs[0].body, &ack))
+	require.Equal(t, uint32(42), ack.SeqNo)
+	require.Equal(t, []byte("p"), ack.Payload)
+
+	// A ping meant for another name is not answered.
+	h.deliver(pingMsg, &ping{SeqNo: 43, Node: "other"})
+	require.Empty(t, h.sent())
+}
+
+type ackPayload struct {
+	payload []byte
+	rtts    []time.Duration
+}
+
+func (a *ackPayload) AckPayload() []byte { return a.payload }
+func (a *ackPayload) NotifyPingComplete(_ *Node, rtt time.Duration, _ []byte) {
+	a.rtts = append(a.rtts, rtt)
+}
+
+// SWIM §3.1 and Lifeguard's nack: an indirect ping request makes us ping the
+// target and relay its ack; without an ack we send a nack if asked.
+func TestCoreIndirectPingRelaysAckOrNack(t *testing.T) {
+	h := newHarness(t, nil)
+	req := &indirectPingReq{SeqNo: 5, Target: net.IPv4(127, 0, 0, 7).To4(), Port: 7946, Node: "t", Nack: true,
+		SourceAddr: net.IPv4(127, 0, 0, 8).To4(), SourcePort: 7946, SourceNode: "origin"}
+	h.deliver(indirectPingMsg, req)
+	msgs := h.sentOf(pingMsg)
+	require.Len(t, msgs, 1)
+	require.Equal(t, "127.0.0.7:7946", msgs[0].to.Addr)
+	var p ping
+	require.NoError(t, decodeMsg(msgs[0].body, &p))
+
+	h.deliver(ackRespMsg, &ackResp{SeqNo: p.SeqNo})
+	msgs = h.sentOf(ackRespMsg)
+	require.Len(t, msgs, 1)
+	require.Equal(t, "origin", msgs[0].to.Name)
+	var ack ackResp
+	require.NoError(t, decodeMsg(msgs[0].body, &ack))
+	require.Equal(t, uint32(5), ack.SeqNo)
+
+	// Second request, no ack: a nack after ProbeTimeout.
+	h.deliver(indirectPingMsg, req)
+	h.sent()
+	h.advance(h.cfg.ProbeTimeout)
+	require.Len(t, h.sentOf(nackRespMsg), 1)
+}
+
+// SWIM §3.1: a probe without direct ack goes indirect through k members, and
+// without any ack by the end of the period the target is suspected.
+func TestCoreProbeGoesIndirectThenSuspects(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DisableTcpPings = true })
+	for i := range 5 {
+		h.addPeer(string(rune('a'+i)), byte(2+i), 1)
+	}
+	h.sent()
+	// Run until a probe goes out.
+	var probes []sentMsg
+	for i := 0; i < 100 && len(probes) == 0; i++ {
+		h.advance(100 * time.Millisecond)
+		probes = h.sentOf(pingMsg)
+	}
+	require.Len(t, probes, 1, "one probe must go out within 10 virtual seconds")
+	target := probes[0].to.Name
+	h.advance(h.cfg.ProbeTimeout)
+	indirect := 0
+	for _, m := range h.sent() {
+		if m.t == indirectPingMsg {
+			indirect++
+			require.NotEqual(t, target, m.to.Name)
+		}
+	}
+	require.Equal(t, h.cfg.IndirectChecks, indirect)
+	h.advance(h.cfg.ProbeInterval - h.cfg.ProbeTimeout)
+	require.Equal(t, StateSuspect, h.state(target))
+}
+
+func TestCoreProbeAckedKeepsAliveAndReportsRTT(t *testing.T) {
+	pd := &ackPayload{}
+	h := newHarness(t, func(c *Config) { c.Ping = pd })
+	h.addPeer("a", 2, 1)
+	h.sent()
+	var p ping
+	for i := 0; i < 100 && p.SeqNo == 0; i++ {
+		h.advance(100 * time.Millisecond)
+		for _, m := range h.sent() {
+			if m.t == pingMsg {
+				require.NoError(t, decodeMsg(m.body, &p))
+			}
+		}
+	}
+	require.NotZero(t, p.SeqNo)
+	h.now = h.now.Add(3 * time.Millisecond)
+	h.deliver(ackRespMsg, &ackResp{SeqNo: p.SeqNo})
+	h.advance(2 * h.cfg.ProbeInterval)
+	require.Equal(t, StateAlive, h.state("a"))
+	require.Equal(t, []time.Duration{3 * time.Millisecond}, pd.rtts)
+}
+
+type conflictRec struct{ existing, other string }
+
+func (c *conflictRec) NotifyConflict(e, o *Node) { c.existing, c.other = e.Address(), o.Address() }
+
+func TestCoreConflictingAddressIsReported(t *testing.T) {
+	cr := &conflictRec{}
+	h := newHarness(t, func(c *Config) { c.Conflict = cr })
+	h.addPeer("a", 2, 1)
+	h.addPeer("a", 3, 2)
+	require.Equal(t, "127.0.0.2:7946", cr.existing)
+	require.Equal(t, "127.0.0.3:7946", cr.other)
+	require.Equal(t, net.IPv4(127, 0, 0, 2).To4(), h.c.nodeMap["a"].addr)
+}
+
+func TestCoreDeadNodeReclaim(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DeadNodeReclaimTime = 10 * time.Second })
+	h.addPeer("a", 2, 1)
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "x"})
+	require.Equal(t, StateDead, h.state("a"))
+	h.now = h.now.Add(11 * time.Second)
+	h.addPeer("a", 3, 1)
+	require.Equal(t, StateAlive, h.state("a"))
+	require.Equal(t, net.IPv4(127, 0, 0, 3).To4(), h.c.nodeMap["a"].addr)
+}
+
+type vetoMerge struct{}
+
+func (vetoMerge) NotifyMerge([]*Node) error { return errors.New("not my cluster") }
+
+func TestCoreMergeDelegateVetoesJoin(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Merge = vetoMerge{} })
+	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	err := h.c.mergeRemoteState(h.now, true, remote, nil)
+	require.ErrorContains(t, err, "not my cluster")
+	_, known := h.c.nodeMap["a"]
+	require.False(t, known)
+	// Periodic push/pull is not a merge of clusters: no veto.
+	require.NoError(t, h.c.mergeRemoteState(h.now, false, remote, nil))
+	require.Equal(t, StateAlive, h.state("a"))
+}
+
+// A member a peer reports dead is only suspected: it gets the chance to
+// refute.
+func TestCoreMergeDeadBecomesSuspect(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateDead, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	require.NoError(t, h.c.mergeRemoteState(h.now, false, remote, nil))
+	require.Equal(t, StateSuspect, h.state("a"))
+}
+
+func TestCoreGarbageNeverPanics(t *testing.T) {
+	h := newHarness(t, nil)
+	inputs := [][]byte{
+		nil, {}, {0}, {byte(compoundMsg)}, {byte(compoundMsg), 255}, {byte(compressMsg), 1, 2},
+		{byte(hasCrcMsg), 0, 0, 0, 0, 1}, {byte(aliveMsg), 0xc1}, {250, 1, 2, 3},
+		{byte(compoundMsg), 1, 0, 3, byte(compoundMsg), 1, 0},
+	}
+	for _, in := range inputs {
+		require.NotPanics(t, func() { h.c.handlePacket(h.now, in, peerAddr, h.now) }, "input %x", in)
+	}
+}

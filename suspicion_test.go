@@ -1,0 +1,206 @@
+// suspicion_test.go checks the Lifeguard suspicion math against values worked
+// out by hand from the reference's formulas, and the suspicion value's
+// confirmation bookkeeping against a naive model.
+
+package memberlist
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+)
+
+func TestSuspicionTimeout(t *testing.T) {
+	// mult * max(1, log10(n)) * interval, with log10(n) truncated to
+	// thousandths first: log10(5) = 0.69897 is below 1; log10(50) = 1.69897
+	// -> 1.698; log10(64) = 1.80617997 -> 1.806.
+	tests := []struct {
+		mult, n  int
+		interval time.Duration
+		want     time.Duration
+	}{
+		{3, 0, time.Second, 3 * time.Second},
+		{3, 1, time.Second, 3 * time.Second},
+		{3, 5, time.Second, 3 * time.Second},
+		{3, 10, time.Second, 3 * time.Second},
+		{3, 50, time.Second, 5094 * time.Millisecond},
+		{3, 100, time.Second, 6 * time.Second},
+		{3, 1000, time.Second, 9 * time.Second},
+		{4, 10000, time.Second, 16 * time.Second},
+		{4, 5, 200 * time.Millisecond, 800 * time.Millisecond},
+		{5, 64, 500 * time.Millisecond, 4515 * time.Millisecond},
+		// The integer division comes last: 2 * 1806 * 333ns / 1000.
+		{2, 64, 333 * time.Nanosecond, 1202 * time.Nanosecond},
+		{6, -4, time.Second, 6 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := suspicionTimeout(tt.mult, tt.n, tt.interval); got != tt.want {
+			t.Errorf("suspicionTimeout(%d, %d, %v) = %v, want %v", tt.mult, tt.n, tt.interval, got, tt.want)
+		}
+	}
+}
+
+func TestRemainingSuspicionTime(t *testing.T) {
+	// max - log(n+1)/log(k+1) * (max-min), floored to ms, at least min.
+	// k=3: n=1 -> log2/log4 = 0.5 -> 30-14 = 16s; n=2 -> log3/log4 =
+	// 0.792481 -> 30-22.1895 = 7.8105s -> 7810ms.
+	// k=2, min 1s, max 6s: n=1 -> log2/log3 = 0.6309 -> 6-3.1546 = 2.845s.
+	tests := []struct {
+		n, k              int
+		elapsed, min, max time.Duration
+		want              time.Duration
+	}{
+		{0, 3, 0, 2 * time.Second, 30 * time.Second, 30 * time.Second},
+		{1, 3, 0, 2 * time.Second, 30 * time.Second, 16 * time.Second},
+		{2, 3, 0, 2 * time.Second, 30 * time.Second, 7810 * time.Millisecond},
+		{3, 3, 0, 2 * time.Second, 30 * time.Second, 2 * time.Second},
+		{4, 3, 0, 2 * time.Second, 30 * time.Second, 2 * time.Second},
+		{1, 3, 3 * time.Second, 2 * time.Second, 30 * time.Second, 13 * time.Second},
+		{3, 3, 5 * time.Second, 2 * time.Second, 30 * time.Second, -3 * time.Second},
+		{2, 3, 0, 5 * time.Second, 30 * time.Second, 10187 * time.Millisecond},
+		{1, 2, 0, time.Second, 6 * time.Second, 2845 * time.Millisecond},
+		{2, 2, 0, time.Second, 6 * time.Second, time.Second},
+		// No confirmations expected: the minimum.
+		{0, 0, 0, 2 * time.Second, 30 * time.Second, 2 * time.Second},
+		{5, 0, time.Second, 2 * time.Second, 30 * time.Second, time.Second},
+		{0, -1, 0, 2 * time.Second, 30 * time.Second, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		got := remainingSuspicionTime(tt.n, tt.k, tt.elapsed, tt.min, tt.max)
+		if got != tt.want {
+			t.Errorf("remainingSuspicionTime(%d, %d, %v, %v, %v) = %v, want %v",
+				tt.n, tt.k, tt.elapsed, tt.min, tt.max, got, tt.want)
+		}
+	}
+}
+
+func TestSuspicionConfirm(t *testing.T) {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newSuspicion("origin", 3, 2*time.Second, 30*time.Second, start)
+	steps := []struct {
+		from     string
+		accepted bool
+		n        int
+		deadline time.Duration // after start
+	}{
+		{"origin", false, 0, 30 * time.Second}, // the accuser is not a confirmation
+		{"b", true, 1, 16 * time.Second},
+		{"b", false, 1, 16 * time.Second}, // repeated gossip counts once
+		{"c", true, 2, 7810 * time.Millisecond},
+		{"d", true, 3, 2 * time.Second},
+		{"e", false, 3, 2 * time.Second}, // k reached: nothing more to learn
+		{"origin", false, 3, 2 * time.Second},
+	}
+	for i, st := range steps {
+		if got := s.confirm(st.from); got != st.accepted {
+			t.Fatalf("step %d: confirm(%q) = %v, want %v", i, st.from, got, st.accepted)
+		}
+		if got := s.confirmations(); got != st.n {
+			t.Fatalf("step %d: confirmations = %d, want %d", i, got, st.n)
+		}
+		if got := s.deadline().Sub(start); got != st.deadline {
+			t.Fatalf("step %d: deadline = start+%v, want start+%v", i, got, st.deadline)
+		}
+	}
+}
+
+func TestSuspicionWithoutExpectedConfirmations(t *testing.T) {
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, k := range []int{0, -2} {
+		s := newSuspicion("a", k, 3*time.Second, 18*time.Second, start)
+		if got := s.deadline().Sub(start); got != 3*time.Second {
+			t.Fatalf("k=%d: deadline = start+%v, want start+3s", k, got)
+		}
+		if s.confirm("b") {
+			t.Fatalf("k=%d: confirm accepted", k)
+		}
+		if s.confirmations() != 0 {
+			t.Fatalf("k=%d: confirmations = %d", k, s.confirmations())
+		}
+	}
+}
+
+func TestSuspicionDeadlineStartsAtUnflooredMax(t *testing.T) {
+	// With no confirmation yet the deadline is exactly max, as the
+	// reference's first timer, even where the millisecond-floored formula
+	// would say otherwise: here max is not a whole number of milliseconds.
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	max := 6*time.Second + 250*time.Microsecond
+	s := newSuspicion("a", 2, time.Second, max, start)
+	if got := s.deadline().Sub(start); got != max {
+		t.Fatalf("deadline = start+%v, want start+%v", got, max)
+	}
+	if floored := remainingSuspicionTime(0, 2, 0, time.Second, max); floored != 6*time.Second {
+		t.Fatalf("formula at n=0 = %v, want the floored 6s", floored)
+	}
+}
+
+// naiveDeadline restates the rule from scratch: a set of distinct
+// confirmers, the originator excluded and at most k counted.
+func naiveDeadline(start time.Time, k int, min, max time.Duration, n int) time.Time {
+	if k < 1 {
+		return start.Add(min)
+	}
+	if n == 0 {
+		return start.Add(max)
+	}
+	ratio := math.Log(float64(n+1)) / math.Log(float64(k+1))
+	ms := math.Floor(1000 * (max.Seconds() - ratio*(max.Seconds()-min.Seconds())))
+	timeout := time.Duration(ms) * time.Millisecond
+	if timeout < min {
+		timeout = min
+	}
+	return start.Add(timeout)
+}
+
+func TestSuspicionDeadlineProperties(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for trial := range 2000 {
+		k := rng.IntN(8) - 1
+		min := time.Duration(rng.Int64N(int64(20 * time.Second)))
+		max := min + time.Duration(rng.Int64N(int64(120*time.Second)))
+		names := 1 + rng.IntN(12)
+		origin := fmt.Sprint("n", rng.IntN(names))
+		s := newSuspicion(origin, k, min, max, start)
+
+		seen := map[string]bool{origin: true}
+		counted := 0
+		prev := s.deadline()
+		for step := range 20 {
+			from := fmt.Sprint("n", rng.IntN(names))
+			wantAccept := !seen[from] && counted < k
+			if wantAccept {
+				seen[from] = true
+				counted++
+			}
+			if got := s.confirm(from); got != wantAccept {
+				t.Fatalf("trial %d step %d: confirm(%q) = %v, want %v", trial, step, from, got, wantAccept)
+			}
+			if s.confirmations() != counted {
+				t.Fatalf("trial %d step %d: confirmations = %d, want %d", trial, step, s.confirmations(), counted)
+			}
+			d := s.deadline()
+			if want := naiveDeadline(start, k, min, max, counted); !d.Equal(want) {
+				t.Fatalf("trial %d step %d: deadline = %v, want %v (k=%d n=%d min=%v max=%v)",
+					trial, step, d.Sub(start), want.Sub(start), k, counted, min, max)
+			}
+			if d.After(prev) {
+				t.Fatalf("trial %d step %d: deadline moved later: %v -> %v", trial, step, prev.Sub(start), d.Sub(start))
+			}
+			if d.Before(start.Add(min)) || d.After(start.Add(max)) {
+				t.Fatalf("trial %d step %d: deadline start+%v outside [%v, %v]", trial, step, d.Sub(start), min, max)
+			}
+			if k >= 1 && counted == k && !d.Equal(start.Add(min)) {
+				t.Fatalf("trial %d step %d: all %d confirmations in but deadline start+%v, want start+%v",
+					trial, step, k, d.Sub(start), min)
+			}
+			prev = d
+		}
+		if len(s.seen) > k+1 && len(s.seen) > 1 {
+			t.Fatalf("trial %d: kept %d names for k=%d", trial, len(s.seen), k)
+		}
+	}
+}
