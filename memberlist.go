@@ -104,7 +104,14 @@ func Create(conf *Config) (*Memberlist, error) {
 		nat = asNodeAware(transport)
 	}
 
-	ip, port, err := nat.FinalAdvertiseAddr(conf.AdvertiseAddr, conf.AdvertisePort)
+	advertise, err := resolveAdvertise(conf.AdvertiseAddr)
+	if err != nil {
+		if conf.Transport == nil {
+			_ = nat.Shutdown()
+		}
+		return nil, err
+	}
+	ip, port, err := nat.FinalAdvertiseAddr(advertise, conf.AdvertisePort)
 	if err != nil {
 		if conf.Transport == nil {
 			_ = nat.Shutdown()
@@ -177,6 +184,32 @@ func newDefaultTransport(conf *Config, logger *log.Logger) (*NetTransport, error
 		}
 	}
 	return nil, fmt.Errorf("could not set up network transport on %s:%d: %w (choose another BindAddr/BindPort, or 0 for a free port)", conf.BindAddr, conf.BindPort, err)
+}
+
+// resolveAdvertise turns an AdvertiseAddr that is a DNS name into an IP
+// literal, preferring IPv4; IP literals (IPv6 with zone too) and "" pass
+// through for the transport to handle.
+func resolveAdvertise(addr string) (string, error) {
+	if addr == "" {
+		return "", nil
+	}
+	host := strings.TrimSuffix(strings.TrimPrefix(addr, "["), "]")
+	if _, err := netip.ParseAddr(host); err == nil {
+		return host, nil
+	}
+	ips, err := net.DefaultResolver.LookupIPAddr(context.Background(), host)
+	if err != nil {
+		return "", fmt.Errorf("memberlist: cannot resolve AdvertiseAddr %q: %w (set it to an IP address, or a name that resolves)", addr, err)
+	}
+	if len(ips) == 0 {
+		return "", fmt.Errorf("memberlist: AdvertiseAddr %q resolves to no address", addr)
+	}
+	for _, ip := range ips {
+		if ip.IP.To4() != nil {
+			return ip.IP.String(), nil
+		}
+	}
+	return ips[0].String(), nil
 }
 
 func randomSeed() uint64 {
@@ -353,15 +386,22 @@ func (m *Memberlist) acceptStreams() {
 	}
 }
 
-// trackConn records open streams so that Shutdown can close them.
+// trackConn records open streams so that Shutdown can close them. A stream
+// opened after Shutdown began is closed at once, since Shutdown may already
+// have closed the others: its reader then fails fast instead of holding
+// Shutdown up for TCPTimeout.
 func (m *Memberlist) trackConn(c net.Conn, open bool) {
 	m.connsMu.Lock()
 	defer m.connsMu.Unlock()
-	if open {
-		m.conns[c] = struct{}{}
-	} else {
+	if !open {
 		delete(m.conns, c)
+		return
 	}
+	if m.isShutdown.Load() {
+		_ = c.Close()
+		return
+	}
+	m.conns[c] = struct{}{}
 }
 
 // Join contacts each of existing (an "host", "host:port" or "name/host:port",

@@ -97,7 +97,12 @@ func TestLoopbackCluster5(t *testing.T) {
 	}()
 	seed := fmt.Sprintf("127.0.0.1:%d", nodes[0].config.BindPort)
 	for i := 1; i < n; i++ {
-		got, err := nodes[i].Join([]string{seed})
+		addr := seed
+		if i == 2 {
+			// An unqualified DNS name works as well as an IP.
+			addr = fmt.Sprintf("localhost:%d", nodes[0].config.BindPort)
+		}
+		got, err := nodes[i].Join([]string{addr})
 		require.NoError(t, err)
 		require.Equal(t, 1, got)
 	}
@@ -413,4 +418,30 @@ func TestSplitHostPortDefault(t *testing.T) {
 	require.Error(t, err)
 	_, _, err = splitHostPortDefault("h:notaport", 1)
 	require.Error(t, err)
+}
+
+func TestAdvertiseAddrAcceptsNamesAndZones(t *testing.T) {
+	got, err := resolveAdvertise("localhost")
+	require.NoError(t, err)
+	require.True(t, net.ParseIP(got).IsLoopback(), "localhost resolved to %s", got)
+
+	for in, want := range map[string]string{
+		"":               "",
+		"127.0.0.5":      "127.0.0.5",
+		"::1":            "::1",
+		"[::1]":          "::1",
+		"fe80::1%lo":     "fe80::1%lo",
+		"[fe80::1%eth0]": "fe80::1%eth0",
+	} {
+		got, err := resolveAdvertise(in)
+		require.NoError(t, err, in)
+		require.Equal(t, want, got, in)
+	}
+	// A whole node advertising a DNS name.
+	c := localTestConfig("named")
+	c.AdvertiseAddr = "localhost"
+	m, err := Create(c)
+	require.NoError(t, err)
+	defer func() { _ = m.Shutdown() }()
+	require.True(t, m.LocalNode().Addr.IsLoopback())
 }

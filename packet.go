@@ -42,17 +42,20 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 	c.now = now
 	buf, label, err := RemoveLabelHeaderFromPacket(buf)
 	if err != nil {
+		c.rejected("label")
 		c.log.Printf("[ERR] memberlist: %v %s", err, LogAddress(from))
 		return
 	}
 	if c.cfg.SkipInboundLabelCheck {
 		if label != "" {
+			c.rejected("label")
 			c.log.Printf("[ERR] memberlist: unexpected double packet label header: %s", LogAddress(from))
 			return
 		}
 		label = c.cfg.Label
 	}
 	if label != c.cfg.Label {
+		c.rejected("label")
 		c.log.Printf("[ERR] memberlist: discarding packet with unacceptable label %q: %s", label, LogAddress(from))
 		return
 	}
@@ -60,6 +63,7 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		plain, err := decryptPayload(c.cfg.Keyring.snapshot(), buf, []byte(label))
 		if err != nil {
 			if c.cfg.GossipVerifyIncoming {
+				c.rejected("decrypt")
 				c.log.Printf("[ERR] memberlist: Decrypt packet failed: %v %s", err, LogAddress(from))
 				return
 			}
@@ -70,6 +74,7 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 	if len(buf) >= 5 && messageType(buf[0]) == hasCrcMsg {
 		body, err := checkCRC(buf[1:])
 		if err != nil {
+			c.rejected("crc")
 			c.log.Printf("[WARN] memberlist: Got invalid checksum for UDP packet: %v %s", err, LogAddress(from))
 			return
 		}
@@ -78,16 +83,25 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 	c.handleCommand(buf, from, ts, 0)
 }
 
+// rejected counts a dropped inbound packet by reason, so that garbage or
+// misconfigured peers show on dashboards, not only in logs.
+func (c *core) rejected(reason string) {
+	metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "rejected"}, 1,
+		append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "reason", Value: reason}))
+}
+
 // maxNesting bounds compound-in-compressed-in-compound recursion, so a
 // crafted packet cannot recurse without end.
 const maxNesting = 4
 
 func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int) {
 	if len(buf) < 1 {
+		c.rejected("empty")
 		c.log.Printf("[ERR] memberlist: missing message type byte %s", LogAddress(from))
 		return
 	}
 	if depth > maxNesting {
+		c.rejected("nesting")
 		c.log.Printf("[ERR] memberlist: message nested too deeply %s", LogAddress(from))
 		return
 	}
@@ -97,6 +111,7 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 	case compoundMsg:
 		parts, trunc, err := splitCompound(body)
 		if err != nil {
+			c.rejected("compound")
 			c.log.Printf("[ERR] memberlist: Failed to decode compound request: %s %s", err, LogAddress(from))
 			return
 		}
@@ -109,6 +124,7 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 	case compressMsg:
 		plain, err := decompressPayload(body)
 		if err != nil {
+			c.rejected("compression")
 			c.log.Printf("[ERR] memberlist: Failed to decompress payload: %v %s", err, LogAddress(from))
 			return
 		}
@@ -168,12 +184,14 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 			c.cfg.Delegate.NotifyMsg(body)
 		}
 	default:
+		c.rejected("type")
 		c.log.Printf("[ERR] memberlist: msg type (%d) not supported %s", t, LogAddress(from))
 	}
 }
 
 func (c *core) decode(body []byte, out any, what string, from net.Addr) bool {
 	if err := decodeMsg(body, out); err != nil {
+		c.rejected("decode")
 		c.log.Printf("[ERR] memberlist: Failed to decode %s: %s %s", what, err, LogAddress(from))
 		return false
 	}
