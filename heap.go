@@ -1,29 +1,43 @@
-// This file owns minHeap, the binary min-heap behind the core's timers and
-// the simulator's event queue. Ties must be broken by the element's own
-// ordering (an insertion id) so that runs are deterministic.
+// This file owns timedHeap, the binary min-heap behind the core's timers and
+// the simulator's event queue. Entries are ordered by time, and entries due
+// at the same time by insertion order, so that runs are deterministic.
 
 package memberlist
 
-type lesser[T any] interface {
-	less(T) bool
+import "time"
+
+type timedEntry[T any] struct {
+	at time.Time
+	id uint64
+	v  T
 }
 
-type minHeap[T lesser[T]] struct {
-	s []T
+func (e *timedEntry[T]) before(o *timedEntry[T]) bool {
+	if !e.at.Equal(o.at) {
+		return e.at.Before(o.at)
+	}
+	return e.id < o.id
 }
 
-func (h *minHeap[T]) len() int { return len(h.s) }
+type timedHeap[T any] struct {
+	s   []timedEntry[T]
+	ids uint64
+}
 
-// peek returns the least element; the heap must not be empty.
-func (h *minHeap[T]) peek() T { return h.s[0] }
+func (h *timedHeap[T]) len() int { return len(h.s) }
 
-func (h *minHeap[T]) push(x T) {
-	h.s = append(h.s, x)
+// nextAt is when the earliest entry is due; the heap must not be empty.
+func (h *timedHeap[T]) nextAt() time.Time { return h.s[0].at }
+
+// push adds v, due at at.
+func (h *timedHeap[T]) push(at time.Time, v T) {
+	h.ids++
+	h.s = append(h.s, timedEntry[T]{at: at, id: h.ids, v: v})
 	s := h.s
 	i := len(s) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !s[i].less(s[p]) {
+		if !s[i].before(&s[p]) {
 			break
 		}
 		s[i], s[p] = s[p], s[i]
@@ -31,14 +45,13 @@ func (h *minHeap[T]) push(x T) {
 	}
 }
 
-// pop removes and returns the least element; the heap must not be empty.
-func (h *minHeap[T]) pop() T {
+// pop removes and returns the earliest entry; the heap must not be empty.
+func (h *timedHeap[T]) pop() (time.Time, T) {
 	s := h.s
 	top := s[0]
 	last := len(s) - 1
 	s[0] = s[last]
-	var zero T
-	s[last] = zero
+	s[last] = timedEntry[T]{}
 	s = s[:last]
 	i := 0
 	for {
@@ -47,15 +60,15 @@ func (h *minHeap[T]) pop() T {
 			break
 		}
 		m := l
-		if r := l + 1; r < len(s) && s[r].less(s[l]) {
+		if r := l + 1; r < len(s) && s[r].before(&s[l]) {
 			m = r
 		}
-		if !s[m].less(s[i]) {
+		if !s[m].before(&s[i]) {
 			break
 		}
 		s[i], s[m] = s[m], s[i]
 		i = m
 	}
 	h.s = s
-	return top
+	return top.at, top.v
 }

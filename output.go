@@ -83,29 +83,8 @@ const (
 // fires, its handler checks whether it still matters (the ack still
 // pending, the same suspicion still running).
 type timer struct {
-	at   time.Time
-	id   uint64 // insertion order, to break ties deterministically
 	kind timerKind
 	seq  uint32
 	node *nodeState
 	susp *suspicion
-}
-
-// timerHeap orders the core's timers by (at, id).
-type timerHeap struct {
-	minHeap[*timer]
-	ids uint64
-}
-
-func (h *timerHeap) add(t *timer) {
-	h.ids++
-	t.id = h.ids
-	h.push(t)
-}
-
-func (t *timer) less(o *timer) bool {
-	if !t.at.Equal(o.at) {
-		return t.at.Before(o.at)
-	}
-	return t.id < o.id
 }

@@ -45,7 +45,7 @@ type Simulation struct {
 	nodes  []*simNode
 	byName map[string]*simNode
 	byAddr map[string]*simNode
-	queue  simQueue
+	queue  timedHeap[*simEvent]
 	cut    map[[2]int]bool // partitioned pairs, by node index, lower first
 
 	// Trace is every member state change seen by any node, in order. It is
@@ -265,11 +265,10 @@ func (s *Simulation) RunUntil(cond func() bool, limit time.Duration) bool {
 
 func (s *Simulation) runUntil(end time.Time, cond func() bool) bool {
 	for s.queue.len() > 0 {
-		ev := s.queue.peek()
-		if ev.at.After(end) {
+		if s.queue.nextAt().After(end) {
 			break
 		}
-		s.queue.pop()
+		_, ev := s.queue.pop()
 		s.now = ev.at
 		s.dispatch(ev)
 		if cond != nil && cond() {
@@ -291,7 +290,6 @@ const (
 
 type simEvent struct {
 	at    time.Time
-	id    uint64
 	kind  uint8
 	to    *simNode
 	from  *simNode
@@ -391,24 +389,5 @@ func (s *Simulation) delay() time.Duration {
 }
 
 func (s *Simulation) push(ev *simEvent) {
-	s.queue.add(ev)
-}
-
-// simQueue orders events by (at, id).
-type simQueue struct {
-	minHeap[*simEvent]
-	ids uint64
-}
-
-func (q *simQueue) add(ev *simEvent) {
-	q.ids++
-	ev.id = q.ids
-	q.push(ev)
-}
-
-func (e *simEvent) less(o *simEvent) bool {
-	if !e.at.Equal(o.at) {
-		return e.at.Before(o.at)
-	}
-	return e.id < o.id
+	s.queue.push(ev.at, ev)
 }

@@ -155,7 +155,7 @@ type core struct {
 	acks      map[uint32]*pendingAck
 	probing   uint32 // sequence number of the probe under way, 0 if none
 
-	timers timerHeap
+	timers timedHeap[timer]
 	now    time.Time
 	out    []output
 
@@ -262,9 +262,9 @@ func (c *core) anyAlive() bool {
 // tick fires every timer due at or before now.
 func (c *core) tick(now time.Time) {
 	c.now = now
-	for c.timers.len() > 0 && !c.timers.peek().at.After(now) {
-		t := c.timers.pop()
-		c.fire(t)
+	for c.timers.len() > 0 && !c.timers.nextAt().After(now) {
+		_, t := c.timers.pop()
+		c.fire(&t)
 	}
 }
 
@@ -273,12 +273,11 @@ func (c *core) nextDeadline() (time.Time, bool) {
 	if c.timers.len() == 0 {
 		return time.Time{}, false
 	}
-	return c.timers.peek().at, true
+	return c.timers.nextAt(), true
 }
 
 func (c *core) schedule(at time.Time, t timer) {
-	t.at = at
-	c.timers.add(&t)
+	c.timers.push(at, t)
 }
 
 func (c *core) fire(t *timer) {

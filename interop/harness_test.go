@@ -8,6 +8,7 @@ package interop
 import (
 	"bytes"
 	"fmt"
+	"github.com/swimgo/memberlist/interop/internal/capconn"
 	"io"
 	"net"
 	"runtime"
@@ -508,46 +509,6 @@ func (f *fabric) onStream(from, to string, start time.Time, reply bool, raw []by
 	f.streams = append(f.streams, st)
 }
 
-// capConn records both directions of a dialed stream and reports them on Close.
-type capConn struct {
-	net.Conn
-	f        *fabric
-	from, to string
-	start    time.Time
-	mu       sync.Mutex
-	wrote    []byte
-	read     []byte
-	once     sync.Once
-}
-
-func (c *capConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.mu.Lock()
-	c.wrote = append(c.wrote, p[:n]...)
-	c.mu.Unlock()
-	return n, err
-}
-
-func (c *capConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	c.read = append(c.read, p[:n]...)
-	c.mu.Unlock()
-	return n, err
-}
-
-func (c *capConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() {
-		c.mu.Lock()
-		w, r := c.wrote, c.read
-		c.mu.Unlock()
-		c.f.onStream(c.from, c.to, c.start, false, w)
-		c.f.onStream(c.to, c.from, c.start, true, r)
-	})
-	return err
-}
-
 // dial opens a capturing stream on behalf of node from.
 func (f *fabric) dial(from, toAddr, toName string, timeout time.Duration) (net.Conn, error) {
 	to := f.nameOf(toAddr, toName)
@@ -558,7 +519,11 @@ func (f *fabric) dial(from, toAddr, toName string, timeout time.Duration) (net.C
 	if err != nil {
 		return nil, err
 	}
-	return &capConn{Conn: c, f: f, from: from, to: to, start: time.Now()}, nil
+	start := time.Now()
+	return capconn.New(c, func(wrote, read []byte) {
+		f.onStream(from, to, start, false, wrote)
+		f.onStream(to, from, start, true, read)
+	}), nil
 }
 
 // findMsgs returns every leaf message sent matching pred (dropped ones included when

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/swimgo/memberlist/interop/internal/capconn"
 	"io"
 	"log"
 	"net"
@@ -162,49 +163,17 @@ func (t *capTransport) DialAddressTimeout(a ml.Address, d time.Duration) (net.Co
 	if err != nil {
 		return nil, err
 	}
-	return &capConn{Conn: conn, c: t.c, from: t.self, to: t.c.name(a.Addr, a.Name)}, nil
-}
-
-type capConn struct {
-	net.Conn
-	c           *capture
-	from, to    string
-	mu          sync.Mutex
-	wrote, read []byte
-	once        sync.Once
-}
-
-func (c *capConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	c.mu.Lock()
-	c.wrote = append(c.wrote, p[:n]...)
-	c.mu.Unlock()
-	return n, err
-}
-
-func (c *capConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	c.mu.Lock()
-	c.read = append(c.read, p[:n]...)
-	c.mu.Unlock()
-	return n, err
-}
-
-func (c *capConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(func() {
+	c, from, to := t.c, t.self, t.c.name(a.Addr, a.Name)
+	return capconn.New(conn, func(wrote, read []byte) {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		c.c.mu.Lock()
-		defer c.c.mu.Unlock()
-		if len(c.wrote) > 0 {
-			c.c.streams = append(c.c.streams, stream{from: c.from, to: c.to, raw: c.wrote})
+		if len(wrote) > 0 {
+			c.streams = append(c.streams, stream{from: from, to: to, raw: wrote})
 		}
-		if len(c.read) > 0 {
-			c.c.streams = append(c.c.streams, stream{from: c.to, to: c.from, reply: true, raw: c.read})
+		if len(read) > 0 {
+			c.streams = append(c.streams, stream{from: to, to: from, reply: true, raw: read})
 		}
-	})
-	return err
+	}), nil
 }
 
 type msgDelegate struct {
