@@ -22,6 +22,8 @@ func TestMetricNames(t *testing.T) {
 	defer func() { _, _ = metrics.NewGlobal(conf, &metrics.BlackholeSink{}) }()
 
 	runCrash(t, 5, 8, simName(2))
+	h := newHarness(t, nil)
+	h.c.handlePacket(h.now, []byte{byte(aliveMsg), 0xc1}, peerAddr, h.now)
 
 	seen := map[string]bool{}
 	for _, iv := range sink.Data() {
@@ -40,7 +42,7 @@ func TestMetricNames(t *testing.T) {
 	for _, name := range []string{
 		"memberlist.msg.alive", "memberlist.msg.suspect", "memberlist.msg.dead",
 		"memberlist.probeNode", "memberlist.gossip", "memberlist.node.instances",
-		"memberlist.size.local", "memberlist.health.score",
+		"memberlist.size.local", "memberlist.health.score", "memberlist.udp.rejected",
 	} {
 		require.True(t, seen[name], "metric %s not emitted; saw %v", name, seen)
 	}

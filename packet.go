@@ -43,20 +43,20 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 	buf, label, err := RemoveLabelHeaderFromPacket(buf)
 	if err != nil {
 		c.rejected("label")
-		c.log.Printf("[ERR] memberlist: %v %s", err, LogAddress(from))
+		c.log.Printf("[DEBUG] memberlist: %v %s", err, LogAddress(from))
 		return
 	}
 	if c.cfg.SkipInboundLabelCheck {
 		if label != "" {
 			c.rejected("label")
-			c.log.Printf("[ERR] memberlist: unexpected double packet label header: %s", LogAddress(from))
+			c.log.Printf("[DEBUG] memberlist: unexpected double packet label header: %s", LogAddress(from))
 			return
 		}
 		label = c.cfg.Label
 	}
 	if label != c.cfg.Label {
 		c.rejected("label")
-		c.log.Printf("[ERR] memberlist: discarding packet with unacceptable label %q: %s", label, LogAddress(from))
+		c.log.Printf("[DEBUG] memberlist: discarding packet with unacceptable label %q: %s", label, LogAddress(from))
 		return
 	}
 	if c.cfg.EncryptionEnabled() {
@@ -64,7 +64,7 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		if err != nil {
 			if c.cfg.GossipVerifyIncoming {
 				c.rejected("decrypt")
-				c.log.Printf("[ERR] memberlist: Decrypt packet failed: %v %s", err, LogAddress(from))
+				c.log.Printf("[DEBUG] memberlist: Decrypt packet failed: %v %s", err, LogAddress(from))
 				return
 			}
 			plain = buf // a cluster migrating to encryption still takes plaintext
@@ -75,7 +75,7 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		body, err := checkCRC(buf[1:])
 		if err != nil {
 			c.rejected("crc")
-			c.log.Printf("[WARN] memberlist: Got invalid checksum for UDP packet: %v %s", err, LogAddress(from))
+			c.log.Printf("[DEBUG] memberlist: Got invalid checksum for UDP packet: %v %s", err, LogAddress(from))
 			return
 		}
 		buf = body
@@ -83,8 +83,11 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 	c.handleCommand(buf, from, ts, 0)
 }
 
-// rejected counts a dropped inbound packet by reason, so that garbage or
-// misconfigured peers show on dashboards, not only in logs.
+// rejected counts a dropped inbound packet by reason. Anyone can send any
+// bytes to the port, so the log line that follows each drop is at DEBUG level
+// (a flood must not flood the logs); the metric, labelled with the reason
+// (label, decrypt, crc, decode, ...), is what shows garbage or a
+// misconfigured peer on a dashboard.
 func (c *core) rejected(reason string) {
 	metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "rejected"}, 1,
 		append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "reason", Value: reason}))
@@ -97,12 +100,12 @@ const maxNesting = 4
 func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int) {
 	if len(buf) < 1 {
 		c.rejected("empty")
-		c.log.Printf("[ERR] memberlist: missing message type byte %s", LogAddress(from))
+		c.log.Printf("[DEBUG] memberlist: missing message type byte %s", LogAddress(from))
 		return
 	}
 	if depth > maxNesting {
 		c.rejected("nesting")
-		c.log.Printf("[ERR] memberlist: message nested too deeply %s", LogAddress(from))
+		c.log.Printf("[DEBUG] memberlist: message nested too deeply %s", LogAddress(from))
 		return
 	}
 	t := messageType(buf[0])
@@ -112,7 +115,7 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 		parts, trunc, err := splitCompound(body)
 		if err != nil {
 			c.rejected("compound")
-			c.log.Printf("[ERR] memberlist: Failed to decode compound request: %s %s", err, LogAddress(from))
+			c.log.Printf("[DEBUG] memberlist: Failed to decode compound request: %s %s", err, LogAddress(from))
 			return
 		}
 		if trunc > 0 {
@@ -125,7 +128,7 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 		plain, err := decompressPayload(body)
 		if err != nil {
 			c.rejected("compression")
-			c.log.Printf("[ERR] memberlist: Failed to decompress payload: %v %s", err, LogAddress(from))
+			c.log.Printf("[DEBUG] memberlist: Failed to decompress payload: %v %s", err, LogAddress(from))
 			return
 		}
 		c.handleCommand(plain, from, ts, depth+1)
@@ -185,14 +188,14 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 		}
 	default:
 		c.rejected("type")
-		c.log.Printf("[ERR] memberlist: msg type (%d) not supported %s", t, LogAddress(from))
+		c.log.Printf("[DEBUG] memberlist: msg type (%d) not supported %s", t, LogAddress(from))
 	}
 }
 
 func (c *core) decode(body []byte, out any, what string, from net.Addr) bool {
 	if err := decodeMsg(body, out); err != nil {
 		c.rejected("decode")
-		c.log.Printf("[ERR] memberlist: Failed to decode %s: %s %s", what, err, LogAddress(from))
+		c.log.Printf("[DEBUG] memberlist: Failed to decode %s: %s %s", what, err, LogAddress(from))
 		return false
 	}
 	return true

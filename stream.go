@@ -98,6 +98,13 @@ func readStream(cfg *Config, conn io.Reader, label string) (messageType, io.Read
 	return t, r, nil
 }
 
+// streamRejected counts an inbound stream dropped by reason; like dropped
+// packets, it is logged at DEBUG level only, the metric being the signal.
+func (m *Memberlist) streamRejected(reason string) {
+	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "rejected"}, 1,
+		append(m.config.MetricLabels[:len(m.config.MetricLabels):len(m.config.MetricLabels)], metrics.Label{Name: "reason", Value: reason}))
+}
+
 // dialStream opens a labelled stream to a peer.
 func (m *Memberlist) dialStream(to Address, timeout time.Duration) (net.Conn, error) {
 	if to.Name == "" && m.config.RequireNodeNames {
@@ -224,27 +231,31 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 	orig := conn
 	conn, label, err := RemoveLabelHeaderFromStream(conn)
 	if err != nil {
-		m.logger.Printf("[ERR] memberlist: failed to receive and remove the stream label header: %s %s", err, LogConn(orig))
+		m.streamRejected("label")
+		m.logger.Printf("[DEBUG] memberlist: failed to receive and remove the stream label header: %s %s", err, LogConn(orig))
 		_ = orig.Close()
 		return
 	}
 	defer func() { _ = conn.Close() }()
 	if m.config.SkipInboundLabelCheck {
 		if label != "" {
-			m.logger.Printf("[ERR] memberlist: unexpected double stream label header: %s", LogConn(conn))
+			m.streamRejected("label")
+			m.logger.Printf("[DEBUG] memberlist: unexpected double stream label header: %s", LogConn(conn))
 			return
 		}
 		label = m.config.Label
 	}
 	if label != m.config.Label {
-		m.logger.Printf("[ERR] memberlist: discarding stream with unacceptable label %q: %s", label, LogConn(conn))
+		m.streamRejected("label")
+		m.logger.Printf("[DEBUG] memberlist: discarding stream with unacceptable label %q: %s", label, LogConn(conn))
 		return
 	}
 
 	t, r, err := readStream(m.config, conn, label)
 	if err != nil {
 		if err != io.EOF {
-			m.logger.Printf("[ERR] memberlist: failed to receive: %s %s", err, LogConn(conn))
+			m.streamRejected("decode")
+			m.logger.Printf("[DEBUG] memberlist: failed to receive: %s %s", err, LogConn(conn))
 			if out, eerr := encodeMsg(errMsg, &errResp{Error: err.Error()}, m.config.MsgpackUseNewTimeFormat); eerr == nil {
 				if werr := writeStream(m.config, conn, out); werr != nil {
 					m.logger.Printf("[ERR] memberlist: Failed to send error: %s %s", werr, LogConn(conn))
@@ -258,7 +269,8 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 	case userMsg:
 		msg, err := decodeUserMsgStream(r, maxUserMsgBytes)
 		if err != nil {
-			m.logger.Printf("[ERR] memberlist: Failed to receive user message: %s %s", err, LogConn(conn))
+			m.streamRejected("decode")
+			m.logger.Printf("[DEBUG] memberlist: Failed to receive user message: %s %s", err, LogConn(conn))
 			return
 		}
 		if len(msg) > 0 && m.config.Delegate != nil {
@@ -273,7 +285,8 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		defer m.pushPullReqs.Add(-1)
 		join, states, user, err := decodePushPull(r, maxPushStateNodes)
 		if err != nil {
-			m.logger.Printf("[ERR] memberlist: Failed to read remote state: %s %s", err, LogConn(conn))
+			m.streamRejected("decode")
+			m.logger.Printf("[DEBUG] memberlist: Failed to read remote state: %s %s", err, LogConn(conn))
 			return
 		}
 		// Merge before answering (the reference answers first): when the
@@ -300,7 +313,8 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 	case pingMsg:
 		var p ping
 		if err := decodeFromReader(r, &p); err != nil {
-			m.logger.Printf("[ERR] memberlist: Failed to decode ping: %s %s", err, LogConn(conn))
+			m.streamRejected("decode")
+			m.logger.Printf("[DEBUG] memberlist: Failed to decode ping: %s %s", err, LogConn(conn))
 			return
 		}
 		if p.Node != "" && p.Node != m.config.Name {
@@ -316,6 +330,7 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 			m.logger.Printf("[ERR] memberlist: Failed to send ack: %s %s", err, LogConn(conn))
 		}
 	default:
-		m.logger.Printf("[ERR] memberlist: Received invalid msgType (%d) %s", t, LogConn(conn))
+		m.streamRejected("type")
+		m.logger.Printf("[DEBUG] memberlist: Received invalid msgType (%d) %s", t, LogConn(conn))
 	}
 }
