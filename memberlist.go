@@ -103,20 +103,21 @@ func Create(conf *Config) (*Memberlist, error) {
 		logger.Printf("[DEBUG] memberlist: configured Transport is not a NodeAwareTransport and some features may not work as desired")
 		nat = asNodeAware(transport)
 	}
-
-	advertise, err := resolveAdvertise(conf.AdvertiseAddr)
-	if err != nil {
+	// A transport we bound ourselves is ours to release when Create fails.
+	fail := func(err error) (*Memberlist, error) {
 		if conf.Transport == nil {
 			_ = nat.Shutdown()
 		}
 		return nil, err
 	}
+
+	advertise, err := resolveAdvertise(conf.AdvertiseAddr)
+	if err != nil {
+		return fail(err)
+	}
 	ip, port, err := nat.FinalAdvertiseAddr(advertise, conf.AdvertisePort)
 	if err != nil {
-		if conf.Transport == nil {
-			_ = nat.Shutdown()
-		}
-		return nil, fmt.Errorf("failed to get final advertise address: %w", err)
+		return fail(fmt.Errorf("failed to get final advertise address: %w", err))
 	}
 	if isPublicIP(ip) && !conf.EncryptionEnabled() {
 		logger.Printf("[WARN] memberlist: Binding to public address without encryption!")
@@ -125,10 +126,7 @@ func Create(conf *Config) (*Memberlist, error) {
 	if conf.Delegate != nil {
 		meta = conf.Delegate.NodeMeta(MetaMaxSize)
 		if len(meta) > MetaMaxSize {
-			if conf.Transport == nil {
-				_ = nat.Shutdown()
-			}
-			return nil, fmt.Errorf("memberlist: node metadata is %d bytes, more than MetaMaxSize (%d): shorten what Delegate.NodeMeta returns", len(meta), MetaMaxSize)
+			return fail(fmt.Errorf("memberlist: node metadata is %d bytes, more than MetaMaxSize (%d): shorten what Delegate.NodeMeta returns", len(meta), MetaMaxSize))
 		}
 	}
 
