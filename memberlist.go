@@ -47,13 +47,12 @@ type Memberlist struct {
 	connsMu      sync.Mutex
 	conns        map[net.Conn]struct{}
 
-	leaveMu      sync.Mutex
-	left         atomic.Bool
-	shutdownMu   sync.Mutex
-	shutdownCh   chan struct{}
-	isShutdown   atomic.Bool
-	wg           sync.WaitGroup
-	loopFinished chan struct{}
+	leaveMu    sync.Mutex
+	left       atomic.Bool
+	shutdownMu sync.Mutex
+	shutdownCh chan struct{}
+	isShutdown atomic.Bool
+	wg         sync.WaitGroup
 }
 
 // snapshot is an immutable view of the member table for public reads.
@@ -131,16 +130,15 @@ func Create(conf *Config) (*Memberlist, error) {
 	}
 
 	m := &Memberlist{
-		config:       conf,
-		transport:    nat,
-		logger:       logger,
-		calls:        make(chan func(*core)),
-		snapIndex:    make(map[string]int),
-		waiters:      make(map[uint64]chan outPingResult),
-		streamSem:    make(chan struct{}, maxInboundStreams),
-		conns:        make(map[net.Conn]struct{}),
-		shutdownCh:   make(chan struct{}),
-		loopFinished: make(chan struct{}),
+		config:     conf,
+		transport:  nat,
+		logger:     logger,
+		calls:      make(chan func(*core)),
+		snapIndex:  make(map[string]int),
+		waiters:    make(map[uint64]chan outPingResult),
+		streamSem:  make(chan struct{}, maxInboundStreams),
+		conns:      make(map[net.Conn]struct{}),
+		shutdownCh: make(chan struct{}),
 	}
 	m.snap.Store(&snapshot{})
 	m.core = newCore(conf, logger, ip, uint16(port), randomSeed())
@@ -225,7 +223,6 @@ func isPublicIP(ip net.IP) bool {
 // loop is the event loop: the only goroutine that touches the core.
 func (m *Memberlist) loop() {
 	defer m.wg.Done()
-	defer close(m.loopFinished)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	packets := m.transport.PacketCh()
