@@ -254,11 +254,20 @@ func (d *msgDelegate) GetBroadcasts(overhead, limit int) [][]byte {
 	}
 	return d.bq.GetBroadcasts(overhead, limit)
 }
-func (d *msgDelegate) LocalState(join bool) []byte { return []byte(d.state) }
+func (d *msgDelegate) LocalState(join bool) []byte {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return []byte(d.state)
+}
 func (d *msgDelegate) MergeRemoteState(buf []byte, join bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.got = append(d.got, string(buf))
+}
+func (d *msgDelegate) merged() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]string(nil), d.got...)
 }
 func (d *msgDelegate) received() []string {
 	d.mu.Lock()
@@ -292,8 +301,8 @@ func TestMockMessagesStateAndMeta(t *testing.T) {
 		require.True(t, virtualUntil(allSee(nodes, 3), time.Minute))
 
 		// Join exchanged user state both ways.
-		require.Contains(t, dels[1].got, "state-of-m0")
-		require.Contains(t, dels[0].got, "state-of-m1")
+		require.Contains(t, dels[1].merged(), "state-of-m0")
+		require.Contains(t, dels[0].merged(), "state-of-m1")
 
 		to := nodes[0].LocalNode()
 		require.NoError(t, nodes[1].SendBestEffort(to, []byte("udp-hello")))
