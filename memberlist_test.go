@@ -19,6 +19,7 @@ import (
 
 // eventLog collects a node's events and lets a test wait for one.
 type eventLog struct {
+	owner  string
 	mu     sync.Mutex
 	events []NodeEvent
 	wake   chan struct{}
@@ -60,7 +61,13 @@ func (l *eventLog) waitFor(t *testing.T, e NodeEventType, name string, limit tim
 		select {
 		case <-l.wake:
 		case <-deadline.C:
-			t.Fatalf("no %v event for %s within %v", e, name, limit)
+			l.mu.Lock()
+			var seen []string
+			for _, ev := range l.events {
+				seen = append(seen, ev.Event.String()+":"+ev.Node.Name)
+			}
+			l.mu.Unlock()
+			t.Fatalf("%s saw no %v event for %s within %v; it saw %v", l.owner, e, name, limit, seen)
 		}
 	}
 }
@@ -85,6 +92,7 @@ func TestLoopbackCluster5(t *testing.T) {
 	for i := range n {
 		c := localTestConfig(fmt.Sprintf("n%d", i))
 		logs[i] = newEventLog()
+		logs[i].owner = c.Name
 		c.Events = logs[i]
 		m, err := Create(c)
 		require.NoError(t, err)
@@ -108,7 +116,7 @@ func TestLoopbackCluster5(t *testing.T) {
 	}
 	for i := range n {
 		for j := range n {
-			logs[i].waitFor(t, NodeJoin, fmt.Sprintf("n%d", j), 10*time.Second)
+			logs[i].waitFor(t, NodeJoin, fmt.Sprintf("n%d", j), 30*time.Second)
 		}
 	}
 	for _, m := range nodes {
