@@ -1,13 +1,14 @@
 // broadcast.go owns gossip broadcasts: the Broadcast interfaces that users and
-// the protocol core implement, TransmitLimitedQueue, which decides which queued
+// the protocol core implement, broadcastQueue, which decides which queued
 // messages ride on each outgoing packet, and retransmitLimit, which bounds how
-// often a message is repeated as the cluster grows.
+// often a message is repeated as the cluster grows. The queue takes no lock;
+// transmit_queue.go wraps it for concurrent use as TransmitLimitedQueue.
 
 package memberlist
 
 import (
 	"math"
-	"sync"
+	"slices"
 
 	"github.com/google/btree"
 )
@@ -51,28 +52,18 @@ type UniqueBroadcast interface {
 	UniqueBroadcast()
 }
 
-// TransmitLimitedQueue holds broadcasts waiting to be gossiped. Each call to
-// GetBroadcasts hands out as many as fit in a packet, preferring those sent the
-// fewest times so far (so fresh news spreads first), and a broadcast is dropped
-// once it has been sent retransmitLimit times.
+// broadcastQueue holds broadcasts waiting to be gossiped. Each take hands out
+// as many as fit in a packet, preferring those sent the fewest times so far
+// (so fresh news spreads first), and a broadcast is dropped once it has been
+// sent as many times as the caller's transmit limit allows.
 //
-// The zero value is an empty queue, ready once NumNodes and RetransmitMult are
-// set. Unlike the rest of the protocol core, a queue is shared state: users
-// queue broadcasts from their own goroutines (from delegates, or their own
-// code) while the node gossips, so every method is safe for concurrent use and
-// guards the queue with a mutex. NumNodes and Finished are called without that
-// mutex held, so they may call back into the queue; Invalidates, and Message
-// during GetBroadcasts, are called with it held and must not.
-type TransmitLimitedQueue struct {
-	// NumNodes returns the estimated cluster size; the number of times a
-	// broadcast is sent grows with its logarithm. A nil NumNodes counts as a
-	// cluster of one.
-	NumNodes func() int
-
-	// RetransmitMult scales the number of times each broadcast is sent.
-	RetransmitMult int
-
-	mu     sync.Mutex
+// It takes no lock and is not safe for concurrent use: the protocol core owns
+// one on its own goroutine, and TransmitLimitedQueue wraps one in a mutex for
+// users. For the wrapper's sake the methods that let go of broadcasts do not
+// call Finished: they append the broadcasts to the caller's done slice, so
+// the caller finishes them once its own state is consistent (and its lock, if
+// any, released). The zero value is an empty queue.
+type broadcastQueue struct {
 	tree   *btree.BTreeG[*queuedBroadcast]
 	byName map[string]*queuedBroadcast
 	lastID int64
@@ -85,8 +76,9 @@ type TransmitLimitedQueue struct {
 	// its address to the tree does not allocate.
 	pivot queuedBroadcast
 
-	// Scratch slices reused under mu so that steady-state calls do not
-	// allocate; they are cleared after use so that they pin no messages.
+	// Scratch slices reused across calls so that steady-state calls do
+	// not allocate; they are cleared after use so that they pin no
+	// messages.
 	resend  []*queuedBroadcast
 	victims []*queuedBroadcast
 	picked  [][]byte
@@ -110,8 +102,8 @@ const (
 // queuedBroadcast is one queue entry; its position is (transmits, msgLen,
 // id), see queuedBefore. The tree holds pointers rather than values because
 // comparisons dominate the queue's cost, and copying two entries into every
-// comparison made GetBroadcasts about 1.5 times slower; entries are recycled
-// instead, so pointers cost no allocation in steady state.
+// comparison made filling a packet about 1.5 times slower; entries are
+// recycled instead, so pointers cost no allocation in steady state.
 type queuedBroadcast struct {
 	transmits int32
 	kind      broadcastKind
@@ -122,8 +114,8 @@ type queuedBroadcast struct {
 }
 
 // queuedBefore orders the queue by fewest transmits first; within a tier by
-// longest message first, so that GetBroadcasts can seek straight to the
-// longest message that still fits; and among equal lengths newest first.
+// longest message first, so that take can seek straight to the longest
+// message that still fits; and among equal lengths newest first.
 // Ids are unique among queued entries, so this is a strict total order.
 func queuedBefore(x, y *queuedBroadcast) bool {
 	if x.transmits != y.transmits {
@@ -152,63 +144,72 @@ func retransmitLimit(retransmitMult, n int) int {
 	return retransmitMult * int(digits)
 }
 
-// QueueBroadcast adds b to the queue. A queued broadcast with the same name
-// (for a NamedBroadcast) or one that b invalidates (for a plain Broadcast) is
-// dropped and finished; a UniqueBroadcast drops nothing.
-func (q *TransmitLimitedQueue) QueueBroadcast(b Broadcast) {
-	q.queueBroadcast(b, 0)
+// describe fills e with what the queue needs to know about b, as an entry
+// that has already been sent transmits times. It is separate from add so that
+// TransmitLimitedQueue can call the user's methods before taking its lock.
+func (e *queuedBroadcast) describe(b Broadcast, transmits int) {
+	*e = queuedBroadcast{
+		transmits: int32(transmits),
+		kind:      broadcastPlain,
+		msgLen:    int64(len(b.Message())),
+		b:         b,
+	}
+	if nb, ok := b.(NamedBroadcast); ok {
+		e.kind, e.name = broadcastNamed, nb.Name()
+	} else if _, ok := b.(UniqueBroadcast); ok {
+		e.kind = broadcastUnique
+	}
 }
 
-// queueBroadcast queues b as if it had already been sent transmits times;
-// tests use it to build queues with several tiers.
-func (q *TransmitLimitedQueue) queueBroadcast(b Broadcast, transmits int) {
-	// The user's methods are asked before locking, so they can be slow or
-	// use the queue without holding everyone else up.
-	msgLen := int64(len(b.Message()))
-	kind, name := broadcastPlain, ""
-	if nb, ok := b.(NamedBroadcast); ok {
-		kind, name = broadcastNamed, nb.Name()
-	} else if _, ok := b.(UniqueBroadcast); ok {
-		kind = broadcastUnique
-	}
-
+// queueBroadcast queues b and finishes the broadcasts it replaces before
+// returning; it is add for an owner that holds no lock.
+func (q *broadcastQueue) queueBroadcast(b Broadcast) {
+	var e queuedBroadcast
+	e.describe(b, 0)
 	var buf [4]Broadcast
-	done := buf[:0]
+	finishBroadcasts(q.add(&e, buf[:0]))
+}
 
-	q.mu.Lock()
+// getBroadcasts is take for an owner that holds no lock: the broadcasts that
+// reach transmitLimit are finished before it returns.
+func (q *broadcastQueue) getBroadcasts(overhead, limit, transmitLimit int) [][]byte {
+	var buf [8]Broadcast
+	out, done := q.take(overhead, limit, transmitLimit, buf[:0])
+	finishBroadcasts(done)
+	return out
+}
+
+// add queues the broadcast that e describes, copying e into a recycled entry:
+// passing a pointer to the caller's stack copy keeps the 56-byte entry from
+// being copied once more per call. A queued broadcast with the same name (for
+// a NamedBroadcast) or one that it invalidates (for a plain Broadcast) is
+// dropped and appended to done; a UniqueBroadcast drops nothing.
+func (q *broadcastQueue) add(e *queuedBroadcast, done []Broadcast) []Broadcast {
 	q.lazyInit()
 	item := q.newEntry()
-	*item = queuedBroadcast{
-		transmits: int32(transmits),
-		kind:      kind,
-		msgLen:    msgLen,
-		id:        q.nextID(),
-		b:         b,
-		name:      name,
-	}
+	*item = *e
+	item.id = q.nextID()
 	switch {
-	case name != "":
-		if old, ok := q.byName[name]; ok {
+	case item.name != "":
+		if old, ok := q.byName[item.name]; ok {
 			done = append(done, old.b)
 			q.discard(old)
 		}
-	case kind == broadcastUnique:
+	case item.kind == broadcastUnique:
 		// Nothing to invalidate by contract.
 	default:
 		// A plain broadcast, or a named one without a name, has to ask
 		// about every plain queued broadcast. Named and unique entries are
 		// only ever replaced through their own mechanisms.
-		done = q.invalidateLocked(b, done)
+		done = q.invalidate(item.b, done)
 	}
 	q.insert(item)
-	q.mu.Unlock()
-
-	finishBroadcasts(done)
+	return done
 }
 
-// invalidateLocked discards the plain queued broadcasts that b invalidates and
-// appends them to done. The caller holds mu.
-func (q *TransmitLimitedQueue) invalidateLocked(b Broadcast, done []Broadcast) []Broadcast {
+// invalidate discards the plain queued broadcasts that b invalidates and
+// appends them to done.
+func (q *broadcastQueue) invalidate(b Broadcast, done []Broadcast) []Broadcast {
 	victims := q.victims[:0]
 	q.tree.Ascend(func(cur *queuedBroadcast) bool {
 		if cur.kind == broadcastPlain && b.Invalidates(cur.b) {
@@ -226,24 +227,16 @@ func (q *TransmitLimitedQueue) invalidateLocked(b Broadcast, done []Broadcast) [
 	return done
 }
 
-// GetBroadcasts returns queued messages to piggyback on one packet: their
-// lengths plus overhead bytes each add up to at most limit. It fills the space
-// tier by tier, fewest transmits first, and within a tier takes the longest
-// message that still fits, then looks again with what is left, so a short
-// message from a later tier can fill a gap that a long one left. Each returned
-// broadcast counts one more transmit; one that reaches the retransmit limit is
-// removed and finished. It returns nil when nothing fits.
-func (q *TransmitLimitedQueue) GetBroadcasts(overhead, limit int) [][]byte {
-	// Asked before taking the lock so that NumNodes may use the queue.
-	txLimit := retransmitLimit(q.RetransmitMult, q.numNodes())
-
-	var buf [8]Broadcast
-	done := buf[:0]
-
-	q.mu.Lock()
-	if q.lenLocked() == 0 {
-		q.mu.Unlock()
-		return nil
+// take returns queued messages to piggyback on one packet: their lengths plus
+// overhead bytes each add up to at most limit. It fills the space tier by
+// tier, fewest transmits first, and within a tier takes the longest message
+// that still fits, then looks again with what is left, so a short message
+// from a later tier can fill a gap that a long one left. Each returned
+// broadcast counts one more transmit; one that reaches transmitLimit is
+// removed and appended to done. The messages are nil when nothing fits.
+func (q *broadcastQueue) take(overhead, limit, transmitLimit int, done []Broadcast) ([][]byte, []Broadcast) {
+	if q.numQueued() == 0 {
+		return nil, done
 	}
 
 	first, _ := q.tree.Min()
@@ -267,7 +260,7 @@ func (q *TransmitLimitedQueue) GetBroadcasts(overhead, limit int) [][]byte {
 
 		used += overhead + len(msg)
 		picked = append(picked, msg)
-		if int(cur.transmits)+1 >= txLimit {
+		if int(cur.transmits)+1 >= transmitLimit {
 			done = append(done, cur.b)
 			q.discard(cur)
 		} else {
@@ -293,17 +286,14 @@ func (q *TransmitLimitedQueue) GetBroadcasts(overhead, limit int) [][]byte {
 		clear(picked)
 	}
 	q.picked = picked[:0]
-	q.mu.Unlock()
-
-	finishBroadcasts(done)
-	return out
+	return out, done
 }
 
 // longestFitting finds, in the given transmit tier, the first entry in queue
 // order whose message is at most free bytes long: the longest such message,
 // the newest among equals. When the tier has none it returns nil and the next
-// non-empty tier, or -1 when there is none. The caller holds mu.
-func (q *TransmitLimitedQueue) longestFitting(tier int32, free int64) (found *queuedBroadcast, msg []byte, nextTier int32) {
+// non-empty tier, or -1 when there is none.
+func (q *broadcastQueue) longestFitting(tier int32, free int64) (found *queuedBroadcast, msg []byte, nextTier int32) {
 	nextTier = -1
 	// The smallest possible entry of this tier with a message of exactly
 	// free bytes: everything at or after it in the tier fits by length.
@@ -325,66 +315,46 @@ func (q *TransmitLimitedQueue) longestFitting(tier int32, free int64) (found *qu
 	return found, msg, nextTier
 }
 
-// NumQueued returns the number of broadcasts waiting in the queue.
-func (q *TransmitLimitedQueue) NumQueued() int {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.lenLocked()
+// numQueued returns the number of broadcasts waiting in the queue.
+func (q *broadcastQueue) numQueued() int {
+	if q.tree == nil {
+		return 0
+	}
+	return q.tree.Len()
 }
 
-// Reset empties the queue, finishing every broadcast in it. It is meant for
-// tests.
-func (q *TransmitLimitedQueue) Reset() {
-	var all []Broadcast
-	q.mu.Lock()
+// reset empties the queue, appending every broadcast in it to done in queue
+// order.
+func (q *broadcastQueue) reset(done []Broadcast) []Broadcast {
 	if q.tree != nil {
-		all = make([]Broadcast, 0, q.tree.Len())
+		done = slices.Grow(done, q.tree.Len())
 		q.tree.Ascend(func(cur *queuedBroadcast) bool {
-			all = append(all, cur.b)
+			done = append(done, cur.b)
 			return true
 		})
 	}
 	// Dropped rather than cleared so that a queue that was once large
 	// gives its memory back.
-	q.tree = nil
-	q.byName = nil
-	q.lastID = 0
-	q.spare, q.resend, q.victims, q.picked = nil, nil, nil, nil
-	q.mu.Unlock()
-
-	finishBroadcasts(all)
+	*q = broadcastQueue{}
+	return done
 }
 
-// Prune keeps at most maxRetain broadcasts, dropping and finishing those that
-// have been sent the most times (the oldest first among equals), so that a
-// queue that is filled faster than it drains stays bounded.
-func (q *TransmitLimitedQueue) Prune(maxRetain int) {
-	if maxRetain < 0 {
-		maxRetain = 0
-	}
-	var dropped []Broadcast
-	q.mu.Lock()
-	for q.lenLocked() > maxRetain {
+// prune keeps at most maxRetain broadcasts, dropping those that have been
+// sent the most times (the oldest first among equals) and appending them to
+// done, so that a queue that is filled faster than it drains stays bounded.
+func (q *broadcastQueue) prune(maxRetain int, done []Broadcast) []Broadcast {
+	maxRetain = max(maxRetain, 0)
+	for q.numQueued() > maxRetain {
 		cur, _ := q.tree.Max()
-		dropped = append(dropped, cur.b)
+		done = append(done, cur.b)
 		q.discard(cur)
 	}
-	q.mu.Unlock()
-
-	finishBroadcasts(dropped)
-}
-
-// numNodes asks the user's NumNodes, treating a missing one as a lone node.
-func (q *TransmitLimitedQueue) numNodes() int {
-	if q.NumNodes == nil {
-		return 1
-	}
-	return q.NumNodes()
+	return done
 }
 
 // lazyInit builds the tree and index on first use, so that the zero value
-// works. The caller holds mu.
-func (q *TransmitLimitedQueue) lazyInit() {
+// works.
+func (q *broadcastQueue) lazyInit() {
 	if q.tree == nil {
 		q.tree = btree.NewG(queueBTreeDegree, queuedBefore)
 	}
@@ -393,18 +363,10 @@ func (q *TransmitLimitedQueue) lazyInit() {
 	}
 }
 
-// lenLocked is the number of queued broadcasts. The caller holds mu.
-func (q *TransmitLimitedQueue) lenLocked() int {
-	if q.tree == nil {
-		return 0
-	}
-	return q.tree.Len()
-}
-
 // nextID stamps entries in queueing order. Ids only order entries that are in
 // the queue together, so the counter wraps instead of overflowing and
-// restarts whenever the queue is empty. The caller holds mu.
-func (q *TransmitLimitedQueue) nextID() int64 {
+// restarts whenever the queue is empty.
+func (q *broadcastQueue) nextID() int64 {
 	if q.tree.Len() == 0 || q.lastID == math.MaxInt64 {
 		q.lastID = 0
 	}
@@ -412,8 +374,8 @@ func (q *TransmitLimitedQueue) nextID() int64 {
 	return q.lastID
 }
 
-// newEntry returns a spare entry or a new one. The caller holds mu.
-func (q *TransmitLimitedQueue) newEntry() *queuedBroadcast {
+// newEntry returns a spare entry or a new one.
+func (q *broadcastQueue) newEntry() *queuedBroadcast {
 	if n := len(q.spare); n > 0 {
 		e := q.spare[n-1]
 		q.spare[n-1] = nil
@@ -423,9 +385,8 @@ func (q *TransmitLimitedQueue) newEntry() *queuedBroadcast {
 	return new(queuedBroadcast)
 }
 
-// insert adds an entry to the tree and, if named, to the name index. The
-// caller holds mu.
-func (q *TransmitLimitedQueue) insert(cur *queuedBroadcast) {
+// insert adds an entry to the tree and, if named, to the name index.
+func (q *broadcastQueue) insert(cur *queuedBroadcast) {
 	q.tree.ReplaceOrInsert(cur)
 	if cur.name != "" {
 		q.byName[cur.name] = cur
@@ -433,8 +394,8 @@ func (q *TransmitLimitedQueue) insert(cur *queuedBroadcast) {
 }
 
 // discard takes an entry out of the queue for good and keeps it for reuse.
-// The caller holds mu and has already taken what it needs from the entry.
-func (q *TransmitLimitedQueue) discard(cur *queuedBroadcast) {
+// The caller has already taken what it needs from the entry.
+func (q *broadcastQueue) discard(cur *queuedBroadcast) {
 	q.tree.Delete(cur)
 	if cur.name != "" {
 		delete(q.byName, cur.name)
@@ -445,8 +406,9 @@ func (q *TransmitLimitedQueue) discard(cur *queuedBroadcast) {
 	}
 }
 
-// finishBroadcasts tells each broadcast the queue is done with it. It runs after mu
-// is released, so Finished may call back into the queue.
+// finishBroadcasts tells each broadcast the queue is done with it. Callers
+// run it once no queue state is in flux, and TransmitLimitedQueue only after
+// releasing its mutex, so Finished may call back into the queue.
 func finishBroadcasts(done []Broadcast) {
 	for _, b := range done {
 		b.Finished()

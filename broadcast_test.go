@@ -1,7 +1,9 @@
-// broadcast_test.go checks TransmitLimitedQueue: its order, invalidation by
-// Invalidates and by name, packing under a byte limit, retransmit limits,
-// pruning, and that every broadcast is finished exactly once, also under
-// concurrent use.
+// broadcast_test.go checks the queue algorithm of broadcast.go through
+// TransmitLimitedQueue's methods: its order, invalidation by Invalidates and
+// by name, packing under a byte limit, retransmit limits, pruning, and that
+// every broadcast is finished exactly once. A seeded script pins the core's
+// lock-free broadcastQueue to the same behaviour, and the benchmarks measure
+// both.
 
 package memberlist
 
@@ -121,6 +123,10 @@ func plain(msg string, log *finishLog) *plainBcast {
 func queueOrder(q *TransmitLimitedQueue) []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.q.order()
+}
+
+func (q *broadcastQueue) order() []string {
 	var out []string
 	if q.tree == nil {
 		return out
@@ -168,12 +174,12 @@ func TestQueueOrder(t *testing.T) {
 	// Fewest transmits first; within a tier the longest message first; among
 	// equal lengths the newest first.
 	q := &TransmitLimitedQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
-	q.queueBroadcast(plain("t1-aa", nil), 1)
-	q.queueBroadcast(plain("t0-a", nil), 0)
-	q.queueBroadcast(plain("t0-bbbbb", nil), 0)
-	q.queueBroadcast(plain("t0-c", nil), 0)
-	q.queueBroadcast(plain("t2-long-one", nil), 2)
-	q.queueBroadcast(plain("t1-b", nil), 1)
+	q.queueAt(plain("t1-aa", nil), 1)
+	q.queueAt(plain("t0-a", nil), 0)
+	q.queueAt(plain("t0-bbbbb", nil), 0)
+	q.queueAt(plain("t0-c", nil), 0)
+	q.queueAt(plain("t2-long-one", nil), 2)
+	q.queueAt(plain("t1-b", nil), 1)
 
 	want := []string{"t0-bbbbb", "t0-c", "t0-a", "t1-aa", "t1-b", "t2-long-one"}
 	if got := queueOrder(q); !slices.Equal(got, want) {
@@ -247,7 +253,7 @@ func TestGetBroadcastsPacking(t *testing.T) {
 			// 9 nodes and mult 4: each broadcast is sent 4 times.
 			q := &TransmitLimitedQueue{NumNodes: func() int { return 9 }, RetransmitMult: 4}
 			for _, b := range tt.queue {
-				q.queueBroadcast(plain(b.msg, nil), b.transmits)
+				q.queueAt(plain(b.msg, nil), b.transmits)
 			}
 			got := q.GetBroadcasts(tt.overhead, tt.limit)
 			if !slices.Equal(strs(got), tt.want) {
@@ -399,8 +405,8 @@ func TestNamedBroadcastWithEmptyNameIsScanned(t *testing.T) {
 	if log.times("e1") != 0 || q.NumQueued() != 3 {
 		t.Fatalf("empty names replaced each other: e1 finished %d, %d queued", log.times("e1"), q.NumQueued())
 	}
-	if len(q.byName) != 0 {
-		t.Fatalf("name index holds %d entries, want 0", len(q.byName))
+	if len(q.q.byName) != 0 {
+		t.Fatalf("name index holds %d entries, want 0", len(q.q.byName))
 	}
 }
 
@@ -439,10 +445,10 @@ func TestPrune(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			log := newFinishLog()
 			q := &TransmitLimitedQueue{NumNodes: func() int { return 10 }, RetransmitMult: 3}
-			q.queueBroadcast(plain("b0", log), 0)
-			q.queueBroadcast(plain("c1", log), 1)
-			q.queueBroadcast(plain("d2", log), 2)
-			q.queueBroadcast(plain("a0", log), 0) // newest of tier 0
+			q.queueAt(plain("b0", log), 0)
+			q.queueAt(plain("c1", log), 1)
+			q.queueAt(plain("d2", log), 2)
+			q.queueAt(plain("a0", log), 0) // newest of tier 0
 			q.Prune(tt.maxRetain)
 			if got := queueOrder(q); !slices.Equal(got, tt.left) {
 				t.Fatalf("left = %q, want %q", got, tt.left)
@@ -451,27 +457,6 @@ func TestPrune(t *testing.T) {
 				t.Fatalf("finished = %q, want %q", log.order, tt.finished)
 			}
 		})
-	}
-}
-
-func TestZeroValueQueue(t *testing.T) {
-	var q TransmitLimitedQueue
-	q.Prune(0)
-	q.Reset()
-	if n := q.NumQueued(); n != 0 {
-		t.Fatalf("NumQueued = %d", n)
-	}
-	if got := q.GetBroadcasts(0, 1000); got != nil {
-		t.Fatalf("GetBroadcasts = %q", strs(got))
-	}
-	// No NumNodes: a lone node, limit 0 since RetransmitMult is 0, so the
-	// message goes out once.
-	q.QueueBroadcast(plain("m", nil))
-	if got := strs(q.GetBroadcasts(0, 1000)); !slices.Equal(got, []string{"m"}) {
-		t.Fatalf("GetBroadcasts = %q", got)
-	}
-	if n := q.NumQueued(); n != 0 {
-		t.Fatalf("NumQueued = %d after the only send", n)
 	}
 }
 
@@ -489,40 +474,6 @@ func TestReset(t *testing.T) {
 	q.QueueBroadcast(&namedBcast{id: "n2", name: "n", msg: []byte("n2"), log: log})
 	if log.times("n") != 1 || q.NumQueued() != 1 {
 		t.Fatalf("after requeue: n finished %d, %d queued", log.times("n"), q.NumQueued())
-	}
-}
-
-// reentrantBcast queues a follow-up from Finished, which would deadlock if
-// the queue called Finished with its lock held.
-type reentrantBcast struct {
-	q    *TransmitLimitedQueue
-	next Broadcast
-	done bool
-}
-
-func (b *reentrantBcast) Invalidates(Broadcast) bool { return false }
-func (b *reentrantBcast) Message() []byte            { return []byte("r") }
-func (b *reentrantBcast) Finished() {
-	b.done = true
-	if b.next != nil {
-		b.q.QueueBroadcast(b.next)
-	}
-}
-
-func TestCallbacksMayUseTheQueue(t *testing.T) {
-	q := &TransmitLimitedQueue{RetransmitMult: 1}
-	q.NumNodes = func() int { return q.NumQueued() + 1 }
-	follow := plain("follow-up", nil)
-	r := &reentrantBcast{q: q, next: follow}
-	q.QueueBroadcast(r)
-	if got := strs(q.GetBroadcasts(0, 100)); !slices.Equal(got, []string{"r"}) {
-		t.Fatalf("GetBroadcasts = %q", got)
-	}
-	if !r.done {
-		t.Fatal("Finished not called after the last allowed send")
-	}
-	if got := queueOrder(q); !slices.Equal(got, []string{"follow-up"}) {
-		t.Fatalf("queue = %q, want the follow-up queued from Finished", got)
 	}
 }
 
@@ -579,61 +530,176 @@ func TestFinishedExactlyOnce(t *testing.T) {
 	}
 }
 
-func TestQueueConcurrentUse(t *testing.T) {
-	log := newFinishLog()
-	q := &TransmitLimitedQueue{NumNodes: func() int { return 50 }, RetransmitMult: 2}
-	const workers, perWorker = 4, 300
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range perWorker {
-				id := fmt.Sprintf("w%d-%d", w, i)
-				switch i % 3 {
-				case 0:
-					q.QueueBroadcast(&namedBcast{id: id, name: fmt.Sprint(i % 17), msg: []byte(id), log: log})
-				case 1:
-					q.QueueBroadcast(&uniqueBcast{id: id, msg: []byte(id), log: log})
+// coreQueue drives a broadcastQueue the way the core does, finishing inline
+// and passing the transmit limit on each take, behind TransmitLimitedQueue's
+// method set, so that one script or benchmark can run on either.
+type coreQueue struct {
+	q        broadcastQueue
+	numNodes func() int
+	mult     int
+}
+
+func (c *coreQueue) QueueBroadcast(b Broadcast) { c.q.queueBroadcast(b) }
+func (c *coreQueue) queueAt(b Broadcast, transmits int) {
+	var e queuedBroadcast
+	e.describe(b, transmits)
+	finishBroadcasts(c.q.add(&e, nil))
+}
+func (c *coreQueue) GetBroadcasts(overhead, limit int) [][]byte {
+	return c.q.getBroadcasts(overhead, limit, retransmitLimit(c.mult, c.numNodes()))
+}
+func (c *coreQueue) NumQueued() int  { return c.q.numQueued() }
+func (c *coreQueue) Prune(n int)     { finishBroadcasts(c.q.prune(n, nil)) }
+func (c *coreQueue) Reset()          { finishBroadcasts(c.q.reset(nil)) }
+func (c *coreQueue) order() []string { return c.q.order() }
+
+// anyQueue is what the script and the benchmarks need of a queue.
+type anyQueue interface {
+	QueueBroadcast(b Broadcast)
+	queueAt(b Broadcast, transmits int)
+	GetBroadcasts(overhead, limit int) [][]byte
+	NumQueued() int
+	Prune(maxRetain int)
+	Reset()
+	order() []string
+}
+
+func (q *TransmitLimitedQueue) order() []string { return queueOrder(q) }
+
+// queueKinds builds each implementation of the queue for a cluster of
+// numNodes() nodes and retransmit multiplier mult.
+var queueKinds = []struct {
+	name string
+	make func(numNodes func() int, mult int) anyQueue
+}{
+	{"TransmitLimitedQueue", func(n func() int, mult int) anyQueue {
+		return &TransmitLimitedQueue{NumNodes: n, RetransmitMult: mult}
+	}},
+	{"broadcastQueue", func(n func() int, mult int) anyQueue {
+		return &coreQueue{numNodes: n, mult: mult}
+	}},
+}
+
+// TestCoreQueueMatchesTransmitLimitedQueue plays one seeded script of every
+// operation on the core's queue and on the exported one and requires the
+// same outputs, the same queue order and the same Finished calls after each
+// step, so that the two cannot drift apart.
+func TestCoreQueueMatchesTransmitLimitedQueue(t *testing.T) {
+	for seed := range uint64(30) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(seed, 2))
+			nodes := 1
+			numNodes := func() int { return nodes }
+			mult := 1 + rng.IntN(3)
+			var queues [2]anyQueue
+			var logs [2]*finishLog
+			for i, k := range queueKinds {
+				queues[i], logs[i] = k.make(numNodes, mult), newFinishLog()
+			}
+
+			made := 0
+			for step := range 600 {
+				// Each queue gets its own copy of a broadcast so that
+				// Finished lands in its own log.
+				var mk func(log *finishLog) Broadcast
+				id := fmt.Sprint(made)
+				// Unique messages make the order comparable; their
+				// lengths vary so that packing has choices to make.
+				msg := id + "-" + string(make([]byte, rng.IntN(30)))
+				switch op := rng.IntN(19); {
+				case op < 4:
+					key, greedy := fmt.Sprint(rng.IntN(6)), rng.IntN(25) == 0
+					mk = func(log *finishLog) Broadcast {
+						return &plainBcast{id: id, key: key, greedy: greedy, msg: []byte(msg), log: log}
+					}
+				case op < 8:
+					name := fmt.Sprint(rng.IntN(6))
+					if rng.IntN(8) == 0 {
+						name = "" // scanned like a plain broadcast
+					}
+					mk = func(log *finishLog) Broadcast {
+						return &namedBcast{id: id, name: name, msg: []byte(msg), log: log}
+					}
+				case op < 10:
+					mk = func(log *finishLog) Broadcast {
+						return &uniqueBcast{id: id, msg: []byte(msg), log: log}
+					}
+				case op < 16:
+					overhead, limit := rng.IntN(4), rng.IntN(150)
+					nodes = rng.IntN(120)
+					var got [2][]string
+					for i, q := range queues {
+						got[i] = strs(q.GetBroadcasts(overhead, limit))
+					}
+					if !slices.Equal(got[0], got[1]) {
+						t.Fatalf("step %d: GetBroadcasts(%d, %d) = %q and %q", step, overhead, limit, got[0], got[1])
+					}
+				case op < 18:
+					n := rng.IntN(12)
+					for _, q := range queues {
+						q.Prune(n)
+					}
 				default:
-					q.QueueBroadcast(&plainBcast{id: id, key: fmt.Sprint(i % 5), msg: []byte(id), log: log})
+					for _, q := range queues {
+						q.Reset()
+					}
+				}
+				if mk != nil {
+					transmits := 0
+					if rng.IntN(4) == 0 {
+						transmits = 1 + rng.IntN(3)
+					}
+					for i, q := range queues {
+						if transmits == 0 {
+							q.QueueBroadcast(mk(logs[i]))
+						} else {
+							q.queueAt(mk(logs[i]), transmits)
+						}
+					}
+					made++
+				}
+
+				if a, b := queues[0].NumQueued(), queues[1].NumQueued(); a != b {
+					t.Fatalf("step %d: NumQueued = %d and %d", step, a, b)
+				}
+				if a, b := queues[0].order(), queues[1].order(); !slices.Equal(a, b) {
+					t.Fatalf("step %d: order = %q and %q", step, a, b)
+				}
+				if a, b := logs[0].order, logs[1].order; !slices.Equal(a, b) {
+					t.Fatalf("step %d: finished %q and %q", step, a, b)
 				}
 			}
-		}()
-	}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for i := range 400 {
-			q.GetBroadcasts(2, 1400)
-			_ = q.NumQueued()
-			if i%50 == 0 {
-				q.Prune(100)
-			}
-		}
-	}()
-	wg.Wait()
-	q.Reset()
-	if got := log.total(); got != workers*perWorker {
-		t.Fatalf("%d Finished calls, want %d", got, workers*perWorker)
-	}
-	for id, c := range log.count {
-		if c != 1 {
-			t.Fatalf("%s finished %d times", id, c)
-		}
+		})
 	}
 }
 
 func BenchmarkQueueBroadcast(b *testing.B) {
-	// Steady state of a busy node: updates about a bounded set of members
-	// replace each other by name.
+	benchQueueBroadcast(b, queueKinds[0].make)
+}
+
+func BenchmarkCoreQueueBroadcast(b *testing.B) {
+	benchQueueBroadcast(b, queueKinds[1].make)
+}
+
+func BenchmarkGetBroadcasts(b *testing.B) {
+	benchGetBroadcasts(b, queueKinds[0].make)
+}
+
+func BenchmarkCoreGetBroadcasts(b *testing.B) {
+	benchGetBroadcasts(b, queueKinds[1].make)
+}
+
+// benchQueueBroadcast measures queueing in the steady state of a busy node.
+func benchQueueBroadcast(b *testing.B, newQueue func(numNodes func() int, mult int) anyQueue) {
+	// Updates about a bounded set of members replace each other by name.
 	const members = 1024
+	numNodes := func() int { return members }
 	bcasts := make([]*namedBcast, members)
 	for i := range bcasts {
 		bcasts[i] = &namedBcast{name: fmt.Sprint("node-", i), msg: make([]byte, 40+i%60)}
 	}
 	b.Run("named", func(b *testing.B) {
-		q := &TransmitLimitedQueue{NumNodes: func() int { return members }, RetransmitMult: 4}
+		q := newQueue(numNodes, 4)
 		for _, nb := range bcasts {
 			q.QueueBroadcast(nb)
 		}
@@ -644,7 +710,7 @@ func BenchmarkQueueBroadcast(b *testing.B) {
 		}
 	})
 	b.Run("unique", func(b *testing.B) {
-		q := &TransmitLimitedQueue{NumNodes: func() int { return members }, RetransmitMult: 4}
+		q := newQueue(numNodes, 4)
 		u := &uniqueBcast{msg: make([]byte, 64)}
 		b.ReportAllocs()
 		b.ResetTimer()
@@ -656,7 +722,7 @@ func BenchmarkQueueBroadcast(b *testing.B) {
 		}
 	})
 	b.Run("plain-scan-256", func(b *testing.B) {
-		q := &TransmitLimitedQueue{NumNodes: func() int { return members }, RetransmitMult: 4}
+		q := newQueue(numNodes, 4)
 		plains := make([]*plainBcast, 256)
 		for i := range plains {
 			plains[i] = &plainBcast{key: fmt.Sprint(i), msg: make([]byte, 40+i%60)}
@@ -670,11 +736,12 @@ func BenchmarkQueueBroadcast(b *testing.B) {
 	})
 }
 
-func BenchmarkGetBroadcasts(b *testing.B) {
-	// A full UDP packet's worth from a queue of 512 member updates; the
-	// retransmit limit is out of reach so the queue never drains.
+// benchGetBroadcasts measures filling a full UDP packet from a queue of 512
+// member updates; the retransmit limit is out of reach so the queue never
+// drains.
+func benchGetBroadcasts(b *testing.B, newQueue func(numNodes func() int, mult int) anyQueue) {
 	const queued = 512
-	q := &TransmitLimitedQueue{NumNodes: func() int { return 1000 }, RetransmitMult: 1 << 20}
+	q := newQueue(func() int { return 1000 }, 1<<20)
 	for i := range queued {
 		q.QueueBroadcast(&namedBcast{name: fmt.Sprint("node-", i), msg: make([]byte, 30+i%90)})
 	}

@@ -382,13 +382,13 @@ func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify ui
 		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
 		return
 	}
-	c.queue.QueueBroadcast(&coreBroadcast{node: node, msg: buf, c: c, notify: notify})
+	c.queue.queueBroadcast(&coreBroadcast{node: node, msg: buf, c: c, notify: notify})
 }
 
 // getBroadcasts returns our broadcasts first, then the delegate's user
 // broadcasts in the room left, each framed as a user message.
 func (c *core) getBroadcasts(overhead, limit int) [][]byte {
-	out := c.queue.GetBroadcasts(overhead, limit)
+	out := c.queue.getBroadcasts(overhead, limit, retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)))
 	d := c.cfg.Delegate
 	if d == nil {
 		return out

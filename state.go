@@ -151,7 +151,7 @@ type core struct {
 	leaveToken  uint64
 
 	awareness *awareness
-	queue     *TransmitLimitedQueue
+	queue     broadcastQueue
 	acks      map[uint32]*pendingAck
 	probing   uint32 // sequence number of the probe under way, 0 if none
 
@@ -174,7 +174,7 @@ func (c *core) touch(st *nodeState, removed bool) {
 // newCore builds the core of a node that advertises addr:port. seed makes its
 // random choices reproducible.
 func newCore(cfg *Config, logger *log.Logger, addr net.IP, port uint16, seed uint64) *core {
-	c := &core{
+	return &core{
 		cfg:       cfg,
 		log:       logger,
 		labels:    cfg.MetricLabels,
@@ -185,11 +185,6 @@ func newCore(cfg *Config, logger *log.Logger, addr net.IP, port uint16, seed uin
 		awareness: newAwareness(cfg.AwarenessMaxMultiplier),
 		acks:      make(map[uint32]*pendingAck),
 	}
-	c.queue = &TransmitLimitedQueue{
-		RetransmitMult: cfg.RetransmitMult,
-		NumNodes:       func() int { return len(c.nodes) },
-	}
-	return c
 }
 
 // start makes the local node alive and schedules the periodic work, each
@@ -299,7 +294,7 @@ func (c *core) fire(t *timer) {
 	case tSuspicion:
 		c.suspicionFired(t.node, t.susp)
 	case tQueueCheck:
-		metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.queue.NumQueued()), c.labels)
+		metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.queue.numQueued()), c.labels)
 		c.schedule(c.now.Add(c.cfg.QueueCheckInterval), timer{kind: tQueueCheck})
 	}
 }

@@ -127,7 +127,7 @@ func (h *harness) state(name string) NodeStateType {
 	return st.state
 }
 
-func (h *harness) queued() int { return h.c.queue.NumQueued() }
+func (h *harness) queued() int { return h.c.queue.numQueued() }
 
 func TestCoreAliveAddsMemberAndGossipsIt(t *testing.T) {
 	h := newHarness(t, nil)
