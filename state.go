@@ -31,7 +31,7 @@ type nodeState struct {
 	addr        net.IP
 	meta        []byte
 	susp        *suspicion // non-nil only while suspect
-	stateChange int64      // UnixNano of the last state change
+	stateChange int64      // core.elapsed() at the last state change
 	incarnation uint32
 	port        uint16
 	state       NodeStateType
@@ -117,8 +117,9 @@ type pendingAck struct {
 	done          bool // acked, or decided
 	tcpPending    bool // a TCP fallback ping is under way
 	tcpOK         bool
-	endReached    bool // the probe period is over
-	incarnation   uint32
+	endReached    bool   // the probe period is over
+	indirect      bool   // the direct ping timed out; indirect pings went out
+	incarnation   uint32 // the target's, when the probe started
 
 	// ackRelay
 	relaySeq    uint32
@@ -153,10 +154,15 @@ type core struct {
 	awareness *awareness
 	queue     broadcastQueue
 	acks      map[uint32]*pendingAck
-	probing   uint32 // sequence number of the probe under way, 0 if none
+	probing   uint32 // sequence number of the probe round under way, 0 if none
+
+	// probeTickPending is a probe tick that came during a round; see
+	// probeTick.
+	probeTickPending bool
 
 	timers timedHeap[timer]
 	now    time.Time
+	epoch  time.Time // start time; stateChange counts from it, monotonically
 	out    []output
 
 	// onChange, when set, hears of every change to a member right after it
@@ -192,6 +198,7 @@ func newCore(cfg *Config, logger *log.Logger, addr net.IP, port uint16, seed uin
 // started together do not probe in lockstep.
 func (c *core) start(now time.Time, meta []byte) {
 	c.now = now
+	c.epoch = now
 	a := alive{
 		Incarnation: c.nextIncarnation(),
 		Node:        c.cfg.Name,
@@ -221,6 +228,12 @@ func (c *core) stagger(d time.Duration) time.Duration {
 		return 0
 	}
 	return time.Duration(c.rng.Int64N(int64(d)))
+}
+
+// elapsed is the time since start, from the monotonic clock when the shell
+// passes time.Now(), so wall-clock steps do not reap or reclaim members early.
+func (c *core) elapsed() int64 {
+	return int64(c.now.Sub(c.epoch))
 }
 
 func (c *core) nextSeqNo() uint32 {
@@ -278,7 +291,7 @@ func (c *core) schedule(at time.Time, t timer) {
 func (c *core) fire(t *timer) {
 	switch t.kind {
 	case tProbe:
-		c.probe()
+		c.probeTick()
 	case tGossip:
 		c.gossip()
 		c.schedule(c.now.Add(c.cfg.GossipInterval), timer{kind: tGossip})
@@ -302,16 +315,36 @@ func (c *core) fire(t *timer) {
 // ---------------------------------------------------------------------------
 // Probe round
 
-// probe starts the probe of the next member in round-robin order, skipping
-// ourselves and the dead, and schedules the next round.
-func (c *core) probe() {
-	interval := c.awareness.scaleTimeout(c.cfg.ProbeInterval)
-	c.schedule(c.now.Add(interval), timer{kind: tProbe})
+// probeTick is the probe ticker, every ProbeInterval. Like the reference's
+// time.Ticker, a tick that comes while a round is still open is kept (one at
+// most) and starts the next round the moment that one ends. Lifeguard's
+// health score stretches only a failing round (its deadline), not the tick.
+func (c *core) probeTick() {
+	c.schedule(c.now.Add(c.cfg.ProbeInterval), timer{kind: tProbe})
 	if c.probing != 0 {
-		// The previous round is still deciding (it waits for a TCP
-		// fallback); skip this tick as the reference's ticker would.
+		c.probeTickPending = true
 		return
 	}
+	c.probe()
+}
+
+// probeRoundOver ends round seq and starts the next one at once if a tick
+// came while it ran.
+func (c *core) probeRoundOver(seq uint32) {
+	if c.probing != seq {
+		return
+	}
+	c.probing = 0
+	if c.probeTickPending {
+		c.probeTickPending = false
+		c.probe()
+	}
+}
+
+// probe starts the probe of the next member in round-robin order, skipping
+// ourselves and the dead.
+func (c *core) probe() {
+	interval := c.awareness.scaleTimeout(c.cfg.ProbeInterval)
 	for checked := 0; checked < len(c.nodes); {
 		if c.probeIndex >= len(c.nodes) {
 			c.resetNodes()
@@ -374,6 +407,7 @@ func (c *core) probeTimeout(seq uint32) {
 	if pa == nil || pa.kind != ackProbe || pa.done {
 		return
 	}
+	pa.indirect = true
 	c.log.Printf("[DEBUG] memberlist: Failed UDP ping: %s (timeout reached)", pa.target)
 	target := c.nodeMap[pa.target]
 	if target == nil {
@@ -457,9 +491,7 @@ func (c *core) probeEnd(seq uint32) {
 
 func (c *core) finishProbe(seq uint32) {
 	delete(c.acks, seq)
-	if c.probing == seq {
-		c.probing = 0
-	}
+	c.probeRoundOver(seq)
 }
 
 func (c *core) probeDecide(seq uint32, pa *pendingAck) {
@@ -490,7 +522,9 @@ func (c *core) probeDecide(seq uint32, pa *pendingAck) {
 	if target == nil {
 		return
 	}
-	s := suspect{Incarnation: target.incarnation, Node: target.name, From: c.cfg.Name}
+	// Accuse the incarnation we probed: if the target refuted meanwhile, the
+	// accusation is stale and suspectNode drops it.
+	s := suspect{Incarnation: pa.incarnation, Node: target.name, From: c.cfg.Name}
 	c.suspectNode(&s)
 }
 
@@ -553,16 +587,16 @@ func (c *core) handleAckResp(ack *ackResp, ts time.Time) {
 		pa.done = true
 		metrics.AddSampleWithLabels([]string{"memberlist", "probeNode"}, msSince(c.now, pa.sent), c.labels)
 		c.applyAwareness(-1)
-		if c.cfg.Ping != nil {
+		// Only a direct ack measures the round trip to the target; a
+		// relayed one also carries the relay's path and no payload.
+		if c.cfg.Ping != nil && !pa.indirect {
 			if n := c.nodeMap[pa.target]; n != nil {
 				c.cfg.Ping.NotifyPingComplete(n.toNode(), ts.Sub(pa.sent), ack.Payload)
 			}
 		}
 		// The entry stays until the period ends so that a late TCP result
-		// finds it; the probe counts as finished for the next round.
-		if c.probing == ack.SeqNo {
-			c.probing = 0
-		}
+		// finds it; the round itself is over.
+		c.probeRoundOver(ack.SeqNo)
 	case ackRelay:
 		delete(c.acks, ack.SeqNo)
 		c.encodeAndSend(pa.relayTo, ackRespMsg, &ackResp{SeqNo: pa.relaySeq})
@@ -584,7 +618,7 @@ func (c *core) handleNackResp(nack *nackResp) {
 // or left for longer than GossipToTheDeadTime and reshuffles the rest.
 func (c *core) resetNodes() {
 	keep := c.nodes[:0]
-	limit := c.now.Add(-c.cfg.GossipToTheDeadTime).UnixNano()
+	limit := c.elapsed() - int64(c.cfg.GossipToTheDeadTime)
 	for _, n := range c.nodes {
 		if n.deadOrLeft() && n.stateChange < limit {
 			delete(c.nodeMap, n.name)
@@ -643,7 +677,7 @@ outer:
 // dead for less than GossipToTheDeadTime (so the dead hear they are dead).
 func (c *core) gossip() {
 	start := c.now
-	deadLimit := c.now.Add(-c.cfg.GossipToTheDeadTime).UnixNano()
+	deadLimit := c.elapsed() - int64(c.cfg.GossipToTheDeadTime)
 	peers := c.kRandomNodes(c.cfg.GossipNodes, func(n *nodeState) bool {
 		if n.name == c.cfg.Name {
 			return true
@@ -934,7 +968,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			return
 		}
 		reclaim := c.cfg.DeadNodeReclaimTime > 0 &&
-			c.now.UnixNano()-st.stateChange > int64(c.cfg.DeadNodeReclaimTime)
+			c.elapsed()-st.stateChange > int64(c.cfg.DeadNodeReclaimTime)
 		if st.state == StateLeft || (st.state == StateDead && reclaim) {
 			c.log.Printf("[INFO] memberlist: Updating address for left or failed node %s from %v:%d to %v:%d",
 				st.name, st.addr, st.port, net.IP(a.Addr), a.Port)
@@ -989,7 +1023,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 		if st.state != StateAlive {
 			st.state = StateAlive
-			st.stateChange = c.now.UnixNano()
+			st.stateChange = c.elapsed()
 			changed = true
 		}
 		if changed {
@@ -1039,7 +1073,7 @@ func (c *core) suspectNode(s *suspect) {
 
 	st.incarnation = s.Incarnation
 	st.state = StateSuspect
-	st.stateChange = c.now.UnixNano()
+	st.stateChange = c.elapsed()
 	c.touch(st, false)
 
 	// k confirmations reach the nominal timeout two probe intervals short of
@@ -1106,7 +1140,7 @@ func (c *core) deadNode(d *dead) {
 	} else {
 		st.state = StateDead
 	}
-	st.stateChange = c.now.UnixNano()
+	st.stateChange = c.elapsed()
 	c.touch(st, false)
 	if c.cfg.Events != nil {
 		c.cfg.Events.NotifyLeave(st.toNode())
@@ -1137,8 +1171,8 @@ func (c *core) leave(now time.Time, token uint64) bool {
 func (c *core) updateNode(now time.Time, token uint64, meta []byte) bool {
 	c.now = now
 	me := c.self()
-	if me == nil {
-		return false
+	if me == nil || c.leaving {
+		return false // after Leave there is nothing to re-advertise
 	}
 	a := alive{
 		Incarnation: c.nextIncarnation(),

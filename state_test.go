@@ -402,3 +402,98 @@ func TestCoreGarbageNeverPanics(t *testing.T) {
 		require.NotPanics(t, func() { h.c.handlePacket(h.now, in, peerAddr, h.now) }, "input %x", in)
 	}
 }
+
+// nextProbe advances in small steps until the core sends a probe, and
+// returns it.
+func (h *harness) nextProbe(limit time.Duration) (ping, sentMsg) {
+	for waited := time.Duration(0); waited < limit; waited += 10 * time.Millisecond {
+		h.advance(10 * time.Millisecond)
+		for _, m := range h.sentOf(pingMsg) {
+			var p ping
+			require.NoError(h.t, decodeMsg(m.body, &p))
+			return p, m
+		}
+	}
+	h.t.Fatalf("no probe within %v", limit)
+	return ping{}, sentMsg{}
+}
+
+// The probe ticker runs at ProbeInterval, and a tick that comes during a
+// failing round starts the next round as soon as that one ends, as the
+// reference's time.Ticker does: failing probes do not halve the probe rate.
+func TestCoreProbeRateWhenProbesFail(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.DisableTcpPings = true
+		c.AwarenessMaxMultiplier = 1
+	})
+	for i := range 3 {
+		h.addPeer(string(rune('a'+i)), byte(2+i), 1)
+	}
+	h.sent()
+	probes := 0
+	for range 2000 { // 20 virtual seconds
+		h.advance(10 * time.Millisecond)
+		probes += len(h.sentOf(pingMsg))
+	}
+	require.GreaterOrEqual(t, probes, 19, "one probe per ProbeInterval even when every probe fails")
+}
+
+// Lifeguard scales a failing round's deadline with the health score, not
+// the probe rate: a degraded node whose probes succeed keeps probing every
+// ProbeInterval, and so recovers quickly.
+func TestCoreDegradedNodeKeepsProbeRate(t *testing.T) {
+	h := newHarness(t, nil)
+	for i := range 3 {
+		h.addPeer(string(rune('a'+i)), byte(2+i), 1)
+	}
+	h.c.applyAwareness(7)
+	h.sent()
+	probes := 0
+	for range 1000 { // 10 virtual seconds, every probe acked at once
+		h.advance(10 * time.Millisecond)
+		for _, m := range h.sentOf(pingMsg) {
+			var p ping
+			require.NoError(t, decodeMsg(m.body, &p))
+			h.deliver(ackRespMsg, &ackResp{SeqNo: p.SeqNo})
+			probes++
+		}
+	}
+	require.GreaterOrEqual(t, probes, 9)
+	require.Equal(t, 0, h.c.awareness.score(), "each acked probe heals the score by one")
+}
+
+// A probe that fails after its target refuted meanwhile accuses the old
+// incarnation, which is stale: the target stays alive.
+func TestCoreStaleProbeDoesNotSuspectNewIncarnation(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.DisableTcpPings = true })
+	h.addPeer("a", 2, 1)
+	_, probe := h.nextProbe(10 * time.Second)
+	require.Equal(t, "a", probe.to.Name)
+	h.addPeer("a", 2, 2) // a refutes something while we probe it
+	h.advance(h.cfg.ProbeInterval)
+	require.Equal(t, StateAlive, h.state("a"))
+}
+
+// Only a direct ack reports a round-trip time; an ack relayed after the
+// indirect phase began includes the relay's path.
+func TestCorePingDelegateIgnoresIndirectAck(t *testing.T) {
+	pd := &ackPayload{}
+	h := newHarness(t, func(c *Config) { c.Ping = pd; c.DisableTcpPings = true })
+	h.addPeer("a", 2, 1)
+	h.addPeer("b", 3, 1)
+	p, _ := h.nextProbe(10 * time.Second)
+	h.advance(h.cfg.ProbeTimeout) // indirect pings go out
+	h.deliver(ackRespMsg, &ackResp{SeqNo: p.SeqNo})
+	require.Empty(t, pd.rtts)
+	h.advance(h.cfg.ProbeInterval)
+	for _, n := range []string{"a", "b"} {
+		require.Equal(t, StateAlive, h.state(n))
+	}
+}
+
+func TestCoreUpdateAfterLeaveWaitsForNothing(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	require.True(t, h.c.leave(h.now, 1))
+	require.False(t, h.c.updateNode(h.now, 2, []byte("m")))
+}
