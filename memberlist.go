@@ -7,6 +7,7 @@
 package memberlist
 
 import (
+	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
@@ -15,6 +16,7 @@ import (
 	"log"
 	"net"
 	"net/netip"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,8 +53,12 @@ type Memberlist struct {
 	left       atomic.Bool
 	shutdownMu sync.Mutex
 	shutdownCh chan struct{}
-	isShutdown atomic.Bool
-	wg         sync.WaitGroup
+
+	// loopGoroutine is the event loop's goroutine id, so that calls that
+	// would wait for the loop can tell when they run on it.
+	loopGoroutine atomic.Uint64
+	isShutdown    atomic.Bool
+	wg            sync.WaitGroup
 }
 
 // snapshot is an immutable view of the member table for public reads.
@@ -223,6 +229,7 @@ func isPublicIP(ip net.IP) bool {
 // loop is the event loop: the only goroutine that touches the core.
 func (m *Memberlist) loop() {
 	defer m.wg.Done()
+	m.loopGoroutine.Store(goroutineID())
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	packets := m.transport.PacketCh()
@@ -250,10 +257,19 @@ func (m *Memberlist) loop() {
 	}
 }
 
-// call runs fn on the loop goroutine and waits for it. It returns false,
-// without running fn, once the node is shut down. It must not be called from
-// a delegate callback, which already runs on the loop.
-func (m *Memberlist) call(fn func(*core)) bool {
+var (
+	errShutdown     = errors.New("memberlist: the node is shut down")
+	errFromDelegate = errors.New("memberlist: Join, Leave, UpdateNode and Ping cannot be called from a delegate callback, which runs on the node's event loop: call them from another goroutine")
+)
+
+// call runs fn on the loop goroutine and waits for it. Once the node is shut
+// down it returns errShutdown without running fn; called from the loop itself
+// (from a delegate callback) it returns errFromDelegate instead of waiting
+// for itself forever.
+func (m *Memberlist) call(fn func(*core)) error {
+	if m.onLoop() {
+		return errFromDelegate
+	}
 	done := make(chan struct{})
 	wrapped := func(c *core) {
 		defer close(done)
@@ -262,10 +278,29 @@ func (m *Memberlist) call(fn func(*core)) bool {
 	select {
 	case m.calls <- wrapped:
 	case <-m.shutdownCh:
-		return false
+		return errShutdown
 	}
 	<-done
-	return true
+	return nil
+}
+
+// onLoop reports whether the caller runs on the event loop goroutine.
+func (m *Memberlist) onLoop() bool {
+	return m.loopGoroutine.Load() == goroutineID()
+}
+
+// goroutineID returns the running goroutine's id, read from its stack
+// header ("goroutine 42 [running]:"). It is only called on paths that wait
+// for the loop or stop it, where the cost of a stack read does not matter.
+func goroutineID() uint64 {
+	var buf [32]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	if i := bytes.IndexByte(b, ' '); i > 0 {
+		b = b[:i]
+	}
+	id, _ := strconv.ParseUint(string(b), 10, 64)
+	return id
 }
 
 // performOutputs carries out what the core asked for.
@@ -284,7 +319,7 @@ func (m *Memberlist) performOutputs() {
 					return
 				}
 				var merr error
-				m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), false, states, user) })
+				_ = m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), false, states, user) })
 				if merr != nil {
 					m.logger.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", o.to.Name, merr)
 				}
@@ -295,7 +330,7 @@ func (m *Memberlist) performOutputs() {
 				if err != nil {
 					m.logger.Printf("[ERR] memberlist: Failed fallback TCP ping: %s", err)
 				}
-				m.call(func(c *core) { c.streamPingResult(time.Now(), o.seq, ok) })
+				_ = m.call(func(c *core) { c.streamPingResult(time.Now(), o.seq, ok) })
 			})
 		case *outNotify:
 			if ch, ok := m.waiters[o.token]; ok {
@@ -411,7 +446,10 @@ func (m *Memberlist) Join(existing []string) (int, error) {
 // deadline. Addresses are resolved and contacted in parallel.
 func (m *Memberlist) JoinContext(ctx context.Context, existing []string) (int, error) {
 	if m.isShutdown.Load() {
-		return 0, errors.New("memberlist: Join after Shutdown")
+		return 0, errShutdown
+	}
+	if m.onLoop() {
+		return 0, errFromDelegate // its workers would wait for this very loop
 	}
 	type result struct {
 		ok  int
@@ -464,8 +502,8 @@ func (m *Memberlist) JoinContext(ctx context.Context, existing []string) (int, e
 func (m *Memberlist) joinOne(ctx context.Context, to Address) error {
 	var local []byte
 	var lerr error
-	if !m.call(func(c *core) { local, lerr = c.localState(time.Now(), true) }) {
-		return errors.New("memberlist is shut down")
+	if err := m.call(func(c *core) { local, lerr = c.localState(time.Now(), true) }); err != nil {
+		return err
 	}
 	if lerr != nil {
 		return lerr
@@ -475,8 +513,8 @@ func (m *Memberlist) joinOne(ctx context.Context, to Address) error {
 		return err
 	}
 	var merr error
-	if !m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), true, states, user) }) {
-		return errors.New("memberlist is shut down")
+	if err := m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), true, states, user) }); err != nil {
+		return err
 	}
 	return merr
 }
@@ -613,14 +651,14 @@ func (m *Memberlist) waitBroadcast(timeout time.Duration, what string, start fun
 	token := m.tokens.Add(1)
 	ch := make(chan outPingResult, 1)
 	wait := false
-	if !m.call(func(c *core) {
+	if err := m.call(func(c *core) {
 		m.waiters[token] = ch
 		wait = start(c, token)
 		if !wait {
 			delete(m.waiters, token)
 		}
-	}) {
-		return errors.New("memberlist is shut down")
+	}); err != nil {
+		return err
 	}
 	if !wait {
 		return nil
@@ -635,28 +673,32 @@ func (m *Memberlist) waitBroadcast(timeout time.Duration, what string, start fun
 	case <-ch:
 		return nil
 	case <-timeoutCh:
+		_ = m.call(func(*core) { delete(m.waiters, token) })
 		return fmt.Errorf("timeout waiting for %s broadcast", what)
 	case <-m.shutdownCh:
-		return errors.New("memberlist is shut down")
+		return errShutdown
 	}
 }
 
 // Ping sends a ping to the named node at addr and returns the round-trip
 // time, or NoPingResponseError when no ack came within ProbeTimeout.
 func (m *Memberlist) Ping(node string, addr net.Addr) (time.Duration, error) {
+	if node == "" && m.config.RequireNodeNames {
+		return 0, errNodeNamesAreRequired
+	}
 	token := m.tokens.Add(1)
 	ch := make(chan outPingResult, 1)
-	if !m.call(func(c *core) {
+	if err := m.call(func(c *core) {
 		m.waiters[token] = ch
 		c.ping(time.Now(), token, node, addr.String())
-	}) {
-		return 0, errors.New("memberlist is shut down")
+	}); err != nil {
+		return 0, err
 	}
 	select {
 	case r := <-ch:
 		return r.rtt, r.err
 	case <-m.shutdownCh:
-		return 0, errors.New("memberlist is shut down")
+		return 0, errShutdown
 	}
 }
 
@@ -717,9 +759,19 @@ func (m *Memberlist) SendReliable(to *Node, msg []byte) error {
 	return m.sendReliable(to.FullAddress(), msg)
 }
 
+// shutdownGrace bounds how long Shutdown waits for a delegate callback that
+// blocks the event loop.
+const shutdownGrace = 5 * time.Second
+
 // Shutdown stops the node: the transport, the event loop and every
 // goroutine the node started are gone when it returns. It does not tell the
 // cluster (call Leave first for that). Calling it again does nothing.
+//
+// Two cases cannot wait for everything. Called from a delegate callback, it
+// returns at once and the loop ends when the callback returns. If a
+// callback blocks the loop (for example a ChannelEventDelegate nobody
+// reads), Shutdown logs an error after 5 seconds and returns; the loop then
+// ends when the callback returns.
 func (m *Memberlist) Shutdown() error {
 	m.shutdownMu.Lock()
 	defer m.shutdownMu.Unlock()
@@ -736,6 +788,20 @@ func (m *Memberlist) Shutdown() error {
 		_ = c.Close()
 	}
 	m.connsMu.Unlock()
-	m.wg.Wait()
+	if m.onLoop() {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		m.wg.Wait()
+		close(done)
+	}()
+	grace := time.NewTimer(shutdownGrace)
+	defer grace.Stop()
+	select {
+	case <-done:
+	case <-grace.C:
+		m.logger.Printf("[ERR] memberlist: Shutdown: a delegate callback has blocked the event loop for %v; returning without waiting for it", shutdownGrace)
+	}
 	return nil
 }

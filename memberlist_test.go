@@ -462,3 +462,67 @@ func TestAdvertiseAddrAcceptsNamesAndZones(t *testing.T) {
 	defer func() { _ = m.Shutdown() }()
 	require.True(t, m.LocalNode().Addr.IsLoopback())
 }
+
+// shutdownFromDelegate shuts its node down from inside NotifyMsg.
+type shutdownFromDelegate struct {
+	msgDelegate
+	m    *Memberlist
+	err  error
+	done chan struct{}
+}
+
+func (d *shutdownFromDelegate) NotifyMsg(b []byte) {
+	_, d.err = d.m.Join([]string{"127.0.0.1:1"})
+	_ = d.m.Shutdown()
+	close(d.done)
+}
+
+// A delegate may call Shutdown; calls that wait for the event loop fail
+// fast instead of deadlocking.
+func TestDelegateCallsDoNotDeadlock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		d := &shutdownFromDelegate{done: make(chan struct{})}
+		nodes, _ := mockCluster(t, 2, func(c *Config) {
+			if c.Name == "m0" {
+				c.Delegate = d
+			}
+		})
+		d.m = nodes[0]
+		defer shutdownAll(nodes)
+		require.NoError(t, nodes[1].SendReliable(nodes[0].LocalNode(), []byte("stop")))
+		<-d.done
+		require.ErrorIs(t, d.err, errFromDelegate)
+		shutdownAll(nodes)
+	})
+}
+
+// Shutdown returns even while a ChannelEventDelegate nobody reads blocks
+// the event loop: it waits shutdownGrace, logs, and gives up on the loop.
+func TestShutdownWithBlockedEventChannel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var network MockNetwork
+		cfg := func(name string) *Config {
+			c := DefaultLocalConfig()
+			c.Name = name
+			c.LogOutput = io.Discard
+			c.Transport = network.NewTransport(name)
+			return c
+		}
+		events := make(chan NodeEvent, 1)
+		ca := cfg("a")
+		ca.Events = &ChannelEventDelegate{Ch: events}
+		a, err := Create(ca) // its own join event fills the buffer
+		require.NoError(t, err)
+		b, err := Create(cfg("b"))
+		require.NoError(t, err)
+		go func() { _, _ = b.Join([]string{"a/" + a.LocalNode().Address()}) }()
+		synctest.Wait() // a's loop now blocks delivering b's join
+
+		start := time.Now()
+		require.NoError(t, a.Shutdown())
+		require.Equal(t, shutdownGrace, time.Since(start), "Shutdown waits the grace period, then returns")
+		<-events
+		<-events // release a's loop so that the bubble can end
+		require.NoError(t, b.Shutdown())
+	})
+}

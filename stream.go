@@ -274,7 +274,7 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 			return
 		}
 		if len(msg) > 0 && m.config.Delegate != nil {
-			m.call(func(c *core) { c.cfg.Delegate.NotifyMsg(msg) })
+			_ = m.call(func(c *core) { c.cfg.Delegate.NotifyMsg(msg) })
 		}
 	case pushPullMsg:
 		if n := m.pushPullReqs.Add(1); n > maxPushPullRequests {
@@ -293,11 +293,11 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		// initiator's Join returns, both sides then know each other.
 		var local []byte
 		var lerr, merr error
-		if !m.call(func(c *core) {
+		if err := m.call(func(c *core) {
 			now := time.Now()
 			merr = c.mergeRemoteState(now, join, states, user)
 			local, lerr = c.localState(now, join)
-		}) {
+		}); err != nil {
 			return
 		}
 		if merr != nil {
