@@ -120,6 +120,12 @@ const (
 	// read off a stream by decodeFromReader.
 	maxStreamValueBytes = maxUserMsgBytes
 
+	// maxCompressedStreamBytes bounds the compress envelope of a stream
+	// message. LZW with 8-bit literals and codes of at most 12 bits expands
+	// incompressible input by up to half, and the reference bounds only the
+	// decompressed size, so the envelope needs that much room.
+	maxCompressedStreamBytes = maxDecompressedSize*3/2 + 64*1024
+
 	// maxCompoundParts is the most messages one compound can hold: its
 	// count is a single byte.
 	maxCompoundParts = 255
@@ -276,6 +282,13 @@ func encodeMsg(t messageType, v any, newTimeFormat bool) ([]byte, error) {
 // byte, into out. Bytes after the value are ignored, as the reference does.
 // Decoded []byte fields never alias buf, so the caller may reuse it.
 func decodeMsg(buf []byte, out any) (err error) {
+	return decodeMsgWith(nil, buf, out)
+}
+
+// decodeMsgWith is decodeMsg reusing dec (when non-nil) instead of building
+// a decoder per message: a push/pull of many small node states would
+// otherwise allocate far more than it carries.
+func decodeMsgWith(dec *codec.Decoder, buf []byte, out any) (err error) {
 	// Walk the value first: it bounds nesting, which the codec would
 	// otherwise follow recursively, and catches truncation and lying
 	// lengths before the codec sizes anything by them.
@@ -294,7 +307,12 @@ func decodeMsg(buf []byte, out any) (err error) {
 			err = fmt.Errorf("decode message: codec failed on malformed input: %v; drop the message", r)
 		}
 	}()
-	if err := codec.NewDecoderBytes(buf[:s.pos], msgpackNewTime).Decode(out); err != nil {
+	if dec == nil {
+		dec = codec.NewDecoderBytes(buf[:s.pos], msgpackNewTime)
+	} else {
+		dec.ResetBytes(buf[:s.pos])
+	}
+	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("decode message: %w; drop the message", err)
 	}
 	return nil
@@ -497,6 +515,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 
 	states = make([]pushNodeState, 0, min(hdr.Nodes, 1024))
 	budget := maxPushNodesBytes
+	dec := codec.NewDecoderBytes(nil, msgpackNewTime)
 	for i := range hdr.Nodes {
 		raw, err = readMsgpackValue(r, raw[:0], budget)
 		if err != nil {
@@ -504,7 +523,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 		}
 		budget -= len(raw)
 		states = append(states, pushNodeState{})
-		if err := decodeMsg(raw, &states[i]); err != nil {
+		if err := decodeMsgWith(dec, raw, &states[i]); err != nil {
 			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w", i+1, hdr.Nodes, err)
 		}
 	}
@@ -565,7 +584,13 @@ func decodeUserMsgStream(r io.Reader, maxLen int) ([]byte, error) {
 // maxStreamValueBytes) and decodes it into out. Streams carry pings, acks and
 // errors this way.
 func decodeFromReader(r io.Reader, out any) error {
-	raw, err := readMsgpackValue(r, nil, maxStreamValueBytes)
+	return decodeFromReaderLimit(r, out, maxStreamValueBytes)
+}
+
+// decodeFromReaderLimit is decodeFromReader for a value of up to limit
+// bytes.
+func decodeFromReaderLimit(r io.Reader, out any, limit int) error {
+	raw, err := readMsgpackValue(r, nil, limit)
 	if err != nil {
 		return fmt.Errorf("read message from stream: %w; close the stream", err)
 	}

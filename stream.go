@@ -82,7 +82,7 @@ func readStream(cfg *Config, conn io.Reader, label string) (messageType, io.Read
 	}
 	if t == compressMsg {
 		var cm compress
-		if err := decodeFromReader(r, &cm); err != nil {
+		if err := decodeFromReaderLimit(r, &cm, maxCompressedStreamBytes); err != nil {
 			return 0, nil, fmt.Errorf("decode compressed stream message: %w", err)
 		}
 		plain, err := decompressBuffer(&cm)
