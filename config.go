@@ -272,12 +272,10 @@ type Config struct {
 	// Config with both.
 	Logger *log.Logger
 
-	// HandoffQueueDepth bounds how many inbound gossip messages may wait to
-	// be processed: alive messages, which go first, and the others (suspect,
-	// dead, user) are queued separately, each up to this depth. Past it, new
-	// ones are dropped and logged, so a flood costs bounded memory; probes
-	// and acks never wait here. Must be >= 1, or every gossip message would
-	// be dropped.
+	// HandoffQueueDepth is kept for compatibility and not used: the
+	// reference queues inbound gossip here before handling it, while this
+	// implementation handles packets in arrival order straight from the
+	// transport's own bounded queue, so a flood still costs bounded memory.
 	HandoffQueueDepth int
 
 	// UDPBufferSize is the largest packet this node sends, in bytes: gossip
@@ -559,7 +557,6 @@ func (c *Config) validate() error {
 		{"SuspicionMult", c.SuspicionMult, 1, ""},
 		{"SuspicionMaxTimeoutMult", c.SuspicionMaxTimeoutMult, 1, ""},
 		{"AwarenessMaxMultiplier", c.AwarenessMaxMultiplier, 1, " (1 disables health scaling)"},
-		{"HandoffQueueDepth", c.HandoffQueueDepth, 1, ""},
 		{"UDPBufferSize", c.UDPBufferSize, minUDPBufferSize, ""},
 	}
 	for _, a := range atLeast {

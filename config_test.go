@@ -186,7 +186,7 @@ func TestConfigValidate(t *testing.T) {
 		{"AwarenessMaxMultiplier 1", func(c *Config) { c.AwarenessMaxMultiplier = 1 }, nil},
 		{"AwarenessMaxMultiplier 0", func(c *Config) { c.AwarenessMaxMultiplier = 0 }, []string{"AwarenessMaxMultiplier"}},
 		{"HandoffQueueDepth 1", func(c *Config) { c.HandoffQueueDepth = 1 }, nil},
-		{"HandoffQueueDepth 0", func(c *Config) { c.HandoffQueueDepth = 0 }, []string{"HandoffQueueDepth"}},
+		{"HandoffQueueDepth 0 (unused)", func(c *Config) { c.HandoffQueueDepth = 0 }, nil},
 
 		{"UDPBufferSize 511", func(c *Config) { c.UDPBufferSize = 511 }, []string{"UDPBufferSize"}},
 		{"UDPBufferSize 512", func(c *Config) { c.UDPBufferSize = 512 }, nil},
