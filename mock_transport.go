@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
@@ -54,15 +55,14 @@ func (n *MockNetwork) NewTransport(name string) *MockTransport {
 	return t
 }
 
-// lookup finds the live transport for a: by name when one is given and
-// known, else by address.
+// lookup finds the live transport for a: by name when one is given (a name
+// that is not known does not fall back to the address, as a node-aware
+// transport must not deliver to the wrong node), else by address.
 func (n *MockNetwork) lookup(a Address) *MockTransport {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if a.Name != "" {
-		if t, ok := n.byName[a.Name]; ok {
-			return t
-		}
+		return n.byName[a.Name]
 	}
 	return n.byAddr[a.Addr]
 }
@@ -125,16 +125,19 @@ func (t *MockTransport) WriteTo(b []byte, addr string) (time.Time, error) {
 }
 
 // WriteToAddress delivers a copy of b to the transport named a.Name, or at
-// a.Addr. Like UDP, it silently drops the packet when there is no such
-// transport or its queue is full; it fails only when t itself is shut down.
+// a.Addr. As in the reference, a destination that does not exist is an
+// error; a destination whose queue is full drops the packet, like UDP,
+// rather than blocking the sender.
 func (t *MockTransport) WriteToAddress(b []byte, a Address) (time.Time, error) {
 	if t.inbox.isClosed() {
 		return time.Time{}, fmt.Errorf("mock transport %s cannot send to %s: %w", t.addr.Addr, a.String(), errTransportShutdown)
 	}
 	now := time.Now()
-	if dst := t.net.lookup(a); dst != nil {
-		_ = dst.inbox.deliverPacket(&Packet{Buf: bytes.Clone(b), From: t.addr, Timestamp: now}, false)
+	dst := t.net.lookup(a)
+	if dst == nil {
+		return time.Time{}, fmt.Errorf("no route to %s: no live mock transport has that name or address", a.String())
 	}
+	_ = dst.inbox.deliverPacket(&Packet{Buf: bytes.Clone(b), From: t.addr, Timestamp: now}, false)
 	return now, nil
 }
 
@@ -167,6 +170,9 @@ func (t *MockTransport) DialAddressTimeout(a Address, timeout time.Duration) (ne
 		return nil, fmt.Errorf("no route to %s: no live mock transport has that name or address", a.String())
 	}
 
+	if timeout < 0 {
+		return nil, fmt.Errorf("failed to open stream to %s: %w", a.String(), os.ErrDeadlineExceeded)
+	}
 	var expire <-chan time.Time
 	if timeout > 0 {
 		timer := time.NewTimer(timeout)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -58,9 +59,6 @@ func TestMockTransportPacketRoundTrip(t *testing.T) {
 		{"WriteToAddress by name", func(m []byte) (time.Time, error) {
 			return a.WriteToAddress(m, Address{Addr: "10.9.9.9:1", Name: "b"})
 		}},
-		{"unknown name falls back to the address", func(m []byte) (time.Time, error) {
-			return a.WriteToAddress(m, Address{Addr: "127.0.0.1:2", Name: "nobody"})
-		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -80,7 +78,10 @@ func TestMockTransportPacketRoundTrip(t *testing.T) {
 	}
 }
 
-func TestMockTransportDropsLikeUDP(t *testing.T) {
+// A packet to a transport that does not exist (or no longer does) is an
+// error, as in the reference; an unknown name does not fall back to the
+// address.
+func TestMockTransportNoRoute(t *testing.T) {
 	var n MockNetwork
 	a := n.NewTransport("a")
 	b := n.NewTransport("b")
@@ -95,16 +96,25 @@ func TestMockTransportDropsLikeUDP(t *testing.T) {
 		{"unknown name and address", Address{Addr: "127.0.0.1:99", Name: "nobody"}},
 		{"shut-down transport by address", Address{Addr: gone.addr.Addr}},
 		{"shut-down transport by name", Address{Addr: gone.addr.Addr, Name: "gone"}},
+		{"unknown name, known address", Address{Addr: b.addr.Addr, Name: "nobody"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := a.WriteToAddress([]byte("lost"), tc.to)
-			require.NoError(t, err)
+			require.ErrorContains(t, err, "no route")
 			for _, tr := range []*MockTransport{a, b, gone} {
 				requireNoPacket(t, tr.PacketCh())
 			}
 		})
 	}
+}
+
+func TestMockTransportDialExpiredTimeout(t *testing.T) {
+	var n MockNetwork
+	a := n.NewTransport("a")
+	n.NewTransport("b")
+	_, err := a.DialAddressTimeout(Address{Name: "b"}, -time.Second)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
 }
 
 func TestMockTransportFullQueueDropsWithoutBlocking(t *testing.T) {
