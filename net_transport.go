@@ -13,6 +13,7 @@ import (
 	"log"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -282,16 +283,30 @@ func chooseAdvertiseAddr(ip string, port int, boundIP net.IP, boundPort int, int
 	}
 	picked := pickAdvertiseIP(addrs)
 	if picked == nil {
-		return nil, 0, fmt.Errorf("no usable IPv4 address found on any interface while bound to %s: set AdvertiseAddr", boundIP)
+		return nil, 0, fmt.Errorf("no private IPv4 address found on any interface while bound to %s: set AdvertiseAddr (or BindAddr) to the address peers should use", boundIP)
 	}
 	return picked, boundPort, nil
 }
 
-// upInterfaceAddrs lists the addresses of the interfaces that are up.
+// upInterfaceAddrs lists the addresses of the interfaces that are up, the
+// interface of the default route first (as the reference orders them), so
+// that a bridge such as docker0 listed earlier does not win over the host's
+// real network card.
 func upInterfaceAddrs() ([]net.Addr, error) {
 	ifaces, err := net.Interfaces()
 	if err != nil {
 		return nil, err
+	}
+	if def := defaultRouteInterface(); def != "" {
+		slices.SortStableFunc(ifaces, func(a, b net.Interface) int {
+			switch {
+			case a.Name == def && b.Name != def:
+				return -1
+			case b.Name == def && a.Name != def:
+				return 1
+			}
+			return 0
+		})
 	}
 	var all []net.Addr
 	for _, iface := range ifaces {
@@ -307,16 +322,39 @@ func upInterfaceAddrs() ([]net.Addr, error) {
 	return all, nil
 }
 
+// defaultRouteInterface returns the name of the interface of the IPv4
+// default route, read from /proc/net/route, or "" where that is not
+// available (other systems, containers without /proc).
+func defaultRouteInterface() string {
+	data, err := os.ReadFile("/proc/net/route")
+	if err != nil {
+		return ""
+	}
+	return parseDefaultRoute(string(data))
+}
+
+// parseDefaultRoute finds the interface whose destination and mask are
+// zero in a /proc/net/route table.
+func parseDefaultRoute(table string) string {
+	for _, line := range strings.Split(table, "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) >= 8 && f[1] == "00000000" && f[7] == "00000000" {
+			return f[0]
+		}
+	}
+	return ""
+}
+
 // sharedAddressSpace is RFC 6598 carrier-grade NAT space: not routable on
 // the internet, so as good as RFC 1918 for a cluster behind one NAT.
 var sharedAddressSpace = net.IPNet{IP: net.IPv4(100, 64, 0, 0).To4(), Mask: net.CIDRMask(10, 32)}
 
 // pickAdvertiseIP returns the first private (RFC 1918 or RFC 6598) IPv4
-// address, else the first public unicast one, else nil. Loopback and
+// address, else nil. Like the reference, it never picks a public address on
+// its own: advertising one must be asked for with AdvertiseAddr. Loopback and
 // link-local addresses are never picked: peers on other hosts cannot reach
 // them.
 func pickAdvertiseIP(addrs []net.Addr) net.IP {
-	var public net.IP
 	for _, a := range addrs {
 		var ip net.IP
 		switch v := a.(type) {
@@ -334,11 +372,8 @@ func pickAdvertiseIP(addrs []net.Addr) net.IP {
 		if ip4.IsPrivate() || sharedAddressSpace.Contains(ip4) {
 			return ip4
 		}
-		if public == nil {
-			public = ip4
-		}
 	}
-	return public
+	return nil
 }
 
 // parseIPWithZone parses an IP literal, optionally bracketed, with an

@@ -446,7 +446,7 @@ func TestChooseAdvertiseAddrOnWildcard(t *testing.T) {
 	}{
 		{"IPv4 wildcard picks private", net.IPv4zero, ipNets("8.8.4.4/24", "192.168.1.5/24"), nil, "192.168.1.5", ""},
 		{"IPv6 wildcard picks private", net.IPv6unspecified, ipNets("fd00::5/64", "10.0.0.7/8"), nil, "10.0.0.7", ""},
-		{"no private: first public", net.IPv4zero, ipNets("fe80::1/64", "203.0.113.9/24", "198.51.100.1/24"), nil, "203.0.113.9", ""},
+		{"no private: error, never a public address", net.IPv4zero, ipNets("fe80::1/64", "203.0.113.9/24", "198.51.100.1/24"), nil, "", "set AdvertiseAddr"},
 		{"nothing usable", net.IPv4zero, ipNets("127.0.0.1/8", "169.254.3.3/16", "::1/128"), nil, "", "set AdvertiseAddr"},
 		{"listing fails", net.IPv4zero, nil, listErr, "", "set AdvertiseAddr"},
 	}
@@ -470,6 +470,15 @@ func TestChooseAdvertiseAddrOnWildcard(t *testing.T) {
 	}
 }
 
+func TestParseDefaultRoute(t *testing.T) {
+	table := "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n" +
+		"docker0\t000011AC\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n" +
+		"eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+	assert.Equal(t, "eth0", parseDefaultRoute(table))
+	assert.Equal(t, "", parseDefaultRoute("Iface\tDestination\n"))
+	assert.Equal(t, "", parseDefaultRoute(""))
+}
+
 func TestPickAdvertiseIP(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -479,7 +488,7 @@ func TestPickAdvertiseIP(t *testing.T) {
 		{"none", nil, "<nil>"},
 		{"RFC 1918 10/8", ipNets("10.9.8.7/8"), "10.9.8.7"},
 		{"RFC 1918 172.16/12", ipNets("172.31.0.1/16"), "172.31.0.1"},
-		{"172.32 is public", ipNets("172.32.0.1/16"), "172.32.0.1"},
+		{"172.32 is public", ipNets("172.32.0.1/16"), "<nil>"},
 		{"RFC 6598 after a public one", ipNets("198.51.100.4/24", "100.64.1.1/10"), "100.64.1.1"},
 		{"100.128 is public, private wins", ipNets("100.128.0.1/16", "192.168.0.9/24"), "192.168.0.9"},
 		{"first private wins", ipNets("192.168.0.9/24", "10.0.0.1/8"), "192.168.0.9"},
