@@ -55,9 +55,9 @@ var errTransportShutdown = errors.New("transport is shut down")
 // NetTransportConfig configures a NetTransport.
 type NetTransportConfig struct {
 	// BindAddrs are the IP addresses to listen on, for both UDP and TCP.
-	// IPv6 literals may carry a zone ("fe80::1%eth0"). At least one is
-	// required; the first one is used to send packets and to pick the
-	// address to advertise.
+	// IPv6 literals may carry a zone ("fe80::1%eth0"); "" means every
+	// address of the machine. At least one is required; the first one is
+	// used to send packets and to pick the address to advertise.
 	BindAddrs []string
 
 	// BindPort is the port to listen on at every address. Zero lets the
@@ -140,6 +140,9 @@ func newNetTransport(config *NetTransportConfig, seams netTransportSeams) (*NetT
 	ips := make([]net.IP, len(config.BindAddrs))
 	zones := make([]string, len(config.BindAddrs))
 	for i, s := range config.BindAddrs {
+		if s == "" {
+			continue // as in the reference: every address of the machine
+		}
 		ip, zone, err := parseIPWithZone(s)
 		if err != nil {
 			return nil, fmt.Errorf("net transport: bad bind address: %w", err)

@@ -335,7 +335,6 @@ func TestNewNetTransportRejectsBadConfig(t *testing.T) {
 		{"nil config", nil, "config is nil"},
 		{"no bind address", &NetTransportConfig{}, "at least one bind address"},
 		{"host name", &NetTransportConfig{BindAddrs: []string{"localhost"}}, `"localhost" is not an IP address`},
-		{"empty address", &NetTransportConfig{BindAddrs: []string{""}}, `"" is not an IP address`},
 		{"zone on IPv4", &NetTransportConfig{BindAddrs: []string{"127.0.0.1%lo"}}, "only IPv6"},
 		{"negative port", &NetTransportConfig{BindAddrs: []string{"127.0.0.1"}, BindPort: -1}, "out of range"},
 		{"port too large", &NetTransportConfig{BindAddrs: []string{"127.0.0.1"}, BindPort: 65536}, "out of range"},
@@ -468,6 +467,17 @@ func TestChooseAdvertiseAddrOnWildcard(t *testing.T) {
 			assert.Equal(t, 7946, port)
 		})
 	}
+}
+
+// An empty bind address listens on every address, as in the reference.
+func TestNetTransportEmptyBindAddrListensEverywhere(t *testing.T) {
+	nt, err := NewNetTransport(&NetTransportConfig{BindAddrs: []string{""}, BindPort: 0})
+	require.NoError(t, err)
+	defer func() { _ = nt.Shutdown() }()
+	require.True(t, nt.tcpListeners[0].Addr().(*net.TCPAddr).IP.IsUnspecified())
+	conn, err := nt.DialTimeout(fmt.Sprintf("127.0.0.1:%d", nt.GetAutoBindPort()), time.Second)
+	require.NoError(t, err)
+	_ = conn.Close()
 }
 
 func TestParseDefaultRoute(t *testing.T) {
