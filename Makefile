@@ -14,7 +14,7 @@ vet:
 # skips it rather than failing the build.
 STATICCHECK = $(shell $(GO) env GOPATH)/bin/staticcheck
 lint:
-	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@latest || true
+	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2 || true
 	@if test -x $(STATICCHECK); then $(STATICCHECK) ./... && echo "staticcheck: clean"; else echo "staticcheck: not installed, skipped"; fi
 
 test-root:

@@ -60,7 +60,7 @@ if [[ -z "${apidiff_bin}" ]]; then
 	[[ -n "${gobin}" ]] || gobin="$(go env GOPATH)/bin"
 	if [[ ! -x "${gobin}/apidiff" ]]; then
 		echo "apidiff.sh: installing apidiff into ${gobin}" >&2
-		(cd "${tmp}" && GOWORK=off go install golang.org/x/exp/cmd/apidiff@latest) ||
+		(cd "${tmp}" && GOWORK=off go install golang.org/x/exp/cmd/apidiff@v0.0.0-20261113113407-e3970619a1a4) ||
 			die "could not install golang.org/x/exp/cmd/apidiff; check access to the Go module proxy"
 	fi
 	apidiff_bin="${gobin}/apidiff"
