@@ -204,3 +204,20 @@ func (c *prefixedConn) Read(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// inboundLabel decides whether a packet or stream that arrived with label
+// got is for this node, and returns the label to authenticate it with. With
+// SkipInboundLabelCheck a peer sends no label (a proxy in front of us strips
+// it) and ours is assumed.
+func (c *Config) inboundLabel(got string) (string, error) {
+	if c.SkipInboundLabelCheck {
+		if got != "" {
+			return "", errors.New("unexpected double label header")
+		}
+		return c.Label, nil
+	}
+	if got != c.Label {
+		return "", fmt.Errorf("unacceptable label %q", got)
+	}
+	return got, nil
+}

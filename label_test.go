@@ -287,3 +287,31 @@ func (readerConn) RemoteAddr() net.Addr             { return nil }
 func (readerConn) SetDeadline(time.Time) error      { return nil }
 func (readerConn) SetReadDeadline(time.Time) error  { return nil }
 func (readerConn) SetWriteDeadline(time.Time) error { return nil }
+
+func TestInboundLabel(t *testing.T) {
+	cases := []struct {
+		ours, got string
+		skip      bool
+		want      string
+		ok        bool
+	}{
+		{"", "", false, "", true},
+		{"a", "a", false, "a", true},
+		{"a", "", false, "", false},
+		{"", "a", false, "", false},
+		{"a", "b", false, "", false},
+		{"a", "", true, "a", true},  // a proxy stripped it: ours is assumed
+		{"a", "a", true, "", false}, // a second label behind a proxy
+	}
+	for _, tc := range cases {
+		c := &Config{Label: tc.ours, SkipInboundLabelCheck: tc.skip}
+		got, err := c.inboundLabel(tc.got)
+		if tc.ok {
+			if err != nil || got != tc.want {
+				t.Errorf("%+v: got %q, %v", tc, got, err)
+			}
+		} else if err == nil {
+			t.Errorf("%+v: accepted", tc)
+		}
+	}
+}

@@ -46,17 +46,9 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		c.log.Printf("[DEBUG] memberlist: %v %s", err, LogAddress(from))
 		return
 	}
-	if c.cfg.SkipInboundLabelCheck {
-		if label != "" {
-			c.rejected("label")
-			c.log.Printf("[DEBUG] memberlist: unexpected double packet label header: %s", LogAddress(from))
-			return
-		}
-		label = c.cfg.Label
-	}
-	if label != c.cfg.Label {
+	if label, err = c.cfg.inboundLabel(label); err != nil {
 		c.rejected("label")
-		c.log.Printf("[DEBUG] memberlist: discarding packet with unacceptable label %q: %s", label, LogAddress(from))
+		c.log.Printf("[DEBUG] memberlist: discarding packet: %v %s", err, LogAddress(from))
 		return
 	}
 	if c.cfg.EncryptionEnabled() {

@@ -231,7 +231,7 @@ func (c *core) stagger(d time.Duration) time.Duration {
 }
 
 // elapsed is the time since start, from the monotonic clock when the shell
-// passes time.Now(), so wall-clock steps do not reap or reclaim members early.
+// passes the real current time, so wall-clock steps do not reap or reclaim members early.
 func (c *core) elapsed() int64 {
 	return int64(c.now.Sub(c.epoch))
 }

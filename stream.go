@@ -237,17 +237,9 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		return
 	}
 	defer func() { _ = conn.Close() }()
-	if m.config.SkipInboundLabelCheck {
-		if label != "" {
-			m.streamRejected("label")
-			m.logger.Printf("[DEBUG] memberlist: unexpected double stream label header: %s", LogConn(conn))
-			return
-		}
-		label = m.config.Label
-	}
-	if label != m.config.Label {
+	if label, err = m.config.inboundLabel(label); err != nil {
 		m.streamRejected("label")
-		m.logger.Printf("[DEBUG] memberlist: discarding stream with unacceptable label %q: %s", label, LogConn(conn))
+		m.logger.Printf("[DEBUG] memberlist: discarding stream: %v %s", err, LogConn(conn))
 		return
 	}
 

@@ -620,27 +620,12 @@ func (f *fabric) trace(n int) []string {
 }
 
 func describeWire(m wire.Msg) string {
-	var v any
-	switch m.Type {
-	case wire.Ping:
-		v = &wire.PingMsg{}
-	case wire.IndirectPing:
-		v = &wire.IndirectPingMsg{}
-	case wire.Ack:
-		v = &wire.AckMsg{}
-	case wire.Nack:
-		v = &wire.NackMsg{}
-	case wire.Suspect:
-		v = &wire.SuspectMsg{}
-	case wire.Alive:
-		v = &wire.AliveMsg{}
-	case wire.Dead:
-		v = &wire.DeadMsg{}
-	default:
-		return wire.TypeName(m.Type)
-	}
-	if err := wire.Decode(m.Body, v); err != nil {
+	v, err := m.Decoded()
+	switch {
+	case err != nil:
 		return wire.TypeName(m.Type) + "(undecodable)"
+	case v == nil:
+		return wire.TypeName(m.Type)
 	}
 	return fmt.Sprintf("%s%+v", wire.TypeName(m.Type), v)
 }

@@ -369,29 +369,15 @@ func single(t byte, crc bool) func(datagram, []wire.Msg) bool {
 }
 
 func describeMsg(m wire.Msg) string {
-	var v any
-	switch m.Type {
-	case wire.Ping:
-		v = &wire.PingMsg{}
-	case wire.IndirectPing:
-		v = &wire.IndirectPingMsg{}
-	case wire.Ack:
-		v = &wire.AckMsg{}
-	case wire.Nack:
-		v = &wire.NackMsg{}
-	case wire.Suspect:
-		v = &wire.SuspectMsg{}
-	case wire.Alive:
-		v = &wire.AliveMsg{}
-	case wire.Dead:
-		v = &wire.DeadMsg{}
-	case wire.User:
+	if m.Type == wire.User {
 		return fmt.Sprintf("user payload %q", m.Body)
-	default:
-		return fmt.Sprintf("%s body % x", wire.TypeName(m.Type), m.Body)
 	}
-	if err := wire.Decode(m.Body, v); err != nil {
+	v, err := m.Decoded()
+	switch {
+	case err != nil:
 		return fmt.Sprintf("%s (undecodable: %v)", wire.TypeName(m.Type), err)
+	case v == nil:
+		return fmt.Sprintf("%s body % x", wire.TypeName(m.Type), m.Body)
 	}
 	return fmt.Sprintf("%s %+v", wire.TypeName(m.Type), v)
 }

@@ -243,6 +243,35 @@ func (m Msg) Ack() (a AckMsg, err error) { err = Decode(m.Body, &a); return }
 // Nack decodes the body as a nack.
 func (m Msg) Nack() (n NackMsg, err error) { err = Decode(m.Body, &n); return }
 
+// Decoded returns the message's body decoded into a pointer to its struct
+// (*PingMsg, *AliveMsg, ...), or nil with no error for a type that has no
+// struct (user messages, compound and other envelopes).
+func (m Msg) Decoded() (any, error) {
+	var v any
+	switch m.Type {
+	case Ping:
+		v = &PingMsg{}
+	case IndirectPing:
+		v = &IndirectPingMsg{}
+	case Ack:
+		v = &AckMsg{}
+	case Nack:
+		v = &NackMsg{}
+	case Suspect:
+		v = &SuspectMsg{}
+	case Alive:
+		v = &AliveMsg{}
+	case Dead:
+		v = &DeadMsg{}
+	default:
+		return nil, nil
+	}
+	if err := Decode(m.Body, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 // maxInflate guards the decompressor against bombs in captured traffic.
 const maxInflate = 64 << 20
 
