@@ -51,6 +51,50 @@ type Simulation struct {
 	// Trace is every member state change seen by any node, in order. It is
 	// what makes two runs with the same seed comparable.
 	Trace []SimTransition
+
+	// observe, when set, hears of every datagram and stream the nodes send,
+	// in order; the transcript tests print them.
+	observe func(simRecord)
+}
+
+// simRecord is one thing a simulated node sent. For a datagram, buf is the
+// sealed packet and dropped says whether the network lost it (loss,
+// partition, crash, or no node at the address). For a stream, buf is the
+// message (a push/pull state or a ping) as the sender framed it.
+type simRecord struct {
+	at      time.Duration
+	from    string
+	to      string // the destination's node name, or its address if no node has it
+	stream  bool
+	buf     []byte
+	dropped bool
+}
+
+func (s *Simulation) record(r simRecord) {
+	if s.observe != nil {
+		r.at = s.Elapsed()
+		s.observe(r)
+	}
+}
+
+// deliver hands node to the datagram buf as if it came from the address
+// from ("ip:port") now, and performs what the node does in answer. It is
+// the transcript tests' way to inject crafted messages.
+func (s *Simulation) deliver(to, from string, buf []byte) error {
+	n, err := s.node(to)
+	if err != nil {
+		return err
+	}
+	addr, err := net.ResolveUDPAddr("udp", from)
+	if err != nil {
+		return fmt.Errorf("memberlist: bad source address %q: %w", from, err)
+	}
+	if n.crashed {
+		return nil
+	}
+	n.core.handlePacket(s.now, buf, addr, s.now)
+	s.settle(n)
+	return nil
 }
 
 // SimTransition is one node's view of one member changing state.
@@ -345,8 +389,10 @@ func (s *Simulation) settle(n *simNode) {
 		case *outSend:
 			to := s.byAddr[o.to.Addr]
 			if to == nil || !s.reachable(n, to) || (s.cfg.PacketLoss > 0 && s.rng.Float64() < s.cfg.PacketLoss) {
+				s.record(simRecord{from: n.name, to: s.nameAt(o.to.Addr), buf: o.buf, dropped: true})
 				continue
 			}
+			s.record(simRecord{from: n.name, to: to.name, buf: o.buf})
 			s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPacket, to: to, from: n, buf: o.buf})
 		case *outPushPull:
 			if to := s.byAddr[o.to.Addr]; to != nil {
@@ -375,9 +421,19 @@ func (s *Simulation) settle(n *simNode) {
 
 func (s *Simulation) sendStream(from, to *simNode, msg []byte, join bool) {
 	if !s.reachable(from, to) {
+		s.record(simRecord{from: from.name, to: to.name, stream: true, buf: msg, dropped: true})
 		return
 	}
+	s.record(simRecord{from: from.name, to: to.name, stream: true, buf: msg})
 	s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPushPullRequest, to: to, from: from, buf: msg, join: join})
+}
+
+// nameAt is the name of the node at addr, or addr itself.
+func (s *Simulation) nameAt(addr string) string {
+	if n := s.byAddr[addr]; n != nil {
+		return n.name
+	}
+	return addr
 }
 
 func (s *Simulation) delay() time.Duration {

@@ -168,3 +168,21 @@ func TestSimulationRefute(t *testing.T) {
 		require.Equal(t, StateAlive, st, "%s sees node-05 as %v after the heal", o, st)
 	}
 }
+
+// TestSimulationDeliverAndObserve injects a crafted alive message into one
+// node and sees it gossiped on to the other, through the observer.
+func TestSimulationDeliverAndObserve(t *testing.T) {
+	s := NewSimulation(SimConfig{Seed: 1, Latency: time.Millisecond})
+	var recs []simRecord
+	s.observe = func(r simRecord) { recs = append(recs, r) }
+	startCluster(t, s, 2)
+	buf, err := encodeMsg(aliveMsg, &alive{Incarnation: 1, Node: "ghost", Addr: []byte{127, 9, 9, 9}, Port: 7946, Vsn: []uint8{1, 5, 2, 0, 0, 0}}, false)
+	require.NoError(t, err)
+	require.NoError(t, s.deliver(simName(0), "127.9.9.9:7946", buf))
+	st, ok := s.State(simName(0), "ghost")
+	require.True(t, ok)
+	require.Equal(t, StateAlive, st)
+	require.True(t, s.RunUntil(func() bool { _, ok := s.State(simName(1), "ghost"); return ok }, 10*time.Second))
+	require.NotEmpty(t, recs)
+	require.Error(t, s.deliver("nobody", "127.9.9.9:7946", buf))
+}
