@@ -10,12 +10,17 @@ vet:
 	$(GO) vet ./...
 	@! grep -q hashicorp/memberlist go.mod || (echo "go.mod must not depend on hashicorp/memberlist" && exit 1)
 
-# staticcheck runs where it installs; a machine without the module proxy
-# skips it rather than failing the build.
+# staticcheck and go-check-sumtype run where they install; a machine
+# without the module proxy skips them rather than failing the build.
 STATICCHECK = $(shell $(GO) env GOPATH)/bin/staticcheck
+# go-check-sumtype checks that every type switch over a //sumtype:decl
+# interface (the core's outputs) names every case.
+SUMTYPE = $(shell $(GO) env GOPATH)/bin/go-check-sumtype
 lint:
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2 || true
 	@if test -x $(STATICCHECK); then $(STATICCHECK) ./... && echo "staticcheck: clean"; else echo "staticcheck: not installed, skipped"; fi
+	@test -x $(SUMTYPE) || $(GO) install github.com/alecthomas/go-check-sumtype/cmd/go-check-sumtype@v0.3.1 || true
+	@if test -x $(SUMTYPE); then $(SUMTYPE) -default-signifies-exhaustive=false ./... && echo "go-check-sumtype: every switch over a sum type is exhaustive"; else echo "go-check-sumtype: not installed, skipped"; fi
 
 test-root:
 	$(GO) test -race -count=1 -timeout 20m ./...

@@ -331,7 +331,7 @@ func TestConfigEncryptionEnabled(t *testing.T) {
 	}{
 		{"no keyring", nil, false},
 		{"empty keyring", &Keyring{}, false},
-		{"one key", &Keyring{keys: [][]byte{bytes.Repeat([]byte{1}, 16)}}, true},
+		{"one key", mustKeyring(t, bytes.Repeat([]byte{1}, 16)), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -430,4 +430,11 @@ func TestConfigFieldTypes(t *testing.T) {
 	}
 	assert.True(t, c.DisableTcpPingsForNode("x"))
 	assert.Len(t, c.MetricLabels, 1)
+}
+
+func mustKeyring(t *testing.T, primary []byte) *Keyring {
+	t.Helper()
+	k, err := NewKeyring(nil, primary)
+	require.NoError(t, err)
+	return k
 }

@@ -7,14 +7,18 @@
 //
 // # Core and shell
 //
-// The protocol lives in a deterministic Core (state.go and the pure files
-// around it): it never reads the wall clock, never starts a goroutine and
-// never touches a socket. Every input (a packet arrived, a timer fired, the
-// user called Join) carries the current time; every effect (send this packet,
-// open this stream exchange, wake me at T, tell the user this event) is an
-// Output. The Shell (memberlist.go) owns one event-loop goroutine per node
-// that feeds the Core and performs its Outputs over a Transport. Tests and the
-// simulator drive many Cores in one goroutine in virtual time instead.
+// The protocol lives in a deterministic Core (core.go, probe.go, members.go,
+// pushpull.go, gossip.go, packet.go and the pure files around them): it
+// never reads the wall clock, never starts a goroutine and never touches a
+// socket. Every input (a packet arrived, a timer fired, the user called
+// Join, a stream exchange ended) carries the current time; every effect
+// (send this packet, open this stream exchange, wake me at T, tell the user
+// this event) is an Output. Every protocol rule is in the Core, once. The
+// Shell (memberlist.go, stream.go) owns one event-loop goroutine per node
+// that feeds the Core and performs its Outputs over a Transport; the
+// Simulation (sim.go) drives many Cores in one goroutine in virtual time
+// over a modelled network. Both are drivers: they perform I/O and report
+// its results, and decide nothing about the protocol.
 //
 // # Getting started
 //

@@ -43,9 +43,13 @@ func FuzzHandlePacket(f *testing.F) {
 		h := newHarness(t, nil)
 		h.addPeer("a", 2, 1)
 		h.addPeer("b", 3, 1)
+		h.allowExchanges = true
 		h.c.handlePacket(h.now, data, peerAddr, h.now)
 		h.advance(time.Minute)
-		h.c.drain()
+		if at, ok := h.c.nextDeadline(); !ok || !at.After(h.now) {
+			t.Fatalf("after the packet the core no longer schedules its periodic work (next deadline %v, set %v)", at, ok)
+		}
+		h.take()
 	})
 }
 
@@ -61,7 +65,7 @@ func FuzzReadStream(f *testing.F) {
 	cfg := DefaultLANConfig()
 	cfg.LogOutput = io.Discard
 	f.Fuzz(func(t *testing.T, data []byte) {
-		mt, r, err := readStream(cfg, bytes.NewReader(data), "")
+		mt, r, err := readStream(cfg, discardMetrics{}, bytes.NewReader(data), "")
 		if err != nil {
 			return
 		}

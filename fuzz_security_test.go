@@ -5,6 +5,7 @@ package memberlist
 
 import (
 	"bytes"
+	crand "crypto/rand"
 	"encoding/binary"
 	"testing"
 )
@@ -59,7 +60,7 @@ func FuzzPayloadRoundTrip(f *testing.F) {
 		vsn := encryptionVersion(v % 2)
 		key := fuzzKeys[1+int(k)%3]
 		var buf bytes.Buffer
-		if err := encryptPayload(vsn, key, msg, data, &buf); err != nil {
+		if err := encryptPayload(crand.Reader, vsn, key, msg, data, &buf); err != nil {
 			t.Fatal(err)
 		}
 		if buf.Len() != encryptedLength(vsn, len(msg)) {

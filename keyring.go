@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 )
 
 var (
@@ -25,10 +26,12 @@ var (
 // A Keyring is safe for concurrent use. The zero value is an empty keyring
 // (encryption disabled) ready to receive keys with AddKey.
 type Keyring struct {
-	l sync.Mutex
-	// keys is never modified in place: every change installs a new slice,
-	// so a slice handed out by snapshot stays valid and consistent.
-	keys [][]byte
+	// l serializes the changes; readers take no lock. keys points to a
+	// slice that is never modified in place: every change installs a new
+	// one, so a slice handed out by snapshot stays valid and consistent,
+	// and the packet path reads the keys with one atomic load.
+	l    sync.Mutex
+	keys atomic.Pointer[[][]byte]
 }
 
 // NewKeyring builds a keyring. Pass no keys and no primary key to disable
@@ -76,13 +79,15 @@ func (k *Keyring) AddKey(key []byte) error {
 	}
 	k.l.Lock()
 	defer k.l.Unlock()
-	if k.indexLocked(key) >= 0 {
+	cur := k.snapshot()
+	if keyIndex(cur, key) >= 0 {
 		return nil
 	}
-	next := make([][]byte, 0, len(k.keys)+1)
-	next = append(next, k.keys...)
+	next := make([][]byte, 0, len(cur)+1)
+	next = append(next, cur...)
 	// Keep our own copy so the caller reusing its slice cannot change a key.
-	k.keys = append(next, bytes.Clone(key))
+	next = append(next, bytes.Clone(key))
+	k.keys.Store(&next)
 	return nil
 }
 
@@ -94,7 +99,8 @@ func (k *Keyring) UseKey(key []byte) error {
 	}
 	k.l.Lock()
 	defer k.l.Unlock()
-	i := k.indexLocked(key)
+	cur := k.snapshot()
+	i := keyIndex(cur, key)
 	if i < 0 {
 		return fmt.Errorf("%w: install it with AddKey first", errKeyNotInstalled)
 	}
@@ -102,11 +108,11 @@ func (k *Keyring) UseKey(key []byte) error {
 		return nil
 	}
 	// The new primary goes first; the others keep their relative order.
-	next := make([][]byte, 0, len(k.keys))
-	next = append(next, k.keys[i])
-	next = append(next, k.keys[:i]...)
-	next = append(next, k.keys[i+1:]...)
-	k.keys = next
+	next := make([][]byte, 0, len(cur))
+	next = append(next, cur[i])
+	next = append(next, cur[:i]...)
+	next = append(next, cur[i+1:]...)
+	k.keys.Store(&next)
 	return nil
 }
 
@@ -119,16 +125,18 @@ func (k *Keyring) RemoveKey(key []byte) error {
 	}
 	k.l.Lock()
 	defer k.l.Unlock()
-	i := k.indexLocked(key)
+	cur := k.snapshot()
+	i := keyIndex(cur, key)
 	switch {
 	case i < 0:
 		return nil
 	case i == 0:
 		return fmt.Errorf("%w: make another key primary with UseKey first", errRemovePrimaryKey)
 	}
-	next := make([][]byte, 0, len(k.keys)-1)
-	next = append(next, k.keys[:i]...)
-	k.keys = append(next, k.keys[i+1:]...)
+	next := make([][]byte, 0, len(cur)-1)
+	next = append(next, cur[:i]...)
+	next = append(next, cur[i+1:]...)
+	k.keys.Store(&next)
 	return nil
 }
 
@@ -164,16 +172,17 @@ func (k *Keyring) GetPrimaryKey() []byte {
 	return bytes.Clone(keys[0])
 }
 
-// snapshot returns the current keys without copying, for the packet path,
-// which must not allocate per packet. Callers must treat the result as
-// read-only; it is never modified by later rotations.
+// snapshot returns the current keys without copying or locking, for the
+// packet path, which must not allocate or wait per packet. Callers must
+// treat the result as read-only; it is never modified by later rotations.
 func (k *Keyring) snapshot() [][]byte {
 	if k == nil {
 		return nil
 	}
-	k.l.Lock()
-	defer k.l.Unlock()
-	return k.keys
+	if p := k.keys.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // primaryKey is GetPrimaryKey without the copy, for the send path; read-only.
@@ -185,9 +194,9 @@ func (k *Keyring) primaryKey() []byte {
 	return keys[0]
 }
 
-// indexLocked returns the position of key on the ring, or -1.
-func (k *Keyring) indexLocked(key []byte) int {
-	for i, installed := range k.keys {
+// keyIndex returns the position of key in keys, or -1.
+func keyIndex(keys [][]byte, key []byte) int {
+	for i, installed := range keys {
 		if bytes.Equal(installed, key) {
 			return i
 		}

@@ -39,9 +39,12 @@ type Memberlist struct {
 	health atomic.Int64
 
 	// Owned by the loop goroutine: the snapshot index and the callers
-	// waiting for outNotify and outPingResult.
+	// waiting for outNotify and outPingResult (by token) and for outJoined
+	// (by exchange id).
 	snapIndex map[string]int
 	waiters   map[uint64]chan outPingResult
+	joins     map[uint64]chan error
+	joinCtx   map[uint64]context.Context
 	tokens    atomic.Uint64
 
 	streamSem    chan struct{}
@@ -54,9 +57,12 @@ type Memberlist struct {
 	shutdownMu sync.Mutex
 	shutdownCh chan struct{}
 
-	// loopGoroutine is the event loop's goroutine id, so that calls that
-	// would wait for the loop can tell when they run on it.
-	loopGoroutine atomic.Uint64
+	// inCore is set while the loop runs core code, the only time it can
+	// call a delegate; loopGoroutine is the loop's goroutine id. Together
+	// they let the public methods that wait for the loop refuse to be
+	// called from a delegate (see onLoop).
+	inCore        atomic.Bool
+	loopGoroutine uint64
 	isShutdown    atomic.Bool
 	wg            sync.WaitGroup
 }
@@ -74,24 +80,9 @@ func Create(conf *Config) (*Memberlist, error) {
 	if conf == nil {
 		return nil, errors.New("memberlist: Create needs a Config; start from DefaultLANConfig()")
 	}
-	if err := conf.validate(); err != nil {
+	meta, err := setUpNode(conf)
+	if err != nil {
 		return nil, err
-	}
-	if len(conf.SecretKey) > 0 {
-		if conf.Keyring == nil {
-			kr, err := NewKeyring(nil, conf.SecretKey)
-			if err != nil {
-				return nil, err
-			}
-			conf.Keyring = kr
-		} else {
-			if err := conf.Keyring.AddKey(conf.SecretKey); err != nil {
-				return nil, err
-			}
-			if err := conf.Keyring.UseKey(conf.SecretKey); err != nil {
-				return nil, err
-			}
-		}
 	}
 	logger := conf.logger()
 
@@ -127,13 +118,6 @@ func Create(conf *Config) (*Memberlist, error) {
 	if isPublicIP(ip) && !conf.EncryptionEnabled() {
 		logger.Printf("[WARN] memberlist: Binding to public address without encryption!")
 	}
-	var meta []byte
-	if conf.Delegate != nil {
-		meta = conf.Delegate.NodeMeta(MetaMaxSize)
-		if len(meta) > MetaMaxSize {
-			return fail(fmt.Errorf("memberlist: node metadata is %d bytes, more than MetaMaxSize (%d): shorten what Delegate.NodeMeta returns", len(meta), MetaMaxSize))
-		}
-	}
 
 	m := &Memberlist{
 		config:     conf,
@@ -142,17 +126,19 @@ func Create(conf *Config) (*Memberlist, error) {
 		calls:      make(chan func(*core)),
 		snapIndex:  make(map[string]int),
 		waiters:    make(map[uint64]chan outPingResult),
+		joins:      make(map[uint64]chan error),
+		joinCtx:    make(map[uint64]context.Context),
 		streamSem:  make(chan struct{}, maxInboundStreams),
 		conns:      make(map[net.Conn]struct{}),
 		shutdownCh: make(chan struct{}),
 	}
 	m.snap.Store(&snapshot{})
-	m.core = newCore(conf, logger, ip, uint16(port), randomSeed())
+	m.core = newCore(conf, ip, uint16(port), coreEnv{logger: logger, seed: randomSeed()})
 	m.core.onChange = m.publish
 	m.core.start(time.Now(), meta)
 
-	m.wg.Add(2)
-	go m.loop()
+	m.loopGoroutine = <-m.startLoop()
+	m.wg.Add(1)
 	go m.acceptStreams()
 	return m, nil
 }
@@ -226,10 +212,19 @@ func isPublicIP(ip net.IP) bool {
 	return ip != nil && !ip.IsPrivate() && !ip.IsLoopback() && !ip.IsLinkLocalUnicast() && !ip.IsUnspecified()
 }
 
+// startLoop starts the event loop, which sends its goroutine id on the
+// returned channel before it touches the core.
+func (m *Memberlist) startLoop() <-chan uint64 {
+	id := make(chan uint64, 1)
+	m.wg.Add(1)
+	go m.loop(id)
+	return id
+}
+
 // loop is the event loop: the only goroutine that touches the core.
-func (m *Memberlist) loop() {
+func (m *Memberlist) loop(id chan<- uint64) {
 	defer m.wg.Done()
-	m.loopGoroutine.Store(goroutineID())
+	id <- goroutineID()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	packets := m.transport.PacketCh()
@@ -248,28 +243,35 @@ func (m *Memberlist) loop() {
 				packets = nil
 				continue
 			}
+			m.inCore.Store(true)
 			m.core.handlePacket(time.Now(), p.Buf, p.From, p.Timestamp)
 		case fn := <-m.calls:
+			m.inCore.Store(true)
 			fn(m.core)
 		case <-timer.C:
+			m.inCore.Store(true)
 			m.core.tick(time.Now())
 		}
 	}
 }
 
-var (
-	errShutdown     = errors.New("memberlist: the node is shut down")
-	errFromDelegate = errors.New("memberlist: Join, Leave, UpdateNode and Ping cannot be called from a delegate callback, which runs on the node's event loop: call them from another goroutine")
-)
+// ErrShutdown is returned by the methods of a node that is shut down.
+var ErrShutdown = errors.New("memberlist: the node is shut down")
 
-// call runs fn on the loop goroutine and waits for it. Once the node is shut
-// down it returns errShutdown without running fn; called from the loop itself
-// (from a delegate callback) it returns errFromDelegate instead of waiting
-// for itself forever.
-func (m *Memberlist) call(fn func(*core)) error {
-	if m.onLoop() {
-		return errFromDelegate
-	}
+// ErrCalledFromDelegate is returned by Join, Leave, UpdateNode and Ping when
+// they are called from a delegate callback: callbacks run on the node's
+// event loop, and those methods wait for that loop.
+var ErrCalledFromDelegate = errors.New("memberlist: Join, Leave, UpdateNode and Ping cannot be called from a delegate callback, which runs on the node's event loop: call them from another goroutine")
+
+// ErrNodeNamesRequired is returned when Config.RequireNodeNames is set and a
+// message would go to an address with no node name.
+var ErrNodeNamesRequired = errors.New("memberlist: node names are required by configuration but one was not provided")
+
+// do runs fn on the loop goroutine and waits for it. Once the node is shut
+// down it returns ErrShutdown without running fn. The shell's own
+// goroutines use it directly; public methods call onLoop first, since a
+// delegate calling do would wait for itself forever.
+func (m *Memberlist) do(fn func(*core)) error {
 	done := make(chan struct{})
 	wrapped := func(c *core) {
 		defer close(done)
@@ -278,20 +280,32 @@ func (m *Memberlist) call(fn func(*core)) error {
 	select {
 	case m.calls <- wrapped:
 	case <-m.shutdownCh:
-		return errShutdown
+		return ErrShutdown
 	}
 	<-done
 	return nil
 }
 
-// onLoop reports whether the caller runs on the event loop goroutine.
+// call is do for the public methods: called from a delegate (on the loop),
+// it returns ErrCalledFromDelegate instead of waiting for itself.
+func (m *Memberlist) call(fn func(*core)) error {
+	if m.onLoop() {
+		return ErrCalledFromDelegate
+	}
+	return m.do(fn)
+}
+
+// onLoop reports whether the caller runs on the event loop, that is, in a
+// delegate callback. Delegates run only while the loop runs core code, so
+// while it does not, the answer is no at the cost of one atomic load; only
+// a call that comes while the loop is in the core reads the goroutine id.
 func (m *Memberlist) onLoop() bool {
-	return m.loopGoroutine.Load() == goroutineID()
+	return m.inCore.Load() && goroutineID() == m.loopGoroutine
 }
 
 // goroutineID returns the running goroutine's id, read from its stack
-// header ("goroutine 42 [running]:"). It is only called on paths that wait
-// for the loop or stop it, where the cost of a stack read does not matter.
+// header ("goroutine 42 [running]:"): once when the loop starts, and when a
+// public method that waits for the loop is called while the loop is busy.
 func goroutineID() uint64 {
 	var buf [32]byte
 	b := buf[:runtime.Stack(buf[:], false)]
@@ -305,33 +319,28 @@ func goroutineID() uint64 {
 
 // performOutputs carries out what the core asked for.
 func (m *Memberlist) performOutputs() {
+	m.inCore.Store(false)
 	for _, o := range m.core.drain() {
 		switch o := o.(type) {
 		case *outSend:
 			if _, err := m.transport.WriteToAddress(o.buf, o.to); err != nil {
 				m.logger.Printf("[ERR] memberlist: Failed to send packet to %s: %s", o.to.String(), err)
 			}
-		case *outPushPull:
+		case *outExchange:
+			ctx := m.joinCtx[o.id]
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			delete(m.joinCtx, o.id)
 			m.goStream(func() {
-				states, user, err := m.exchangeState(context.Background(), o.to, o.msg)
-				if err != nil {
-					m.logger.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", o.to.Name, err)
-					return
-				}
-				var merr error
-				_ = m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), false, states, user) })
-				if merr != nil {
-					m.logger.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", o.to.Name, merr)
-				}
+				reply, err := m.exchange(ctx, o)
+				_ = m.do(func(c *core) { c.exchangeDone(time.Now(), o.id, reply, err) })
 			})
-		case *outStreamPing:
-			m.goStream(func() {
-				ok, err := m.streamPing(o)
-				if err != nil {
-					m.logger.Printf("[ERR] memberlist: Failed fallback TCP ping: %s", err)
-				}
-				_ = m.call(func(c *core) { c.streamPingResult(time.Now(), o.seq, ok) })
-			})
+		case *outJoined:
+			if ch, ok := m.joins[o.id]; ok {
+				delete(m.joins, o.id)
+				ch <- o.err
+			}
 		case *outNotify:
 			if ch, ok := m.waiters[o.token]; ok {
 				delete(m.waiters, o.token)
@@ -347,7 +356,7 @@ func (m *Memberlist) performOutputs() {
 			panic(fmt.Sprintf("memberlist: unhandled core output %T", o))
 		}
 	}
-	m.health.Store(int64(m.core.awareness.score()))
+	m.health.Store(int64(m.core.healthScore()))
 }
 
 // goStream runs fn as a tracked goroutine, unless shutting down.
@@ -446,10 +455,10 @@ func (m *Memberlist) Join(existing []string) (int, error) {
 // deadline. Addresses are resolved and contacted in parallel.
 func (m *Memberlist) JoinContext(ctx context.Context, existing []string) (int, error) {
 	if m.isShutdown.Load() {
-		return 0, errShutdown
+		return 0, ErrShutdown
 	}
 	if m.onLoop() {
-		return 0, errFromDelegate // its workers would wait for this very loop
+		return 0, ErrCalledFromDelegate // its workers would wait for this very loop
 	}
 	type result struct {
 		ok  int
@@ -499,24 +508,23 @@ func (m *Memberlist) JoinContext(ctx context.Context, existing []string) (int, e
 	return 0, errors.Join(errs...)
 }
 
+// joinOne joins through one address: the core starts a join exchange, and
+// its outJoined says how it went.
 func (m *Memberlist) joinOne(ctx context.Context, to Address) error {
-	var local []byte
-	var lerr error
-	if err := m.call(func(c *core) { local, lerr = c.localState(time.Now(), true) }); err != nil {
+	done := make(chan error, 1)
+	if err := m.do(func(c *core) {
+		id := c.join(time.Now(), to)
+		m.joins[id] = done
+		m.joinCtx[id] = ctx
+	}); err != nil {
 		return err
 	}
-	if lerr != nil {
-		return lerr
-	}
-	states, user, err := m.exchangeState(ctx, to, local)
-	if err != nil {
+	select {
+	case err := <-done:
 		return err
+	case <-m.shutdownCh:
+		return ErrShutdown
 	}
-	var merr error
-	if err := m.call(func(c *core) { merr = c.mergeRemoteState(time.Now(), true, states, user) }); err != nil {
-		return err
-	}
-	return merr
 }
 
 // resolveAddr turns a Join argument into addresses: an optional "name/"
@@ -635,7 +643,7 @@ func (m *Memberlist) Leave(timeout time.Duration) error {
 	m.leaveMu.Lock()
 	defer m.leaveMu.Unlock()
 	if m.isShutdown.Load() {
-		return errors.New("memberlist: Leave after Shutdown: call Leave first, then Shutdown")
+		return fmt.Errorf("%w: call Leave first, then Shutdown", ErrShutdown)
 	}
 	if m.left.Swap(true) {
 		return nil
@@ -673,10 +681,10 @@ func (m *Memberlist) waitBroadcast(timeout time.Duration, what string, start fun
 	case <-ch:
 		return nil
 	case <-timeoutCh:
-		_ = m.call(func(*core) { delete(m.waiters, token) })
+		_ = m.do(func(*core) { delete(m.waiters, token) })
 		return fmt.Errorf("timeout waiting for %s broadcast", what)
 	case <-m.shutdownCh:
-		return errShutdown
+		return ErrShutdown
 	}
 }
 
@@ -684,7 +692,7 @@ func (m *Memberlist) waitBroadcast(timeout time.Duration, what string, start fun
 // time, or NoPingResponseError when no ack came within ProbeTimeout.
 func (m *Memberlist) Ping(node string, addr net.Addr) (time.Duration, error) {
 	if node == "" && m.config.RequireNodeNames {
-		return 0, errNodeNamesAreRequired
+		return 0, ErrNodeNamesRequired
 	}
 	token := m.tokens.Add(1)
 	ch := make(chan outPingResult, 1)
@@ -698,7 +706,7 @@ func (m *Memberlist) Ping(node string, addr net.Addr) (time.Duration, error) {
 	case r := <-ch:
 		return r.rtt, r.err
 	case <-m.shutdownCh:
-		return 0, errShutdown
+		return 0, ErrShutdown
 	}
 }
 
@@ -737,12 +745,12 @@ func (m *Memberlist) SendBestEffort(to *Node, msg []byte) error {
 
 func (m *Memberlist) sendUserPacket(a Address, crc bool, msg []byte) error {
 	if a.Name == "" && m.config.RequireNodeNames {
-		return errNodeNamesAreRequired
+		return ErrNodeNamesRequired
 	}
 	buf := make([]byte, 1+len(msg))
 	buf[0] = byte(userMsg)
 	copy(buf[1:], msg)
-	sealed, err := sealPacket(m.config, buf, crc)
+	sealed, err := sealPacket(m.config, crand.Reader, buf, crc)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,11 @@ package memberlist
 import "time"
 
 // output is one effect requested by the core. The concrete types below are
-// the only ones; the shell and the simulator switch over all of them.
+// the only ones; the shell, the simulator and the core-test harness each
+// switch over all of them, and the sum-type check in make test fails the
+// build of a switch that misses one.
+//
+//sumtype:decl
 type output interface {
 	isOutput()
 }
@@ -18,22 +22,23 @@ type outSend struct {
 	buf []byte
 }
 
-// outPushPull: open a stream to to, send msg (a push/pull message, not yet
-// compressed or encrypted), read the peer's state and hand it back with
-// core.mergeRemoteState.
-type outPushPull struct {
-	to  Address
-	msg []byte
-}
-
-// outStreamPing: TCP fallback ping. Send msg (a ping) over a stream to to,
-// expect an ack with seq before deadline, and report with
-// core.streamPingResult.
-type outStreamPing struct {
+// outExchange: open a stream to to, send msg (not yet compressed or
+// encrypted: the driver frames it as the config says), read the one message
+// the peer answers with, and report it with core.exchangeDone(id, ...), or
+// the failure if there was none by deadline. Push/pull (periodic and join)
+// and the TCP fallback ping are exchanges; the core tells them apart by id.
+type outExchange struct {
+	id       uint64
 	to       Address
-	seq      uint32
 	msg      []byte
 	deadline time.Time
+}
+
+// outJoined: the join exchange started by core.join with this id ended; err
+// is nil when the peer's state was merged.
+type outJoined struct {
+	id  uint64
+	err error
 }
 
 // outNotify: the broadcast a Leave or UpdateNode waits for is done.
@@ -49,8 +54,8 @@ type outPingResult struct {
 }
 
 func (*outSend) isOutput()       {}
-func (*outPushPull) isOutput()   {}
-func (*outStreamPing) isOutput() {}
+func (*outExchange) isOutput()   {}
+func (*outJoined) isOutput()     {}
 func (*outNotify) isOutput()     {}
 func (*outPingResult) isOutput() {}
 
@@ -73,15 +78,16 @@ const (
 	tGossip                        // gossip broadcasts
 	tPushPull                      // periodic anti-entropy
 	tProbeTimeout                  // direct ping unanswered: go indirect
-	tProbeEnd                      // probe period over: decide
-	tAckExpire                     // a relayed or user ping unanswered
+	tProbeEnd                      // probe round's deadline: decide
+	tRelayExpire                   // a ping we relay unanswered
+	tPingExpire                    // a user's Ping unanswered
 	tSuspicion                     // a suspect's timeout may have passed
 	tQueueCheck                    // sample the broadcast queue depth
 )
 
 // timer is a wake-up the core asked for. It is never cancelled: when it
-// fires, its handler checks whether it still matters (the ack still
-// pending, the same suspicion still running).
+// fires, its handler checks whether it still matters (the same probe round,
+// relay or ping still waiting for seq, the same suspicion still running).
 type timer struct {
 	kind timerKind
 	seq  uint32

@@ -1,14 +1,15 @@
-// This file owns the core's packet path: unwrapping an inbound datagram
+// This file owns the core's message path: unwrapping an inbound datagram
 // (label, decryption, CRC, compression, compound framing) and dispatching
-// each message to its handler; and sealing an outbound message the same way
-// in reverse, with piggybacked broadcasts.
+// each message to its handler; answering a request that came on a stream
+// (push/pull, ping, user message) once the driver has read it; and sealing
+// an outbound datagram in reverse order, with piggybacked broadcasts.
 
 package memberlist
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -21,8 +22,6 @@ const (
 	compoundOverhead       = 2 // length prefix of each part
 	userMsgOverhead        = 1 // type byte of a user message
 )
-
-var errNodeNamesAreRequired = errors.New("memberlist: node names are required by configuration but one was not provided")
 
 // encryptionVersion is the AES-GCM framing we send: version 1 unless we
 // speak protocol version 1, whose peers only know version 0.
@@ -81,7 +80,7 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 // (label, decrypt, crc, decode, ...), is what shows garbage or a
 // misconfigured peer on a dashboard.
 func (c *core) rejected(reason string) {
-	metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "rejected"}, 1,
+	c.metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "rejected"}, 1,
 		append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "reason", Value: reason}))
 }
 
@@ -164,10 +163,7 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 				return
 			}
 		}
-		// Before version 2 no port was sent: the peer uses ours.
-		if c.cfg.ProtocolVersion < 2 || a.Port == 0 {
-			a.Port = uint16(c.cfg.BindPort)
-		}
+		a.Port = c.peerPort(a.Port)
 		c.aliveNode(&a, 0, false)
 	case deadMsg:
 		var d dead
@@ -181,6 +177,38 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 	default:
 		c.rejected("type")
 		c.log.Printf("[DEBUG] memberlist: msg type (%d) not supported %s", t, LogAddress(from))
+	}
+}
+
+// handleStream is the input for a request that arrived on an inbound stream
+// from from, read and decoded by readRequest (stream.go). It returns the
+// message to answer with (not yet framed), or nil to close the stream
+// without an answer.
+func (c *core) handleStream(now time.Time, msg *streamMsg, from net.Addr) []byte {
+	c.now = now
+	switch msg.t {
+	case userMsg:
+		if len(msg.user) > 0 && c.cfg.Delegate != nil {
+			c.cfg.Delegate.NotifyMsg(msg.user)
+		}
+		return nil
+	case pushPullMsg:
+		return c.answerPushPull(msg, from)
+	case pingMsg:
+		// Unlike the UDP answer, the TCP one carries no ack payload.
+		if !c.pingIsForUs(&msg.ping, from) {
+			return nil
+		}
+		out, err := encodeMsg(ackRespMsg, &ackResp{SeqNo: msg.ping.SeqNo}, c.cfg.MsgpackUseNewTimeFormat)
+		if err != nil {
+			c.log.Printf("[ERR] memberlist: Failed to encode ack: %s", err)
+			return nil
+		}
+		return out
+	default:
+		streamRejected(c.metrics, c.labels, "type")
+		c.log.Printf("[DEBUG] memberlist: Received invalid msgType (%d) %s", msg.t, LogAddress(from))
+		return nil
 	}
 }
 
@@ -213,55 +241,6 @@ func (c *core) ensureCanConnect(from net.Addr) error {
 	return c.cfg.IPAllowed(ip)
 }
 
-// replyAddress is where an answer to a ping goes: the source the sender
-// named, or else the packet's source.
-func replyAddress(srcAddr []byte, srcPort uint16, srcNode string, from net.Addr) Address {
-	if len(srcAddr) > 0 && srcPort > 0 {
-		return Address{Addr: joinHostPort(srcAddr, srcPort), Name: srcNode}
-	}
-	return Address{Addr: from.String(), Name: srcNode}
-}
-
-func (c *core) handlePing(p *ping, from net.Addr) {
-	// A ping for another name means the sender has stale information, for
-	// example that a restarted node took our address.
-	if p.Node != "" && p.Node != c.cfg.Name {
-		c.log.Printf("[WARN] memberlist: Got ping for unexpected node '%s' %s", p.Node, LogAddress(from))
-		return
-	}
-	ack := ackResp{SeqNo: p.SeqNo}
-	if c.cfg.Ping != nil {
-		ack.Payload = c.cfg.Ping.AckPayload()
-	}
-	c.encodeAndSend(replyAddress(p.SourceAddr, p.SourcePort, p.SourceNode, from), ackRespMsg, &ack)
-}
-
-// handleIndirectPing pings a target on a peer's behalf and relays the ack,
-// or a nack if none comes in time and the peer asked for one.
-func (c *core) handleIndirectPing(ind *indirectPingReq, from net.Addr) {
-	if c.cfg.ProtocolVersion < 2 || ind.Port == 0 {
-		ind.Port = uint16(c.cfg.BindPort)
-	}
-	seq := c.nextSeqNo()
-	c.acks[seq] = &pendingAck{
-		kind:        ackRelay,
-		sent:        c.now,
-		relaySeq:    ind.SeqNo,
-		relayTo:     replyAddress(ind.SourceAddr, ind.SourcePort, ind.SourceNode, from),
-		nackWanted:  ind.Nack,
-		relayTarget: ind.Node,
-	}
-	c.schedule(c.now.Add(c.cfg.ProbeTimeout), timer{kind: tAckExpire, seq: seq})
-	p := ping{
-		SeqNo:      seq,
-		Node:       ind.Node,
-		SourceAddr: c.advAddr,
-		SourcePort: c.advPort,
-		SourceNode: c.cfg.Name,
-	}
-	c.encodeAndSend(Address{Addr: joinHostPort(ind.Target, ind.Port), Name: ind.Node}, pingMsg, &p)
-}
-
 // ---------------------------------------------------------------------------
 // Outbound
 
@@ -277,11 +256,7 @@ func (c *core) encodeAndSend(to Address, t messageType, msg any) {
 
 // sendMsg sends msg, filling the rest of the packet with pending broadcasts.
 func (c *core) sendMsg(to Address, msg []byte) {
-	avail := c.cfg.UDPBufferSize - len(msg) - compoundHeaderOverhead - labelOverhead(c.cfg.Label)
-	if c.cfg.EncryptionEnabled() && c.cfg.GossipVerifyOutgoing {
-		avail -= encryptOverhead(c.encryptionVersion())
-	}
-	extra := c.getBroadcasts(compoundOverhead, avail)
+	extra := c.getBroadcasts(compoundOverhead, c.packetRoom(len(msg)))
 	if len(extra) == 0 {
 		c.rawSend(to, nil, msg)
 		return
@@ -297,7 +272,7 @@ func (c *core) sendMsg(to Address, msg []byte) {
 // by bare IP is used.
 func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
 	if to.Name == "" && c.cfg.RequireNodeNames {
-		c.log.Printf("[ERR] memberlist: Failed to send to %s: %v", to.Addr, errNodeNamesAreRequired)
+		c.log.Printf("[ERR] memberlist: Failed to send to %s: %v", to.Addr, ErrNodeNamesRequired)
 		return
 	}
 	crc := false
@@ -308,19 +283,19 @@ func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
 			crc = n.vsn[1] >= 5
 		}
 	}
-	buf, err := sealPacket(c.cfg, msg, crc)
+	buf, err := sealPacket(c.cfg, c.nonces, msg, crc)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: Failed to send to %s: %v", to.Addr, err)
 		return
 	}
-	metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, float32(len(buf)), c.labels)
+	c.metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, float32(len(buf)), c.labels)
 	c.emit(&outSend{to: to, buf: buf})
 }
 
 // sealPacket applies, in the reference's order, compression (when it helps),
-// the CRC, encryption and the label header. It reads only cfg, so user
-// goroutines may call it too.
-func sealPacket(cfg *Config, msg []byte, crc bool) ([]byte, error) {
+// the CRC, encryption (with nonces from nonces) and the label header. It
+// reads only cfg, so user goroutines may call it too.
+func sealPacket(cfg *Config, nonces io.Reader, msg []byte, crc bool) ([]byte, error) {
 	if cfg.EnableCompression {
 		if comp, err := compressPayload(msg, cfg.MsgpackUseNewTimeFormat); err == nil && len(comp) < len(msg) {
 			msg = comp
@@ -331,7 +306,7 @@ func sealPacket(cfg *Config, msg []byte, crc bool) ([]byte, error) {
 	}
 	if cfg.EncryptionEnabled() && cfg.GossipVerifyOutgoing {
 		var out bytes.Buffer
-		if err := encryptPayload(encryptionVersionFor(cfg.ProtocolVersion), cfg.Keyring.primaryKey(), msg, []byte(cfg.Label), &out); err != nil {
+		if err := encryptPayload(nonces, encryptionVersionFor(cfg.ProtocolVersion), cfg.Keyring.primaryKey(), msg, []byte(cfg.Label), &out); err != nil {
 			return nil, fmt.Errorf("encrypt packet: %w", err)
 		}
 		msg = out.Bytes()
@@ -340,63 +315,4 @@ func sealPacket(cfg *Config, msg []byte, crc bool) ([]byte, error) {
 		return AddLabelHeaderToPacket(msg, cfg.Label)
 	}
 	return msg, nil
-}
-
-// ---------------------------------------------------------------------------
-// Broadcasts
-
-// coreBroadcast is a membership message queued for gossip. Messages about
-// the same node invalidate each other: only the newest news matters.
-type coreBroadcast struct {
-	node   string
-	msg    []byte
-	c      *core
-	notify uint64
-}
-
-func (b *coreBroadcast) Invalidates(other Broadcast) bool {
-	o, ok := other.(*coreBroadcast)
-	return ok && o.node == b.node
-}
-
-func (b *coreBroadcast) Name() string    { return b.node }
-func (b *coreBroadcast) Message() []byte { return b.msg }
-
-func (b *coreBroadcast) Finished() {
-	if b.notify != 0 {
-		b.c.emit(&outNotify{token: b.notify})
-	}
-}
-
-func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify uint64) {
-	buf, err := encodeMsg(t, msg, c.cfg.MsgpackUseNewTimeFormat)
-	if err != nil {
-		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
-		return
-	}
-	c.queue.queueBroadcast(&coreBroadcast{node: node, msg: buf, c: c, notify: notify})
-}
-
-// getBroadcasts returns our broadcasts first, then the delegate's user
-// broadcasts in the room left, each framed as a user message.
-func (c *core) getBroadcasts(overhead, limit int) [][]byte {
-	out := c.queue.getBroadcasts(overhead, limit, retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)))
-	d := c.cfg.Delegate
-	if d == nil {
-		return out
-	}
-	used := 0
-	for _, m := range out {
-		used += len(m) + overhead
-	}
-	avail := limit - used
-	if avail > overhead+userMsgOverhead {
-		for _, m := range d.GetBroadcasts(overhead+userMsgOverhead, avail) {
-			buf := make([]byte, 1+len(m))
-			buf[0] = byte(userMsg)
-			copy(buf[1:], m)
-			out = append(out, buf)
-		}
-	}
-	return out
 }

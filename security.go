@@ -17,7 +17,6 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -107,11 +106,12 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 }
 
 // encryptPayload seals msg with key, authenticating data as well, and appends
-// the sealed payload to dst. The nonce comes from crypto/rand: GCM is only
-// safe if a nonce never repeats under one key.
-func encryptPayload(vsn encryptionVersion, key []byte, msg []byte, data []byte, dst *bytes.Buffer) error {
+// the sealed payload to dst. The nonce is read from nonces: crypto/rand in
+// production (GCM is only safe if a nonce never repeats under one key), a
+// seeded source in the simulator, so that its runs repeat byte for byte.
+func encryptPayload(nonces io.Reader, vsn encryptionVersion, key []byte, msg []byte, data []byte, dst *bytes.Buffer) error {
 	var nonce [encNonceSize]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	if _, err := io.ReadFull(nonces, nonce[:]); err != nil {
 		return fmt.Errorf("reading a random nonce: %w", err)
 	}
 	return encryptPayloadWithNonce(vsn, key, nonce[:], msg, data, dst)
@@ -216,27 +216,6 @@ func pkcs7Unpad(plain []byte) ([]byte, error) {
 	return plain[:len(plain)-pad], nil
 }
 
-// encryptPacket seals a whole UDP packet body. The label, sent in the clear
-// in front of the packet by the transport, is the additional authenticated
-// data, so a packet cannot be moved to another cluster by rewriting it.
-func encryptPacket(vsn encryptionVersion, key []byte, msg []byte, label string) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(encryptedLength(vsn, len(msg)))
-	if err := encryptPayload(vsn, key, msg, []byte(label), &buf); err != nil {
-		return nil, fmt.Errorf("encrypting packet: %w", err)
-	}
-	return buf.Bytes(), nil
-}
-
-// decryptPacket opens a packet sealed by encryptPacket under the same label.
-func decryptPacket(keys [][]byte, buf []byte, label string) ([]byte, error) {
-	plain, err := decryptPayload(keys, buf, []byte(label))
-	if err != nil {
-		return nil, fmt.Errorf("decrypting packet: %w", err)
-	}
-	return plain, nil
-}
-
 // streamAAD is the data a stream body authenticates: its 5-byte header and
 // then the label, so neither the length nor the cluster can be forged.
 func streamAAD(header []byte, label string) []byte {
@@ -246,10 +225,11 @@ func streamAAD(header []byte, label string) []byte {
 }
 
 // encryptStream frames msg as an encrypted stream message: the encryptMsg
-// byte, the sealed length as a big-endian uint32, and the sealed payload.
-func encryptStream(vsn encryptionVersion, key []byte, msg []byte, label string) ([]byte, error) {
+// byte, the sealed length as a big-endian uint32, and the sealed payload. The
+// nonce is read from nonces, as for encryptPayload.
+func encryptStream(nonces io.Reader, vsn encryptionVersion, key []byte, msg []byte, label string) ([]byte, error) {
 	var nonce [encNonceSize]byte
-	if _, err := rand.Read(nonce[:]); err != nil {
+	if _, err := io.ReadFull(nonces, nonce[:]); err != nil {
 		return nil, fmt.Errorf("encrypting stream: reading a random nonce: %w", err)
 	}
 	return encryptStreamWithNonce(vsn, key, nonce[:], msg, label)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	crand "crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
 	"io"
@@ -84,7 +85,7 @@ func TestPayloadRoundTrip(t *testing.T) {
 					t.Run(name, func(t *testing.T) {
 						msg := seqBytes(byte(size), size)
 						var buf bytes.Buffer
-						require.NoError(t, encryptPayload(vsn, key, msg, data, &buf))
+						require.NoError(t, encryptPayload(crand.Reader, vsn, key, msg, data, &buf))
 						sealed := buf.Bytes()
 						require.Len(t, sealed, encryptedLength(vsn, size))
 						assert.Equal(t, byte(vsn), sealed[0])
@@ -115,8 +116,8 @@ func TestEncryptPayloadAppendsToDst(t *testing.T) {
 
 func TestEncryptPayloadUsesFreshNonces(t *testing.T) {
 	var a, b bytes.Buffer
-	require.NoError(t, encryptPayload(1, testKey16, []byte("same"), nil, &a))
-	require.NoError(t, encryptPayload(1, testKey16, []byte("same"), nil, &b))
+	require.NoError(t, encryptPayload(crand.Reader, 1, testKey16, []byte("same"), nil, &a))
+	require.NoError(t, encryptPayload(crand.Reader, 1, testKey16, []byte("same"), nil, &b))
 	assert.NotEqual(t, a.Bytes()[1:13], b.Bytes()[1:13], "two seals must not share a nonce")
 }
 
@@ -200,7 +201,7 @@ func TestDecryptPayloadErrors(t *testing.T) {
 
 func TestDecryptPayloadTriesEveryKey(t *testing.T) {
 	var buf bytes.Buffer
-	require.NoError(t, encryptPayload(1, testKey24, []byte("rotated"), nil, &buf))
+	require.NoError(t, encryptPayload(crand.Reader, 1, testKey24, []byte("rotated"), nil, &buf))
 	keys := [][]byte{testKey16, {0xde, 0xad}, testKey32, testKey24}
 	plain, err := decryptPayload(keys, buf.Bytes(), nil)
 	require.NoError(t, err)
@@ -296,7 +297,7 @@ func TestStreamRoundTrip(t *testing.T) {
 	for _, vsn := range allVersions {
 		for _, label := range []string{"", "prod-east"} {
 			msg := bytes.Repeat([]byte("push-pull state "), 100)
-			framed, err := encryptStream(vsn, testKey24, msg, label)
+			framed, err := encryptStream(crand.Reader, vsn, testKey24, msg, label)
 			require.NoError(t, err)
 			require.Equal(t, encryptMsgByte, framed[0])
 			require.Equal(t, uint32(len(framed)-5), binary.BigEndian.Uint32(framed[1:5]))
@@ -336,14 +337,14 @@ func (n *noReadPastReader) Read(p []byte) (int, error) {
 }
 
 func TestEncryptStreamErrors(t *testing.T) {
-	_, err := encryptStream(1, []byte("short"), []byte("x"), "")
+	_, err := encryptStream(crand.Reader, 1, []byte("short"), []byte("x"), "")
 	assert.Error(t, err)
-	_, err = encryptStream(5, testKey16, []byte("x"), "")
+	_, err = encryptStream(crand.Reader, 5, testKey16, []byte("x"), "")
 	assert.ErrorIs(t, err, errUnsupportedVersion)
 }
 
 func TestDecryptStreamErrors(t *testing.T) {
-	framed, err := encryptStream(1, testKey16, []byte("state"), "lbl")
+	framed, err := encryptStream(crand.Reader, 1, testKey16, []byte("state"), "lbl")
 	require.NoError(t, err)
 	body := framed[1:] // after the encryptMsg byte
 
@@ -484,4 +485,19 @@ func (m *runtimeMem) read() {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	m.total = ms.TotalAlloc
+}
+
+// encryptPacket seals a packet body under key, authenticating the label as
+// the packet path does.
+func encryptPacket(vsn encryptionVersion, key []byte, msg []byte, label string) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := encryptPayload(crand.Reader, vsn, key, msg, []byte(label), &buf); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// decryptPacket opens what encryptPacket sealed under the same label.
+func decryptPacket(keys [][]byte, buf []byte, label string) ([]byte, error) {
+	return decryptPayload(keys, buf, []byte(label))
 }

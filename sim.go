@@ -7,11 +7,16 @@ package memberlist
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"log"
 	"math/rand/v2"
 	"net"
 	"time"
+
+	metrics "github.com/hashicorp/go-metrics"
 )
 
 // SimConfig describes a simulated network.
@@ -30,6 +35,11 @@ type SimConfig struct {
 	// to partitions and crashes.
 	PacketLoss float64
 
+	// Metrics, when set, receives every simulated node's metrics, under the
+	// reference's names; when nil they are discarded. Simulated nodes never
+	// write to go-metrics' global sink.
+	Metrics *metrics.Metrics
+
 	// Config returns the configuration of a new node. Name, Transport and
 	// the addresses are set by the simulation. When nil, DefaultLANConfig
 	// is used with compression off and logs discarded.
@@ -47,6 +57,7 @@ type Simulation struct {
 	byAddr map[string]*simNode
 	queue  timedHeap[*simEvent]
 	cut    map[[2]int]bool // partitioned pairs, by node index, lower first
+	sink   metricSink
 
 	// Trace is every member state change seen by any node, in order. It is
 	// what makes two runs with the same seed comparable.
@@ -111,6 +122,8 @@ type simNode struct {
 	addr    *net.UDPAddr
 	cfg     *Config
 	core    *core
+	logger  *log.Logger
+	nonces  io.Reader // the node's seeded nonce source, shared with its core
 	crashed bool
 	wakeAt  time.Time
 }
@@ -120,14 +133,19 @@ var simEpoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // NewSimulation returns an empty simulated network.
 func NewSimulation(sc SimConfig) *Simulation {
-	return &Simulation{
+	s := &Simulation{
 		cfg:    sc,
 		rng:    rand.New(rand.NewPCG(sc.Seed, sc.Seed^0xda942042e4dd58b5)),
 		now:    simEpoch,
 		byName: make(map[string]*simNode),
 		byAddr: make(map[string]*simNode),
 		cut:    make(map[[2]int]bool),
+		sink:   discardMetrics{},
 	}
+	if sc.Metrics != nil {
+		s.sink = sc.Metrics
+	}
+	return s
 }
 
 // Elapsed is the virtual time since the simulation started.
@@ -156,16 +174,14 @@ func (s *Simulation) AddNode(name string) error {
 	cfg.BindPort = 7946
 	cfg.AdvertiseAddr = ip.String()
 	cfg.AdvertisePort = 7946
-	if err := cfg.validate(); err != nil {
+	meta, err := setUpNode(cfg)
+	if err != nil {
 		return err
 	}
-	logger := cfg.logger()
-	var meta []byte
-	if cfg.Delegate != nil {
-		meta = cfg.Delegate.NodeMeta(MetaMaxSize)
-	}
-	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}, cfg: cfg}
-	n.core = newCore(cfg, logger, ip.To4(), 7946, s.rng.Uint64())
+	seed := s.rng.Uint64()
+	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}, cfg: cfg, logger: cfg.logger()}
+	n.nonces = rand.NewChaCha8(nonceSeed(seed))
+	n.core = newCore(cfg, ip.To4(), 7946, coreEnv{logger: n.logger, metrics: s.sink, nonces: n.nonces, seed: seed})
 	n.core.onChange = func(st *nodeState, removed bool) {
 		if removed {
 			return
@@ -188,7 +204,20 @@ func (s *Simulation) node(name string) (*simNode, error) {
 	return n, nil
 }
 
-// Join makes node name start a join push/pull with each of peers.
+// nonceSeed derives a node's nonce seed from its core's seed, so that
+// encrypted runs repeat byte for byte without drawing more from the
+// simulation's random source.
+func nonceSeed(seed uint64) [32]byte {
+	var out [32]byte
+	r := rand.NewPCG(seed, 0x6a09e667f3bcc909)
+	for i := 0; i < len(out); i += 8 {
+		binary.LittleEndian.PutUint64(out[i:], r.Uint64())
+	}
+	return out
+}
+
+// Join makes node name start a join with each of peers, as
+// Memberlist.Join would.
 func (s *Simulation) Join(name string, peers ...string) error {
 	n, err := s.node(name)
 	if err != nil {
@@ -199,11 +228,7 @@ func (s *Simulation) Join(name string, peers ...string) error {
 		if err != nil {
 			return err
 		}
-		buf, err := n.core.localState(s.now, true)
-		if err != nil {
-			return err
-		}
-		s.sendStream(n, peer, buf, true)
+		n.core.join(s.now, Address{Addr: peer.addr.String(), Name: peer.name})
 	}
 	s.settle(n)
 	return nil
@@ -271,11 +296,7 @@ func (s *Simulation) State(observer, member string) (NodeStateType, bool) {
 	if !ok {
 		return 0, false
 	}
-	st, ok := n.core.nodeMap[member]
-	if !ok {
-		return 0, false
-	}
-	return st.state, true
+	return n.core.memberState(member)
 }
 
 // NumMembers returns how many members observer sees alive or suspect.
@@ -284,13 +305,7 @@ func (s *Simulation) NumMembers(observer string) int {
 	if !ok {
 		return 0
 	}
-	alive := 0
-	for _, st := range n.core.nodes {
-		if !st.deadOrLeft() {
-			alive++
-		}
-	}
-	return alive
+	return n.core.numAlive()
 }
 
 // RunFor advances virtual time by d, processing everything due.
@@ -325,28 +340,34 @@ func (s *Simulation) runUntil(end time.Time, cond func() bool) bool {
 
 // simEvent kinds.
 const (
-	evWake = iota
-	evPacket
-	evPushPullRequest
-	evPushPullResponse
-	evStreamPing
+	evWake    = iota
+	evPacket  // a datagram arrives at to
+	evRequest // a stream request arrives at to
+	evReply   // the answer to exchange id arrives at to, or its failure
 )
 
 type simEvent struct {
-	at    time.Time
-	kind  uint8
-	to    *simNode
-	from  *simNode
-	buf   []byte
-	join  bool
-	seq   uint32
-	ok    bool
-	state []pushNodeState
-	user  []byte
+	at       time.Time
+	kind     uint8
+	to       *simNode
+	from     *simNode
+	buf      []byte
+	id       uint64    // evRequest, evReply: the initiator's exchange id
+	deadline time.Time // evRequest: the initiator's deadline
+	err      error     // evReply: why the exchange failed
 }
+
+// errSimNoAnswer is what an initiator sees when a stream exchange got no
+// answer: the peer was unreachable, crashed, or answered too late.
+var errSimNoAnswer = &dialError{errors.New("simulated stream: no answer before the deadline")}
 
 func (s *Simulation) dispatch(ev *simEvent) {
 	n := ev.to
+	if ev.kind == evRequest && (n.crashed || !s.reachable(ev.from, n)) {
+		// The request never arrives; the initiator waits in vain.
+		s.failExchange(ev.from, ev.id, ev.deadline)
+		return
+	}
 	if n.crashed {
 		return
 	}
@@ -359,27 +380,49 @@ func (s *Simulation) dispatch(ev *simEvent) {
 		n.core.tick(s.now)
 	case evPacket:
 		n.core.handlePacket(s.now, ev.buf, ev.from.addr, s.now)
-	case evPushPullRequest:
-		// The responder merges the initiator's state, then answers with its
-		// own, as handleConn does.
-		join, states, user, err := decodePushPull(bytes.NewReader(ev.buf[1:]), maxPushStateNodes)
-		if err != nil {
-			return
+	case evRequest:
+		s.serveRequest(n, ev)
+	case evReply:
+		if ev.err != nil {
+			n.core.exchangeDone(s.now, ev.id, nil, ev.err)
+			break
 		}
-		_ = n.core.mergeRemoteState(s.now, join, states, user)
-		local, err := n.core.localState(s.now, join)
-		if err == nil && s.reachable(n, ev.from) {
-			_, rs, ru, derr := decodePushPull(bytes.NewReader(local[1:]), maxPushStateNodes)
-			if derr == nil {
-				s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPushPullResponse, to: ev.from, from: n, state: rs, user: ru, join: ev.join})
-			}
-		}
-	case evPushPullResponse:
-		_ = n.core.mergeRemoteState(s.now, ev.join, ev.state, ev.user)
-	case evStreamPing:
-		n.core.streamPingResult(s.now, ev.seq, ev.ok)
+		reply, err := readReply(n.cfg, s.sink, bytes.NewReader(ev.buf))
+		n.core.exchangeDone(s.now, ev.id, reply, err)
 	}
 	s.settle(n)
+}
+
+// serveRequest has node n read and answer a stream request, as the shell's
+// handleConn does, and sends the answer back to the initiator.
+func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
+	conn := &simConn{r: bytes.NewReader(ev.buf), remote: ev.from.addr, local: n.addr}
+	msg, reply := readRequest(n.cfg, s.sink, n.logger, conn, nil)
+	if msg != nil {
+		reply = n.core.handleStream(s.now, msg, ev.from.addr)
+	}
+	s.settle(n)
+	back := &simEvent{at: s.now.Add(s.delay()), kind: evReply, to: ev.from, from: n, id: ev.id}
+	if reply == nil {
+		back.err = io.EOF // closed without an answer
+	} else if back.buf, back.err = encodeStream(n.cfg, n.nonces, reply); back.err == nil {
+		s.record(simRecord{from: n.name, to: ev.from.name, stream: true, buf: back.buf})
+	}
+	if !s.reachable(n, ev.from) || back.at.After(ev.deadline) {
+		s.failExchange(ev.from, ev.id, ev.deadline)
+		return
+	}
+	s.push(back)
+}
+
+// failExchange reports exchange id of node n as failed at its deadline (or
+// now, if that has passed).
+func (s *Simulation) failExchange(n *simNode, id uint64, deadline time.Time) {
+	at := deadline
+	if at.Before(s.now) {
+		at = s.now
+	}
+	s.push(&simEvent{at: at, kind: evReply, to: n, id: id, err: errSimNoAnswer})
 }
 
 // settle performs a node's outputs and books its next wake-up.
@@ -394,20 +437,9 @@ func (s *Simulation) settle(n *simNode) {
 			}
 			s.record(simRecord{from: n.name, to: to.name, buf: o.buf})
 			s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPacket, to: to, from: n, buf: o.buf})
-		case *outPushPull:
-			if to := s.byAddr[o.to.Addr]; to != nil {
-				s.sendStream(n, to, o.msg, false)
-			}
-		case *outStreamPing:
-			to := s.byAddr[o.to.Addr]
-			ev := &simEvent{kind: evStreamPing, to: n, seq: o.seq}
-			if rtt := 2 * s.delay(); to != nil && s.reachable(n, to) && s.now.Add(rtt).Before(o.deadline) {
-				ev.at, ev.ok = s.now.Add(rtt), true
-			} else {
-				ev.at = o.deadline
-			}
-			s.push(ev)
-		case *outNotify, *outPingResult:
+		case *outExchange:
+			s.startExchange(n, o)
+		case *outJoined, *outNotify, *outPingResult:
 			// Nobody waits on these in a simulation.
 		default:
 			panic(fmt.Sprintf("memberlist: simulation cannot perform %T", o))
@@ -419,14 +451,41 @@ func (s *Simulation) settle(n *simNode) {
 	}
 }
 
-func (s *Simulation) sendStream(from, to *simNode, msg []byte, join bool) {
-	if !s.reachable(from, to) {
-		s.record(simRecord{from: from.name, to: to.name, stream: true, buf: msg, dropped: true})
+// startExchange sends the request of a stream exchange on its way. Streams
+// are not subject to packet loss, only to partitions and crashes; an
+// unreachable peer makes the exchange fail at its deadline, as a dial or
+// read that times out would.
+func (s *Simulation) startExchange(n *simNode, o *outExchange) {
+	req, err := encodeRequest(n.cfg, n.nonces, o.msg)
+	if err != nil {
+		s.push(&simEvent{at: s.now, kind: evReply, to: n, id: o.id, err: err})
 		return
 	}
-	s.record(simRecord{from: from.name, to: to.name, stream: true, buf: msg})
-	s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPushPullRequest, to: to, from: from, buf: msg, join: join})
+	to := s.byAddr[o.to.Addr]
+	at := s.now.Add(s.delay())
+	if to == nil || !s.reachable(n, to) || at.After(o.deadline) {
+		s.record(simRecord{from: n.name, to: s.nameAt(o.to.Addr), stream: true, buf: req, dropped: true})
+		s.failExchange(n, o.id, o.deadline)
+		return
+	}
+	s.record(simRecord{from: n.name, to: to.name, stream: true, buf: req})
+	s.push(&simEvent{at: at, kind: evRequest, to: to, from: n, buf: req, id: o.id, deadline: o.deadline})
 }
+
+// simConn is a stream's request as a net.Conn, for readRequest.
+type simConn struct {
+	r             *bytes.Reader
+	local, remote net.Addr
+}
+
+func (c *simConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
+func (c *simConn) Write(p []byte) (int, error)      { return len(p), nil }
+func (c *simConn) Close() error                     { return nil }
+func (c *simConn) LocalAddr() net.Addr              { return c.local }
+func (c *simConn) RemoteAddr() net.Addr             { return c.remote }
+func (c *simConn) SetDeadline(time.Time) error      { return nil }
+func (c *simConn) SetReadDeadline(time.Time) error  { return nil }
+func (c *simConn) SetWriteDeadline(time.Time) error { return nil }
 
 // nameAt is the name of the node at addr, or addr itself.
 func (s *Simulation) nameAt(addr string) string {

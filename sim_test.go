@@ -39,7 +39,11 @@ type crashRun struct {
 }
 
 func runCrash(t *testing.T, seed uint64, n int, victim string) crashRun {
-	s := NewSimulation(SimConfig{Seed: seed, Latency: time.Millisecond, Jitter: 2 * time.Millisecond})
+	return runCrashWith(t, SimConfig{Seed: seed, Latency: time.Millisecond, Jitter: 2 * time.Millisecond}, n, victim)
+}
+
+func runCrashWith(t *testing.T, sc SimConfig, n int, victim string) crashRun {
+	s := NewSimulation(sc)
 	startCluster(t, s, n)
 	r := crashRun{crashAt: s.Elapsed(), firstSuspect: -1, deadAt: map[string]time.Duration{}}
 	require.NoError(t, s.Crash(victim))

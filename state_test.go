@@ -1,6 +1,7 @@
 package memberlist
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -28,9 +29,20 @@ type harness struct {
 	cfg *Config
 	ev  *recEvents
 	now time.Time
+
+	// others holds the outputs other than datagrams, in order, until the
+	// test takes them; allowExchanges lets outExchange pass unclaimed in
+	// tests that probe or push/pull as a side effect.
+	others         []output
+	allowExchanges bool
 }
 
 func newHarness(t *testing.T, mod func(*Config)) *harness {
+	return newHarnessWith(t, mod, discardMetrics{})
+}
+
+// newHarnessWith is newHarness with the core's metrics going to sink.
+func newHarnessWith(t *testing.T, mod func(*Config), sink metricSink) *harness {
 	cfg := DefaultLANConfig()
 	cfg.Name = "self"
 	cfg.EnableCompression = false
@@ -41,13 +53,28 @@ func newHarness(t *testing.T, mod func(*Config)) *harness {
 	if mod != nil {
 		mod(cfg)
 	}
-	require.NoError(t, cfg.validate())
-	c := newCore(cfg, cfg.logger(), net.IPv4(127, 0, 0, 1).To4(), 7946, 1)
+	_, err := setUpNode(cfg)
+	require.NoError(t, err)
+	c := newCore(cfg, net.IPv4(127, 0, 0, 1).To4(), 7946, coreEnv{logger: cfg.logger(), metrics: sink, seed: 1})
 	c.start(t0, nil)
 	h := &harness{t: t, c: c, cfg: cfg, ev: ev, now: t0}
-	c.drain()
+	h.sent()
 	*ev = recEvents{} // forget our own join
+	t.Cleanup(h.checkNoUnexpectedOutputs)
 	return h
+}
+
+// checkNoUnexpectedOutputs fails the test if the core emitted an output the
+// test did not take: every effect of the core is part of what a test
+// checks.
+func (h *harness) checkNoUnexpectedOutputs() {
+	h.sent()
+	for _, o := range h.others {
+		if _, ok := o.(*outExchange); ok && h.allowExchanges {
+			continue
+		}
+		h.t.Errorf("the core emitted %T %+v, which the test did not expect", o, o)
+	}
 }
 
 var peerAddr = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 9), Port: 7946}
@@ -64,18 +91,41 @@ func (h *harness) advance(d time.Duration) {
 	h.c.tick(h.now)
 }
 
-// sent decodes every datagram the core emitted since the last call into
-// (type, body) pairs, opening compound messages.
+// sent drains the core's outputs: it decodes every datagram emitted since
+// the last call into (type, body) pairs, opening compound messages, and
+// keeps every other output for take.
 func (h *harness) sent() []sentMsg {
 	var out []sentMsg
 	for _, o := range h.c.drain() {
-		s, ok := o.(*outSend)
-		if !ok {
-			continue
+		switch o := o.(type) {
+		case *outSend:
+			out = append(out, splitSent(h.t, o.to, o.buf)...)
+		case *outExchange, *outJoined, *outNotify, *outPingResult:
+			h.others = append(h.others, o)
+		default:
+			h.t.Fatalf("unknown output %T", o)
 		}
-		out = append(out, splitSent(h.t, s.to, s.buf)...)
 	}
 	return out
+}
+
+// take removes and returns the outputs other than datagrams emitted so far.
+func (h *harness) take() []output {
+	h.sent()
+	out := h.others
+	h.others = nil
+	return out
+}
+
+// takeOne removes the only pending output other than datagrams, which must
+// be a T.
+func takeOne[T output](h *harness) T {
+	h.t.Helper()
+	outs := h.take()
+	require.Len(h.t, outs, 1, "outputs: %v", outs)
+	o, ok := outs[0].(T)
+	require.True(h.t, ok, "got %T", outs[0])
+	return o
 }
 
 type sentMsg struct {
@@ -122,9 +172,9 @@ func (h *harness) addPeer(name string, ip byte, inc uint32) {
 }
 
 func (h *harness) state(name string) NodeStateType {
-	st, ok := h.c.nodeMap[name]
+	st, ok := h.c.memberState(name)
 	require.True(h.t, ok, "no member %s", name)
-	return st.state
+	return st
 }
 
 func (h *harness) queued() int { return h.c.queue.numQueued() }
@@ -222,6 +272,7 @@ func TestCoreAliveClearsSuspicion(t *testing.T) {
 	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "a", From: "b"})
 	h.addPeer("a", 2, 2)
 	require.Equal(t, StateAlive, h.state("a"))
+	h.allowExchanges = true // an hour brings push/pulls
 	h.advance(time.Hour)
 	require.Equal(t, StateAlive, h.state("a"), "a stale suspicion timer must not kill a refuted member")
 }
@@ -369,16 +420,119 @@ type vetoMerge struct{}
 
 func (vetoMerge) NotifyMerge([]*Node) error { return errors.New("not my cluster") }
 
+// joinWith makes the core join through peerAddr and answers the join
+// exchange with remote; it returns the join's outcome.
+func (h *harness) joinWith(remote []pushNodeState) error {
+	id := h.c.join(h.now, Address{Addr: peerAddr.String(), Name: "peer"})
+	ex := takeOne[*outExchange](h)
+	require.Equal(h.t, id, ex.id)
+	require.Equal(h.t, h.now.Add(h.cfg.TCPTimeout), ex.deadline)
+	_, r, err := readStream(h.cfg, discardMetrics{}, bytes.NewReader(ex.msg), "")
+	require.NoError(h.t, err)
+	join, _, _, err := decodePushPull(r, 16)
+	require.NoError(h.t, err)
+	require.True(h.t, join, "a join's push/pull carries the join flag")
+	h.c.exchangeDone(h.now, id, &streamMsg{t: pushPullMsg, join: true, states: remote}, nil)
+	joined := takeOne[*outJoined](h)
+	require.Equal(h.t, id, joined.id)
+	return joined.err
+}
+
 func TestCoreMergeDelegateVetoesJoin(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Merge = vetoMerge{} })
 	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
-	err := h.c.mergeRemoteState(h.now, true, remote, nil)
-	require.ErrorContains(t, err, "not my cluster")
-	_, known := h.c.nodeMap["a"]
+	require.ErrorContains(t, h.joinWith(remote), "not my cluster")
+	_, known := h.c.memberState("a")
 	require.False(t, known)
 	// Periodic push/pull is not a merge of clusters: no veto.
-	require.NoError(t, h.c.mergeRemoteState(h.now, false, remote, nil))
+	require.NoError(t, h.c.mergeRemoteState(false, remote, nil))
 	require.Equal(t, StateAlive, h.state("a"))
+}
+
+func TestCoreJoinMergesPeerState(t *testing.T) {
+	h := newHarness(t, nil)
+	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 3, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	require.NoError(t, h.joinWith(remote))
+	require.Equal(t, StateAlive, h.state("a"))
+	require.Equal(t, []string{"a"}, h.ev.joins)
+
+	// A failed exchange fails the join with its cause.
+	id := h.c.join(h.now, Address{Addr: peerAddr.String(), Name: "peer"})
+	takeOne[*outExchange](h)
+	h.c.exchangeDone(h.now, id, nil, &dialError{errors.New("connection refused")})
+	require.ErrorContains(t, takeOne[*outJoined](h).err, "connection refused")
+
+	// An error answer fails it too.
+	id = h.c.join(h.now, Address{Addr: peerAddr.String(), Name: "peer"})
+	takeOne[*outExchange](h)
+	h.c.exchangeDone(h.now, id, &streamMsg{t: errMsg, err: "bad label"}, nil)
+	require.ErrorContains(t, takeOne[*outJoined](h).err, "remote error: bad label")
+}
+
+// The answer to a peer's push/pull merges the peer's state first, then
+// carries ours, with the peer's join flag.
+func TestCoreAnswersPushPull(t *testing.T) {
+	h := newHarness(t, nil)
+	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	reply := h.c.handleStream(h.now, &streamMsg{t: pushPullMsg, join: true, states: remote}, peerAddr)
+	require.NotNil(t, reply)
+	require.Equal(t, pushPullMsg, messageType(reply[0]))
+	join, states, _, err := decodePushPull(bytes.NewReader(reply[1:]), 16)
+	require.NoError(t, err)
+	require.True(t, join)
+	names := []string{}
+	for _, st := range states {
+		names = append(names, st.Name)
+	}
+	require.ElementsMatch(t, []string{"self", "a"}, names, "the answer already includes the merged peer")
+}
+
+// The stream ping is answered with an ack, without payload, only when it
+// names this node.
+func TestCoreAnswersStreamPing(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Ping = &ackPayload{payload: []byte("p")} })
+	reply := h.c.handleStream(h.now, &streamMsg{t: pingMsg, ping: ping{SeqNo: 9, Node: "self"}}, peerAddr)
+	require.Equal(t, ackRespMsg, messageType(reply[0]))
+	var ack ackResp
+	require.NoError(t, decodeMsg(reply[1:], &ack))
+	require.Equal(t, ackResp{SeqNo: 9}, ack)
+	require.Nil(t, h.c.handleStream(h.now, &streamMsg{t: pingMsg, ping: ping{SeqNo: 10, Node: "other"}}, peerAddr))
+	require.Nil(t, h.c.handleStream(h.now, &streamMsg{t: suspectMsg}, peerAddr), "a type streams do not carry is dropped")
+}
+
+// SWIM with the reference's TCP fallback: a probe whose UDP ping goes
+// unanswered also pings over a stream, by the round's own deadline; an ack
+// there keeps the target alive, and anything else leaves it suspected.
+func TestCoreTCPFallbackPing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply *streamMsg
+		err   error
+		want  NodeStateType
+	}{
+		{"acked", &streamMsg{t: ackRespMsg}, nil, StateAlive},
+		{"wrong seq", &streamMsg{t: ackRespMsg, ack: ackResp{SeqNo: 1 << 30}}, nil, StateSuspect},
+		{"not an ack", &streamMsg{t: errMsg, err: "no"}, nil, StateSuspect},
+		{"unreachable", nil, &dialError{errors.New("refused")}, StateSuspect},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.addPeer("a", 2, 1)
+			p, _ := h.nextProbe(10 * time.Second)
+			h.advance(h.cfg.ProbeTimeout)
+			ex := takeOne[*outExchange](h)
+			require.Equal(t, "a", ex.to.Name)
+			require.Equal(t, h.c.round.deadline, ex.deadline, "the TCP ping ends with the round")
+			h.advance(h.cfg.ProbeInterval - h.cfg.ProbeTimeout) // the round's deadline: decision waits for TCP
+			require.Equal(t, StateAlive, h.state("a"))
+			if tc.reply != nil && tc.reply.t == ackRespMsg && tc.reply.ack.SeqNo == 0 {
+				tc.reply.ack.SeqNo = p.SeqNo
+			}
+			h.c.exchangeDone(h.now, ex.id, tc.reply, tc.err)
+			require.Equal(t, tc.want, h.state("a"))
+			h.allowExchanges = true
+		})
+	}
 }
 
 // A member a peer reports dead is only suspected: it gets the chance to
@@ -387,7 +541,7 @@ func TestCoreMergeDeadBecomesSuspect(t *testing.T) {
 	h := newHarness(t, nil)
 	h.addPeer("a", 2, 1)
 	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateDead, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
-	require.NoError(t, h.c.mergeRemoteState(h.now, false, remote, nil))
+	require.NoError(t, h.c.mergeRemoteState(false, remote, nil))
 	require.Equal(t, StateSuspect, h.state("a"))
 }
 

@@ -1,7 +1,11 @@
-// This file owns the shell's stream exchanges over the Transport: push/pull
-// state transfer, reliable user messages and TCP fallback pings, in both
-// directions, with the stream label, compression and encryption the
-// reference puts on them.
+// This file owns streams. First their framing, shared by the shell and the
+// simulator so that both put the same bytes on a stream: a request is the
+// label header then one message, compressed and encrypted as configured;
+// an answer is one message framed the same way, without the label; reading
+// checks the label, opens the envelope and decodes the body within bounds.
+// Then the shell's side: dialing a peer for an exchange the core asked for
+// (push/pull, TCP fallback ping), reliable user messages, and serving
+// inbound streams, whose requests the core answers (core.handleStream).
 
 package memberlist
 
@@ -9,9 +13,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"time"
 
@@ -23,38 +29,58 @@ const (
 	maxInboundStreams   = 512 // concurrent inbound streams of any kind
 )
 
-// writeStream sends one stream message, compressed and encrypted as
-// configured.
-func writeStream(cfg *Config, conn net.Conn, msg []byte) error {
+// streamMsg is one message read off a stream: its type and decoded body.
+type streamMsg struct {
+	t      messageType
+	ping   ping            // pingMsg
+	ack    ackResp         // ackRespMsg
+	join   bool            // pushPullMsg
+	states []pushNodeState // pushPullMsg
+	user   []byte          // pushPullMsg: the delegate's state; userMsg: the message
+	err    string          // errMsg
+}
+
+// encodeStream frames msg as one stream message: compressed and encrypted as
+// cfg says, with nonces from nonces.
+func encodeStream(cfg *Config, nonces io.Reader, msg []byte) ([]byte, error) {
 	if cfg.EnableCompression {
 		comp, err := compressPayload(msg, cfg.MsgpackUseNewTimeFormat)
 		if err != nil {
-			return fmt.Errorf("compress stream message: %w", err)
+			return nil, fmt.Errorf("compress stream message: %w", err)
 		}
 		msg = comp
 	}
 	if cfg.EncryptionEnabled() && cfg.GossipVerifyOutgoing {
-		enc, err := encryptStream(encryptionVersionFor(cfg.ProtocolVersion), cfg.Keyring.primaryKey(), msg, cfg.Label)
+		enc, err := encryptStream(nonces, encryptionVersionFor(cfg.ProtocolVersion), cfg.Keyring.primaryKey(), msg, cfg.Label)
 		if err != nil {
-			return fmt.Errorf("encrypt stream message: %w", err)
+			return nil, fmt.Errorf("encrypt stream message: %w", err)
 		}
 		msg = enc
 	}
-	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "sent"}, float32(len(msg)), cfg.MetricLabels)
-	n, err := conn.Write(msg)
+	return msg, nil
+}
+
+// encodeRequest frames msg as the request that opens a stream: the label
+// header, then the message as encodeStream frames it.
+func encodeRequest(cfg *Config, nonces io.Reader, msg []byte) ([]byte, error) {
+	body, err := encodeStream(cfg, nonces, msg)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if n != len(msg) {
-		return fmt.Errorf("only %d of %d bytes written", n, len(msg))
+	if cfg.Label == "" {
+		return body, nil
 	}
-	return nil
+	if err := checkLabel(cfg.Label); err != nil {
+		return nil, err
+	}
+	out := appendLabelHeader(make([]byte, 0, labelOverhead(cfg.Label)+len(body)), cfg.Label)
+	return append(out, body...), nil
 }
 
 // readStream reads the envelope of one stream message (decrypting and
 // decompressing as needed) and returns its type and a reader positioned at
 // its body.
-func readStream(cfg *Config, conn io.Reader, label string) (messageType, io.Reader, error) {
+func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (messageType, io.Reader, error) {
 	r := io.Reader(bufio.NewReader(conn))
 	var b [1]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
@@ -67,7 +93,7 @@ func readStream(cfg *Config, conn io.Reader, label string) (messageType, io.Read
 		}
 		plain, err := decryptStream(cfg.Keyring.snapshot(), r, label, maxPushStateBytes)
 		if plain != nil {
-			metrics.AddSampleWithLabels([]string{"memberlist", "size", "remote"}, float32(len(plain)), cfg.MetricLabels)
+			sink.AddSampleWithLabels([]string{"memberlist", "size", "remote"}, float32(len(plain)), cfg.MetricLabels)
 		}
 		if err != nil {
 			return 0, nil, err
@@ -98,109 +124,169 @@ func readStream(cfg *Config, conn io.Reader, label string) (messageType, io.Read
 	return t, r, nil
 }
 
-// streamRejected counts an inbound stream dropped by reason; like dropped
-// packets, it is logged at DEBUG level only, the metric being the signal.
-func (m *Memberlist) streamRejected(reason string) {
-	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "rejected"}, 1,
-		append(m.config.MetricLabels[:len(m.config.MetricLabels):len(m.config.MetricLabels)], metrics.Label{Name: "reason", Value: reason}))
+// decodeStreamBody decodes the body of a stream message of type t, within
+// the bounds net.go sets. A type with no body known here decodes to just its
+// type: whoever handles it decides.
+func decodeStreamBody(t messageType, r io.Reader) (*streamMsg, error) {
+	m := &streamMsg{t: t}
+	var err error
+	switch t {
+	case pushPullMsg:
+		m.join, m.states, m.user, err = decodePushPull(r, maxPushStateNodes)
+	case userMsg:
+		m.user, err = decodeUserMsgStream(r, maxUserMsgBytes)
+	case pingMsg:
+		err = decodeFromReader(r, &m.ping)
+	case ackRespMsg:
+		err = decodeFromReader(r, &m.ack)
+	case errMsg:
+		var resp errResp
+		err = decodeFromReader(r, &resp)
+		m.err = resp.Error
+	}
+	if err != nil {
+		return nil, fmt.Errorf("decode %v: %w", t, err)
+	}
+	return m, nil
 }
 
-// dialStream opens a labelled stream to a peer.
-func (m *Memberlist) dialStream(to Address, timeout time.Duration) (net.Conn, error) {
-	if to.Name == "" && m.config.RequireNodeNames {
-		return nil, errNodeNamesAreRequired
-	}
-	conn, err := m.transport.DialAddressTimeout(to, timeout)
+// readReply reads the answer to a request we sent.
+func readReply(cfg *Config, sink metricSink, r io.Reader) (*streamMsg, error) {
+	t, body, err := readStream(cfg, sink, r, cfg.Label)
 	if err != nil {
 		return nil, err
 	}
-	if m.config.Label != "" {
-		if err := AddLabelHeaderToStream(conn, m.config.Label); err != nil {
-			_ = conn.Close()
-			return nil, fmt.Errorf("failed to add label header to stream: %w", err)
+	return decodeStreamBody(t, body)
+}
+
+// streamRejected counts an inbound stream dropped by reason; like dropped
+// packets, it is logged at DEBUG level only, the metric being the signal.
+func streamRejected(sink metricSink, labels []metrics.Label, reason string) {
+	sink.IncrCounterWithLabels([]string{"memberlist", "tcp", "rejected"}, 1,
+		append(labels[:len(labels):len(labels)], metrics.Label{Name: "reason", Value: reason}))
+}
+
+// readRequest reads the request an inbound stream opens with: the label
+// header, which must be ours, the envelope and the body. A rejected stream
+// is counted and logged here; when the peer should hear why, errReply is
+// the error message to answer with. admit, when not nil, may refuse a
+// request by type before its body is read (the shell bounds concurrent
+// push/pulls with it).
+func readRequest(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn, admit func(messageType) bool) (msg *streamMsg, errReply []byte) {
+	reject := func(reason, format string, args ...any) {
+		streamRejected(sink, cfg.MetricLabels, reason)
+		logger.Printf("[DEBUG] memberlist: "+format+" %s", append(args, LogConn(conn))...)
+	}
+	rest, label, err := RemoveLabelHeaderFromStream(conn)
+	if err != nil {
+		reject("label", "failed to receive and remove the stream label header: %s", err)
+		return nil, nil
+	}
+	if label, err = cfg.inboundLabel(label); err != nil {
+		reject("label", "discarding stream: %v", err)
+		return nil, nil
+	}
+	t, body, err := readStream(cfg, sink, rest, label)
+	if err != nil {
+		if err == io.EOF {
+			return nil, nil
 		}
+		reject("decode", "failed to receive: %s", err)
+		out, eerr := encodeMsg(errMsg, &errResp{Error: err.Error()}, cfg.MsgpackUseNewTimeFormat)
+		if eerr != nil {
+			return nil, nil
+		}
+		return nil, out
+	}
+	if admit != nil && !admit(t) {
+		return nil, nil
+	}
+	msg, err = decodeStreamBody(t, body)
+	if err != nil {
+		reject("decode", "failed to read %v: %s", t, err)
+		return nil, nil
+	}
+	return msg, nil
+}
+
+// ---------------------------------------------------------------------------
+// The shell's streams
+
+// writeStream sends msg, framed with encodeStream, on conn.
+func (m *Memberlist) writeStream(conn net.Conn, msg []byte) error {
+	buf, err := encodeStream(m.config, crand.Reader, msg)
+	if err != nil {
+		return err
+	}
+	return m.write(conn, buf, len(buf))
+}
+
+// write writes buf to conn, counting counted bytes as sent.
+func (m *Memberlist) write(conn net.Conn, buf []byte, counted int) error {
+	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "sent"}, float32(counted), m.config.MetricLabels)
+	n, err := conn.Write(buf)
+	if err != nil {
+		return err
+	}
+	if n != len(buf) {
+		return fmt.Errorf("only %d of %d bytes written", n, len(buf))
+	}
+	return nil
+}
+
+// request dials to and sends msg as the request that opens the stream.
+func (m *Memberlist) request(to Address, msg []byte, deadline time.Time) (net.Conn, error) {
+	if to.Name == "" && m.config.RequireNodeNames {
+		return nil, ErrNodeNamesRequired
+	}
+	buf, err := encodeRequest(m.config, crand.Reader, msg)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := m.transport.DialAddressTimeout(to, time.Until(deadline))
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	m.trackConn(conn, true)
+	_ = conn.SetDeadline(deadline)
+	if err := m.write(conn, buf, len(buf)-labelOverhead(m.config.Label)); err != nil {
+		m.closeConn(conn)
+		return nil, err
 	}
 	return conn, nil
 }
 
-// exchangeState performs a push/pull with to: it sends msg, our state, and
-// returns the peer's.
-func (m *Memberlist) exchangeState(ctx context.Context, to Address, msg []byte) ([]pushNodeState, []byte, error) {
-	defer metrics.MeasureSinceWithLabels([]string{"memberlist", "pushPullNode"}, time.Now(), m.config.MetricLabels)
-	timeout := m.config.TCPTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
-	conn, err := m.dialStream(to, timeout)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer func() { _ = conn.Close() }()
-	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-	defer stop()
-	m.trackConn(conn, true)
-	defer m.trackConn(conn, false)
-	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "connect"}, 1, m.config.MetricLabels)
-	m.logger.Printf("[DEBUG] memberlist: Initiating push/pull sync with: %s %s", to.Name, conn.RemoteAddr())
-
-	_ = conn.SetDeadline(time.Now().Add(timeout))
-	if err := writeStream(m.config, conn, msg); err != nil {
-		return nil, nil, err
-	}
-	t, r, err := readStream(m.config, conn, m.config.Label)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, nil, ctx.Err()
-		}
-		return nil, nil, err
-	}
-	switch t {
-	case errMsg:
-		var resp errResp
-		if err := decodeFromReader(r, &resp); err != nil {
-			return nil, nil, err
-		}
-		return nil, nil, fmt.Errorf("remote error: %v", resp.Error)
-	case pushPullMsg:
-	default:
-		return nil, nil, fmt.Errorf("received invalid msgType (%d), expected pushPullMsg (%d) %s", t, pushPullMsg, LogConn(conn))
-	}
-	_, states, user, err := decodePushPull(r, maxPushStateNodes)
-	if err != nil {
-		return nil, nil, err
-	}
-	return states, user, nil
+// closeConn closes a stream the shell opened or accepted.
+func (m *Memberlist) closeConn(conn net.Conn) {
+	_ = conn.Close()
+	m.trackConn(conn, false)
 }
 
-// streamPing is the TCP fallback ping: true if the peer acked in time.
-// Failing to connect is an expected answer for a dead peer, not an error.
-func (m *Memberlist) streamPing(o *outStreamPing) (bool, error) {
-	conn, err := m.dialStream(o.to, time.Until(o.deadline))
+// exchange performs the stream exchange the core asked for: it sends the
+// request and reads the one message the peer answers with, by the core's
+// deadline (or ctx's, when earlier; ctx also cancels).
+func (m *Memberlist) exchange(ctx context.Context, o *outExchange) (*streamMsg, error) {
+	deadline := o.deadline
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	conn, err := m.request(o.to, o.msg, deadline)
 	if err != nil {
-		return false, nil
+		return nil, err
 	}
-	defer func() { _ = conn.Close() }()
-	m.trackConn(conn, true)
-	defer m.trackConn(conn, false)
-	_ = conn.SetDeadline(o.deadline)
-	if err := writeStream(m.config, conn, o.msg); err != nil {
-		return false, err
-	}
-	t, r, err := readStream(m.config, conn, m.config.Label)
+	defer m.closeConn(conn)
+	stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
+	defer stop()
+	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "connect"}, 1, m.config.MetricLabels)
+	m.logger.Printf("[DEBUG] memberlist: Initiating stream exchange with: %s %s", o.to.Name, conn.RemoteAddr())
+	reply, err := readReply(m.config, globalMetrics{}, conn)
 	if err != nil {
-		return false, err
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w %s", err, LogConn(conn))
 	}
-	if t != ackRespMsg {
-		return false, fmt.Errorf("unexpected msgType (%d) from ping %s", t, LogConn(conn))
-	}
-	var ack ackResp
-	if err := decodeFromReader(r, &ack); err != nil {
-		return false, err
-	}
-	if ack.SeqNo != o.seq {
-		return false, fmt.Errorf("sequence number from ack (%d) doesn't match ping (%d)", ack.SeqNo, o.seq)
-	}
-	return true, nil
+	return reply, nil
 }
 
 // sendReliable sends a user message over a stream.
@@ -209,120 +295,52 @@ func (m *Memberlist) sendReliable(to Address, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	conn, err := m.dialStream(to, m.config.TCPTimeout)
+	conn, err := m.request(to, buf, time.Now().Add(m.config.TCPTimeout))
 	if err != nil {
 		return err
 	}
-	defer func() { _ = conn.Close() }()
-	_ = conn.SetDeadline(time.Now().Add(m.config.TCPTimeout))
-	return writeStream(m.config, conn, buf)
+	m.closeConn(conn)
+	return nil
 }
 
-// handleConn serves one inbound stream.
+// handleConn serves one inbound stream: it reads the request, lets the core
+// answer it on the event loop, and writes the answer back.
 func (m *Memberlist) handleConn(conn net.Conn) {
 	defer m.wg.Done()
 	defer func() { <-m.streamSem }()
 	m.logger.Printf("[DEBUG] memberlist: Stream connection %s", LogConn(conn))
 	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "accept"}, 1, m.config.MetricLabels)
 	m.trackConn(conn, true)
-	defer m.trackConn(conn, false)
+	defer m.closeConn(conn)
 	_ = conn.SetDeadline(time.Now().Add(m.config.TCPTimeout))
 
-	orig := conn
-	conn, label, err := RemoveLabelHeaderFromStream(conn)
-	if err != nil {
-		m.streamRejected("label")
-		m.logger.Printf("[DEBUG] memberlist: failed to receive and remove the stream label header: %s %s", err, LogConn(orig))
-		_ = orig.Close()
-		return
-	}
-	defer func() { _ = conn.Close() }()
-	if label, err = m.config.inboundLabel(label); err != nil {
-		m.streamRejected("label")
-		m.logger.Printf("[DEBUG] memberlist: discarding stream: %v %s", err, LogConn(conn))
-		return
-	}
-
-	t, r, err := readStream(m.config, conn, label)
-	if err != nil {
-		if err != io.EOF {
-			m.streamRejected("decode")
-			m.logger.Printf("[DEBUG] memberlist: failed to receive: %s %s", err, LogConn(conn))
-			if out, eerr := encodeMsg(errMsg, &errResp{Error: err.Error()}, m.config.MsgpackUseNewTimeFormat); eerr == nil {
-				if werr := writeStream(m.config, conn, out); werr != nil {
-					m.logger.Printf("[ERR] memberlist: Failed to send error: %s %s", werr, LogConn(conn))
-				}
-			}
+	pushPull := false
+	admit := func(t messageType) bool {
+		if t != pushPullMsg {
+			return true
 		}
-		return
-	}
-
-	switch t {
-	case userMsg:
-		msg, err := decodeUserMsgStream(r, maxUserMsgBytes)
-		if err != nil {
-			m.streamRejected("decode")
-			m.logger.Printf("[DEBUG] memberlist: Failed to receive user message: %s %s", err, LogConn(conn))
-			return
-		}
-		if len(msg) > 0 && m.config.Delegate != nil {
-			_ = m.call(func(c *core) { c.cfg.Delegate.NotifyMsg(msg) })
-		}
-	case pushPullMsg:
 		if n := m.pushPullReqs.Add(1); n > maxPushPullRequests {
 			m.pushPullReqs.Add(-1)
 			m.logger.Printf("[ERR] memberlist: Too many pending push/pull requests")
-			return
+			return false
 		}
+		pushPull = true
+		return true
+	}
+	msg, errReply := readRequest(m.config, globalMetrics{}, m.logger, conn, admit)
+	if pushPull {
 		defer m.pushPullReqs.Add(-1)
-		join, states, user, err := decodePushPull(r, maxPushStateNodes)
-		if err != nil {
-			m.streamRejected("decode")
-			m.logger.Printf("[DEBUG] memberlist: Failed to read remote state: %s %s", err, LogConn(conn))
+	}
+	reply := errReply
+	if msg != nil {
+		if err := m.do(func(c *core) { reply = c.handleStream(time.Now(), msg, conn.RemoteAddr()) }); err != nil {
 			return
 		}
-		// Merge before answering (the reference answers first): when the
-		// initiator's Join returns, both sides then know each other.
-		var local []byte
-		var lerr, merr error
-		if err := m.call(func(c *core) {
-			now := time.Now()
-			merr = c.mergeRemoteState(now, join, states, user)
-			local, lerr = c.localState(now, join)
-		}); err != nil {
-			return
-		}
-		if merr != nil {
-			m.logger.Printf("[ERR] memberlist: Failed push/pull merge: %s %s", merr, LogConn(conn))
-		}
-		if lerr != nil {
-			m.logger.Printf("[ERR] memberlist: Failed to push local state: %s %s", lerr, LogConn(conn))
-			return
-		}
-		if err := writeStream(m.config, conn, local); err != nil {
-			m.logger.Printf("[ERR] memberlist: Failed to push local state: %s %s", err, LogConn(conn))
-		}
-	case pingMsg:
-		var p ping
-		if err := decodeFromReader(r, &p); err != nil {
-			m.streamRejected("decode")
-			m.logger.Printf("[DEBUG] memberlist: Failed to decode ping: %s %s", err, LogConn(conn))
-			return
-		}
-		if p.Node != "" && p.Node != m.config.Name {
-			m.logger.Printf("[WARN] memberlist: Got ping for unexpected node %s %s", p.Node, LogConn(conn))
-			return
-		}
-		out, err := encodeMsg(ackRespMsg, &ackResp{SeqNo: p.SeqNo}, m.config.MsgpackUseNewTimeFormat)
-		if err != nil {
-			m.logger.Printf("[ERR] memberlist: Failed to encode ack: %s", err)
-			return
-		}
-		if err := writeStream(m.config, conn, out); err != nil {
-			m.logger.Printf("[ERR] memberlist: Failed to send ack: %s %s", err, LogConn(conn))
-		}
-	default:
-		m.streamRejected("type")
-		m.logger.Printf("[DEBUG] memberlist: Received invalid msgType (%d) %s", t, LogConn(conn))
+	}
+	if reply == nil {
+		return
+	}
+	if err := m.writeStream(conn, reply); err != nil {
+		m.logger.Printf("[ERR] memberlist: Failed to answer stream: %s %s", err, LogConn(conn))
 	}
 }

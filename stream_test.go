@@ -29,7 +29,7 @@ func TestReadStreamLargeIncompressibleMessage(t *testing.T) {
 
 	cfg := DefaultLANConfig()
 	cfg.LogOutput = io.Discard
-	mt, r, err := readStream(cfg, bytes.NewReader(comp), "")
+	mt, r, err := readStream(cfg, discardMetrics{}, bytes.NewReader(comp), "")
 	require.NoError(t, err)
 	require.Equal(t, userMsg, mt)
 	got, err := decodeUserMsgStream(r, maxUserMsgBytes)

@@ -28,6 +28,23 @@ type suspicion struct {
 	seen []string
 }
 
+// suspicionFor starts the suspicion that from raised at now against a member
+// of a cluster of n nodes, with the timeouts and confirmations cfg implies:
+// the minimum timeout is SuspicionMult probe intervals scaled by cluster size
+// (suspicionTimeout), the maximum SuspicionMaxTimeoutMult times that, and k
+// confirmations, two fewer than SuspicionMult, bring it down to the minimum;
+// a cluster too small to confirm (fewer than k other members besides the
+// suspect and us) waits for none.
+func suspicionFor(cfg *Config, n int, from string, now time.Time) *suspicion {
+	k := cfg.SuspicionMult - 2
+	if n-2 < k {
+		k = 0
+	}
+	minT := suspicionTimeout(cfg.SuspicionMult, n, cfg.ProbeInterval)
+	maxT := time.Duration(cfg.SuspicionMaxTimeoutMult) * minT
+	return newSuspicion(from, k, minT, maxT, now)
+}
+
 // newSuspicion starts the suspicion that from raised at start. With k < 1 no
 // confirmations are expected and the timeout is min; otherwise it starts at
 // max and shrinks with each confirmation.

@@ -1,0 +1,346 @@
+// This file owns the core itself: the per-node protocol state machine's
+// struct, how it is built and started (node set-up), the seams through which
+// it reaches the world (logger, metrics sink, nonce source, seeded random
+// source), its timers and the queries drivers may make of it.
+//
+// The core is deterministic. It never reads the wall clock, starts a
+// goroutine, takes a lock or touches a socket: every input carries the time,
+// every effect is an output (output.go) that the shell (memberlist.go,
+// stream.go) or the simulator (sim.go) performs and whose result comes back
+// as another input, and every random choice comes from the node's own seeded
+// source. The inputs, by file:
+//
+//   - core.go: start, tick (timers due)
+//   - packet.go: handlePacket (a datagram), handleStream (a stream request)
+//   - probe.go: ping (a user's Ping)
+//   - pushpull.go: join, exchangeDone (a stream exchange the core asked for
+//     ended)
+//   - members.go: leave, updateNode
+//
+// The rules live in the files named by what they own: probe.go (the probe
+// round, relays and pings), members.go (the member table and its
+// transitions), pushpull.go (state exchange and merge), gossip.go
+// (broadcasts), packet.go (the message path).
+
+package memberlist
+
+import (
+	crand "crypto/rand"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	metrics "github.com/hashicorp/go-metrics"
+)
+
+// metricSink is where the core's metrics go. *metrics.Metrics implements it;
+// production uses globalMetrics, go-metrics' global sink, so that the
+// reference's metric names reach whatever sink the application installed.
+// The simulator passes its own, so that many simulated nodes do not contend
+// on one global sink.
+type metricSink interface {
+	IncrCounterWithLabels(key []string, val float32, labels []metrics.Label)
+	AddSampleWithLabels(key []string, val float32, labels []metrics.Label)
+	SetGaugeWithLabels(key []string, val float32, labels []metrics.Label)
+}
+
+// globalMetrics sends to go-metrics' global sink, as the reference does.
+type globalMetrics struct{}
+
+func (globalMetrics) IncrCounterWithLabels(key []string, val float32, labels []metrics.Label) {
+	metrics.IncrCounterWithLabels(key, val, labels)
+}
+
+func (globalMetrics) AddSampleWithLabels(key []string, val float32, labels []metrics.Label) {
+	metrics.AddSampleWithLabels(key, val, labels)
+}
+
+func (globalMetrics) SetGaugeWithLabels(key []string, val float32, labels []metrics.Label) {
+	metrics.SetGaugeWithLabels(key, val, labels)
+}
+
+// discardMetrics drops every metric.
+type discardMetrics struct{}
+
+func (discardMetrics) IncrCounterWithLabels([]string, float32, []metrics.Label) {}
+func (discardMetrics) AddSampleWithLabels([]string, float32, []metrics.Label)   {}
+func (discardMetrics) SetGaugeWithLabels([]string, float32, []metrics.Label)    {}
+
+// coreEnv is everything outside the protocol a core is given: where it logs
+// and counts, where its nonces and its random choices come from.
+type coreEnv struct {
+	logger  *log.Logger
+	metrics metricSink // nil: go-metrics' global sink
+	nonces  io.Reader  // nil: crypto/rand
+	seed    uint64
+}
+
+// core is one node's protocol state machine. Its methods are the inputs; they
+// must all be called from one goroutine, with non-decreasing times.
+type core struct {
+	cfg     *Config
+	log     *log.Logger
+	metrics metricSink
+	nonces  io.Reader
+	labels  []metrics.Label
+	rng     *rand.Rand
+
+	advAddr net.IP
+	advPort uint16
+
+	nodes      []*nodeState
+	nodeMap    map[string]*nodeState
+	probeIndex int
+
+	incarnation uint32
+	seqNo       uint32
+	leaving     bool
+	leaveToken  uint64
+
+	awareness *awareness
+	queue     broadcastQueue
+
+	// The probe round under way (nil between rounds), the indirect pings we
+	// relay for peers and the users' Pings, each keyed by the sequence number
+	// of the ping we sent; see probe.go.
+	round       *probeRound
+	relays      map[uint32]*relay
+	pings       map[uint32]*userPing
+	tickPending bool // a probe tick came during a round; see probeTick
+
+	// Stream exchanges asked for and not yet reported back; see pushpull.go.
+	exchanges    map[uint64]*pendingExchange
+	lastExchange uint64
+
+	timers timedHeap[timer]
+	now    time.Time
+	epoch  time.Time // start time; stateChange counts from it, monotonically
+	out    []output
+
+	// onChange, when set, hears of every change to a member right after it
+	// happens and before any event delegate does; the shell keeps its
+	// snapshot for Members with it.
+	onChange func(st *nodeState, removed bool)
+}
+
+func (c *core) touch(st *nodeState, removed bool) {
+	if c.onChange != nil {
+		c.onChange(st, removed)
+	}
+}
+
+// setUpNode makes conf ready to run a node, for Create and the simulator
+// alike: it validates conf, installs SecretKey in the keyring, and returns
+// the local metadata, which must fit MetaMaxSize.
+func setUpNode(conf *Config) (meta []byte, err error) {
+	if err := conf.validate(); err != nil {
+		return nil, err
+	}
+	if len(conf.SecretKey) > 0 {
+		if conf.Keyring == nil {
+			kr, err := NewKeyring(nil, conf.SecretKey)
+			if err != nil {
+				return nil, err
+			}
+			conf.Keyring = kr
+		} else {
+			if err := conf.Keyring.AddKey(conf.SecretKey); err != nil {
+				return nil, err
+			}
+			if err := conf.Keyring.UseKey(conf.SecretKey); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return localMeta(conf)
+}
+
+// localMeta asks the delegate for this node's metadata and checks its size.
+func localMeta(conf *Config) ([]byte, error) {
+	if conf.Delegate == nil {
+		return nil, nil
+	}
+	meta := conf.Delegate.NodeMeta(MetaMaxSize)
+	if len(meta) > MetaMaxSize {
+		return nil, fmt.Errorf("memberlist: node metadata is %d bytes, more than MetaMaxSize (%d): shorten what Delegate.NodeMeta returns", len(meta), MetaMaxSize)
+	}
+	return meta, nil
+}
+
+// newCore builds the core of a node that advertises addr:port. cfg must have
+// been through setUpNode.
+func newCore(cfg *Config, addr net.IP, port uint16, env coreEnv) *core {
+	c := &core{
+		cfg:       cfg,
+		log:       env.logger,
+		metrics:   env.metrics,
+		nonces:    env.nonces,
+		labels:    cfg.MetricLabels,
+		rng:       rand.New(rand.NewPCG(env.seed, env.seed^0x9e3779b97f4a7c15)),
+		advAddr:   addr,
+		advPort:   port,
+		nodeMap:   make(map[string]*nodeState),
+		awareness: newAwareness(cfg.AwarenessMaxMultiplier),
+		relays:    make(map[uint32]*relay),
+		pings:     make(map[uint32]*userPing),
+		exchanges: make(map[uint64]*pendingExchange),
+	}
+	if c.log == nil {
+		c.log = cfg.logger()
+	}
+	if c.metrics == nil {
+		c.metrics = globalMetrics{}
+	}
+	if c.nonces == nil {
+		c.nonces = crand.Reader
+	}
+	return c
+}
+
+// start makes the local node alive and schedules the periodic work, each
+// first tick staggered by a random fraction of its interval so that nodes
+// started together do not probe in lockstep.
+func (c *core) start(now time.Time, meta []byte) {
+	c.now = now
+	c.epoch = now
+	a := alive{
+		Incarnation: c.nextIncarnation(),
+		Node:        c.cfg.Name,
+		Addr:        c.advAddr,
+		Port:        c.advPort,
+		Meta:        meta,
+		Vsn:         c.cfg.BuildVsnArray(),
+	}
+	c.aliveNode(&a, 0, true)
+
+	if iv := c.cfg.ProbeInterval; iv > 0 {
+		c.schedule(now.Add(c.stagger(iv)), timer{kind: tProbe})
+	}
+	if iv := c.cfg.GossipInterval; iv > 0 && c.cfg.GossipNodes > 0 {
+		c.schedule(now.Add(c.stagger(iv)), timer{kind: tGossip})
+	}
+	if iv := c.cfg.PushPullInterval; iv > 0 {
+		c.schedule(now.Add(c.stagger(iv)), timer{kind: tPushPull})
+	}
+	if iv := c.cfg.QueueCheckInterval; iv > 0 {
+		c.schedule(now.Add(iv), timer{kind: tQueueCheck})
+	}
+}
+
+func (c *core) stagger(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(c.rng.Int64N(int64(d)))
+}
+
+// elapsed is the time since start, from the monotonic clock when the shell
+// passes the real current time, so wall-clock steps do not reap or reclaim members early.
+func (c *core) elapsed() int64 {
+	return int64(c.now.Sub(c.epoch))
+}
+
+func (c *core) nextSeqNo() uint32 {
+	c.seqNo++
+	return c.seqNo
+}
+
+func (c *core) nextIncarnation() uint32 {
+	c.incarnation++
+	return c.incarnation
+}
+
+// peerPort is the port a peer's message means: before protocol version 2 no
+// port was sent and a peer listens on the same port as we do.
+func (c *core) peerPort(p uint16) uint16 {
+	if c.cfg.ProtocolVersion < 2 || p == 0 {
+		return uint16(c.cfg.BindPort)
+	}
+	return p
+}
+
+// ---------------------------------------------------------------------------
+// Timers
+
+// tick fires every timer due at or before now.
+func (c *core) tick(now time.Time) {
+	c.now = now
+	for c.timers.len() > 0 && !c.timers.nextAt().After(now) {
+		_, t := c.timers.pop()
+		c.fire(&t)
+	}
+}
+
+// nextDeadline is when the core next needs tick, if ever.
+func (c *core) nextDeadline() (time.Time, bool) {
+	if c.timers.len() == 0 {
+		return time.Time{}, false
+	}
+	return c.timers.nextAt(), true
+}
+
+func (c *core) schedule(at time.Time, t timer) {
+	c.timers.push(at, t)
+}
+
+func (c *core) fire(t *timer) {
+	switch t.kind {
+	case tProbe:
+		c.probeTick()
+	case tGossip:
+		c.gossip()
+		c.schedule(c.now.Add(c.cfg.GossipInterval), timer{kind: tGossip})
+	case tPushPull:
+		c.pushPullRound()
+		c.schedule(c.now.Add(pushPullScale(c.cfg.PushPullInterval, c.numNodes())), timer{kind: tPushPull})
+	case tProbeTimeout:
+		c.probeTimeout(t.seq)
+	case tProbeEnd:
+		c.probeEnd(t.seq)
+	case tRelayExpire:
+		c.relayExpired(t.seq)
+	case tPingExpire:
+		c.pingExpired(t.seq)
+	case tSuspicion:
+		c.suspicionFired(t.node, t.susp)
+	case tQueueCheck:
+		c.metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.queue.numQueued()), c.labels)
+		c.schedule(c.now.Add(c.cfg.QueueCheckInterval), timer{kind: tQueueCheck})
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Queries: what drivers may ask of the core, instead of reading its fields.
+
+// healthScore is the Lifeguard local health score.
+func (c *core) healthScore() int {
+	return c.awareness.score()
+}
+
+// memberState returns how this node sees member name, and whether it knows
+// the name at all.
+func (c *core) memberState(name string) (NodeStateType, bool) {
+	st, ok := c.nodeMap[name]
+	if !ok {
+		return 0, false
+	}
+	return st.state, true
+}
+
+// numAlive is how many members, ourselves included, are alive or suspect.
+func (c *core) numAlive() int {
+	alive := 0
+	for _, st := range c.nodes {
+		if !st.deadOrLeft() {
+			alive++
+		}
+	}
+	return alive
+}
+
+func msSince(now, then time.Time) float32 {
+	return float32(now.Sub(then)) / float32(time.Millisecond)
+}

@@ -1,0 +1,109 @@
+// This file owns gossip: the round that sends queued broadcasts to a few
+// random members every GossipInterval, the core's own broadcasts (news about
+// members, which supersede each other per member), how the room left in a
+// packet is shared between them and the delegate's user broadcasts, and how
+// much room a packet has.
+
+package memberlist
+
+// gossip sends pending broadcasts to a few random members: live, suspect, or
+// dead for less than GossipToTheDeadTime (so the dead hear they are dead).
+func (c *core) gossip() {
+	start := c.now
+	deadLimit := c.elapsed() - int64(c.cfg.GossipToTheDeadTime)
+	peers := c.kRandomNodes(c.cfg.GossipNodes, func(n *nodeState) bool {
+		if n.name == c.cfg.Name {
+			return true
+		}
+		switch n.state {
+		case StateAlive, StateSuspect:
+			return false
+		case StateDead:
+			return n.stateChange < deadLimit
+		default:
+			return true
+		}
+	})
+	avail := c.packetRoom(0)
+	for _, peer := range peers {
+		msgs := c.getBroadcasts(compoundOverhead, avail)
+		if len(msgs) == 0 {
+			break
+		}
+		if len(msgs) == 1 {
+			c.rawSend(peer.fullAddress(), peer, msgs[0])
+			continue
+		}
+		for _, compound := range makeCompounds(msgs) {
+			c.rawSend(peer.fullAddress(), peer, compound)
+		}
+	}
+	c.metrics.AddSampleWithLabels([]string{"memberlist", "gossip"}, msSince(c.now, start), c.labels)
+}
+
+// packetRoom is how many bytes of messages fit in one datagram that already
+// carries msgLen bytes: UDPBufferSize less the compound header, the label
+// header and, when packets are encrypted, the encryption overhead.
+func (c *core) packetRoom(msgLen int) int {
+	room := c.cfg.UDPBufferSize - msgLen - compoundHeaderOverhead - labelOverhead(c.cfg.Label)
+	if c.cfg.EncryptionEnabled() && c.cfg.GossipVerifyOutgoing {
+		room -= encryptOverhead(c.encryptionVersion())
+	}
+	return room
+}
+
+// coreBroadcast is a membership message queued for gossip. Messages about
+// the same node invalidate each other: only the newest news matters.
+type coreBroadcast struct {
+	node   string
+	msg    []byte
+	c      *core
+	notify uint64
+}
+
+func (b *coreBroadcast) Invalidates(other Broadcast) bool {
+	o, ok := other.(*coreBroadcast)
+	return ok && o.node == b.node
+}
+
+func (b *coreBroadcast) Name() string    { return b.node }
+func (b *coreBroadcast) Message() []byte { return b.msg }
+
+func (b *coreBroadcast) Finished() {
+	if b.notify != 0 {
+		b.c.emit(&outNotify{token: b.notify})
+	}
+}
+
+func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify uint64) {
+	buf, err := encodeMsg(t, msg, c.cfg.MsgpackUseNewTimeFormat)
+	if err != nil {
+		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
+		return
+	}
+	c.queue.queueBroadcast(&coreBroadcast{node: node, msg: buf, c: c, notify: notify})
+}
+
+// getBroadcasts returns our broadcasts first, then the delegate's user
+// broadcasts in the room left, each framed as a user message.
+func (c *core) getBroadcasts(overhead, limit int) [][]byte {
+	out := c.queue.getBroadcasts(overhead, limit, retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)))
+	d := c.cfg.Delegate
+	if d == nil {
+		return out
+	}
+	used := 0
+	for _, m := range out {
+		used += len(m) + overhead
+	}
+	avail := limit - used
+	if avail > overhead+userMsgOverhead {
+		for _, m := range d.GetBroadcasts(overhead+userMsgOverhead, avail) {
+			buf := make([]byte, 1+len(m))
+			buf[0] = byte(userMsg)
+			copy(buf[1:], m)
+			out = append(out, buf)
+		}
+	}
+	return out
+}

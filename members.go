@@ -1,0 +1,391 @@
+// This file owns the member table and its transitions: nodeState, one
+// node's view of one member; alive / suspect / dead / left, incarnations
+// and refutation; dead-node reclaim; the user's Leave and UpdateNode.
+
+package memberlist
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"time"
+)
+
+// nodeState is this node's view of one member. It is kept small (see the
+// scale budget in DESIGN.md): no maps, timers or channels per entry, and
+// suspicion state only while the member is suspect.
+type nodeState struct {
+	name        string
+	addr        net.IP
+	meta        []byte
+	susp        *suspicion // non-nil only while suspect
+	stateChange int64      // core.elapsed() at the last state change
+	incarnation uint32
+	port        uint16
+	state       NodeStateType
+	vsn         [6]uint8 // PMin, PMax, PCur, DMin, DMax, DCur
+}
+
+func (n *nodeState) deadOrLeft() bool {
+	return n.state == StateDead || n.state == StateLeft
+}
+
+// address returns the member's "host:port".
+func (n *nodeState) address() string {
+	return joinHostPort(n.addr, n.port)
+}
+
+func (n *nodeState) fullAddress() Address {
+	return Address{Addr: n.address(), Name: n.name}
+}
+
+// toNode returns a Node the caller owns: no byte of it is shared with the
+// core, so users may keep and read it without racing the protocol.
+func (n *nodeState) toNode() *Node {
+	return &Node{
+		Name:  n.name,
+		Addr:  append(net.IP(nil), n.addr...),
+		Port:  n.port,
+		Meta:  cloneBytes(n.meta),
+		State: n.state,
+		PMin:  n.vsn[0],
+		PMax:  n.vsn[1],
+		PCur:  n.vsn[2],
+		DMin:  n.vsn[3],
+		DMax:  n.vsn[4],
+		DCur:  n.vsn[5],
+	}
+}
+
+func (n *nodeState) vsnSlice() []uint8 {
+	v := n.vsn
+	return v[:]
+}
+
+func cloneBytes(b []byte) []byte {
+	if b == nil {
+		return nil
+	}
+	return append([]byte(nil), b...)
+}
+
+func joinHostPort(ip net.IP, port uint16) string {
+	return net.JoinHostPort(ip.String(), strconv.Itoa(int(port)))
+}
+
+// self returns the local node's entry; it exists from start on.
+func (c *core) self() *nodeState {
+	return c.nodeMap[c.cfg.Name]
+}
+
+// numNodes is the estimate of the cluster size used to scale timeouts and
+// retransmits: every entry in the table, as the reference counts it.
+func (c *core) numNodes() int {
+	return len(c.nodes)
+}
+
+// anyAlive reports whether any other member is not dead or left.
+func (c *core) anyAlive() bool {
+	for _, n := range c.nodes {
+		if !n.deadOrLeft() && n.name != c.cfg.Name {
+			return true
+		}
+	}
+	return false
+}
+
+// refute broadcasts an alive message for ourselves with an incarnation that
+// beats accusedInc.
+func (c *core) refute(me *nodeState, accusedInc uint32) {
+	inc := c.nextIncarnation()
+	if accusedInc >= inc {
+		c.incarnation = accusedInc + 1
+		inc = c.incarnation
+	}
+	me.incarnation = inc
+	c.applyAwareness(1)
+	a := alive{
+		Incarnation: inc,
+		Node:        me.name,
+		Addr:        me.addr,
+		Port:        me.port,
+		Meta:        me.meta,
+		Vsn:         me.vsnSlice(),
+	}
+	c.encodeAndBroadcast(me.name, aliveMsg, &a, 0)
+}
+
+// aliveNode handles news that a member is alive. notify, when non-zero, is
+// the token of an outNotify to emit once the resulting broadcast is done.
+// bootstrap is set for our own alive messages at start and on UpdateNode.
+func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
+	isLocal := a.Node == c.cfg.Name
+	// An alive message about us may still be in flight while we leave; it
+	// must not bring us back.
+	if c.leaving && isLocal {
+		return
+	}
+	if len(a.Vsn) >= 3 {
+		pMin, pMax, pCur := a.Vsn[0], a.Vsn[1], a.Vsn[2]
+		if pMin == 0 || pMax == 0 || pMin > pMax {
+			c.log.Printf("[WARN] memberlist: Ignoring an alive message for '%s' (%v:%d) because protocol version(s) are wrong: %d <= %d <= %d should be >0",
+				a.Node, net.IP(a.Addr), a.Port, pMin, pCur, pMax)
+			return
+		}
+	}
+	if c.cfg.Alive != nil {
+		if len(a.Vsn) < 6 {
+			c.log.Printf("[WARN] memberlist: ignoring alive message for '%s' (%v:%d) because Vsn is not present", a.Node, net.IP(a.Addr), a.Port)
+			return
+		}
+		peer := &Node{
+			Name: a.Node, Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta),
+			PMin: a.Vsn[0], PMax: a.Vsn[1], PCur: a.Vsn[2], DMin: a.Vsn[3], DMax: a.Vsn[4], DCur: a.Vsn[5],
+		}
+		if err := c.cfg.Alive.NotifyAlive(peer); err != nil {
+			c.log.Printf("[WARN] memberlist: ignoring alive message for '%s': %s", a.Node, err)
+			return
+		}
+	}
+
+	st, known := c.nodeMap[a.Node]
+	updatesAddr := false
+	if !known {
+		if err := c.cfg.IPAllowed(a.Addr); err != nil {
+			c.log.Printf("[WARN] memberlist: Rejected node %s (%v): %s", a.Node, net.IP(a.Addr), err)
+			return
+		}
+		st = &nodeState{
+			name:  a.Node,
+			addr:  cloneIP(a.Addr),
+			port:  a.Port,
+			meta:  cloneBytes(a.Meta),
+			state: StateDead,
+		}
+		if len(a.Vsn) > 5 {
+			copy(st.vsn[:], a.Vsn[:6])
+		}
+		c.nodeMap[a.Node] = st
+		// Insert at a random position: if every node appended, new members
+		// would all be probed last and the detection bound would suffer.
+		n := len(c.nodes)
+		off := 0
+		if n > 0 {
+			off = c.rng.IntN(n + 1)
+		}
+		c.nodes = append(c.nodes, st)
+		c.nodes[off], c.nodes[n] = c.nodes[n], c.nodes[off]
+	} else if !bytes.Equal(st.addr, a.Addr) || st.port != a.Port {
+		if err := c.cfg.IPAllowed(a.Addr); err != nil {
+			c.log.Printf("[WARN] memberlist: Rejected IP update from %v to %v for node %s: %s", st.addr, net.IP(a.Addr), a.Node, err)
+			return
+		}
+		reclaim := c.cfg.DeadNodeReclaimTime > 0 &&
+			c.elapsed()-st.stateChange > int64(c.cfg.DeadNodeReclaimTime)
+		if st.state == StateLeft || (st.state == StateDead && reclaim) {
+			c.log.Printf("[INFO] memberlist: Updating address for left or failed node %s from %v:%d to %v:%d",
+				st.name, st.addr, st.port, net.IP(a.Addr), a.Port)
+			updatesAddr = true
+		} else {
+			c.log.Printf("[ERR] memberlist: Conflicting address for %s. Mine: %v:%d Theirs: %v:%d Old state: %v",
+				st.name, st.addr, st.port, net.IP(a.Addr), a.Port, st.state)
+			if c.cfg.Conflict != nil {
+				other := &Node{Name: a.Node, Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta)}
+				c.cfg.Conflict.NotifyConflict(st.toNode(), other)
+			}
+			return
+		}
+	}
+
+	if a.Incarnation <= st.incarnation && !isLocal && !updatesAddr {
+		return
+	}
+	if a.Incarnation < st.incarnation && isLocal {
+		return
+	}
+	st.susp = nil // any suspicion timer is now stale
+
+	oldState := st.state
+	oldMeta := st.meta
+	if !bootstrap && isLocal {
+		// Another node speaks for us with our own incarnation: ignore it only
+		// if it says exactly what we would (a restart with a new config at
+		// the same incarnation must be refuted).
+		if a.Incarnation == st.incarnation && bytes.Equal(a.Meta, st.meta) && bytes.Equal(a.Vsn, st.vsnSlice()) {
+			return
+		}
+		c.refute(st, a.Incarnation)
+		c.log.Printf("[WARN] memberlist: Refuting an alive message for '%s' (%v:%d) meta:(%v VS %v), vsn:(%v VS %v)",
+			a.Node, net.IP(a.Addr), a.Port, a.Meta, st.meta, a.Vsn, st.vsnSlice())
+	} else {
+		c.encodeAndBroadcast(a.Node, aliveMsg, a, notify)
+		changed := false
+		if len(a.Vsn) >= 6 && !bytes.Equal(st.vsn[:], a.Vsn[:6]) {
+			copy(st.vsn[:], a.Vsn[:6])
+			changed = true
+		}
+		st.incarnation = a.Incarnation
+		if !bytes.Equal(st.meta, a.Meta) {
+			st.meta = cloneBytes(a.Meta)
+			changed = true
+		}
+		if !bytes.Equal(st.addr, a.Addr) || st.port != a.Port {
+			st.addr = cloneIP(a.Addr)
+			st.port = a.Port
+			changed = true
+		}
+		if st.state != StateAlive {
+			st.state = StateAlive
+			st.stateChange = c.elapsed()
+			changed = true
+		}
+		if changed {
+			c.touch(st, false)
+		}
+	}
+	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "alive"}, 1, c.labels)
+
+	if c.cfg.Events != nil {
+		if oldState == StateDead || oldState == StateLeft {
+			c.cfg.Events.NotifyJoin(st.toNode())
+		} else if !bytes.Equal(oldMeta, st.meta) {
+			c.cfg.Events.NotifyUpdate(st.toNode())
+		}
+	}
+}
+
+func cloneIP(ip []byte) net.IP {
+	return append(net.IP(nil), ip...)
+}
+
+// suspectNode handles news that a member may have failed.
+func (c *core) suspectNode(s *suspect) {
+	st, ok := c.nodeMap[s.Node]
+	if !ok || s.Incarnation < st.incarnation {
+		return
+	}
+	// A suspicion already running takes the message as a confirmation; an
+	// independent one is gossiped on so that others hear it too.
+	if st.susp != nil {
+		if st.susp.confirm(s.From) {
+			c.encodeAndBroadcast(s.Node, suspectMsg, s, 0)
+			c.scheduleSuspicion(st)
+		}
+		return
+	}
+	if st.state != StateAlive {
+		return
+	}
+	if st.name == c.cfg.Name {
+		c.refute(st, s.Incarnation)
+		c.log.Printf("[WARN] memberlist: Refuting a suspect message (from: %s)", s.From)
+		return
+	}
+	c.encodeAndBroadcast(s.Node, suspectMsg, s, 0)
+	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "suspect"}, 1, c.labels)
+
+	st.incarnation = s.Incarnation
+	st.state = StateSuspect
+	st.stateChange = c.elapsed()
+	c.touch(st, false)
+
+	st.susp = suspicionFor(c.cfg, c.numNodes(), s.From, c.now)
+	c.scheduleSuspicion(st)
+}
+
+func (c *core) scheduleSuspicion(st *nodeState) {
+	c.schedule(st.susp.deadline(), timer{kind: tSuspicion, node: st, susp: st.susp})
+}
+
+// suspicionFired declares a suspect dead when its timeout passes, unless the
+// suspicion was cleared or replaced since the timer was set.
+func (c *core) suspicionFired(st *nodeState, s *suspicion) {
+	if st.susp != s || st.state != StateSuspect || c.nodeMap[st.name] != st {
+		return
+	}
+	if c.now.Before(s.deadline()) {
+		return
+	}
+	st.susp = nil
+	if k := int(s.k); k > 0 && s.confirmations() < k {
+		c.metrics.IncrCounterWithLabels([]string{"memberlist", "degraded", "timeout"}, 1, c.labels)
+	}
+	c.log.Printf("[INFO] memberlist: Marking %s as failed, suspect timeout reached (%d peer confirmations)", st.name, s.confirmations())
+	d := dead{Incarnation: st.incarnation, Node: st.name, From: c.cfg.Name}
+	c.deadNode(&d)
+}
+
+// deadNode handles news that a member failed, or left when it says so
+// itself.
+func (c *core) deadNode(d *dead) {
+	st, ok := c.nodeMap[d.Node]
+	if !ok || d.Incarnation < st.incarnation {
+		return
+	}
+	st.susp = nil
+	if st.deadOrLeft() {
+		return
+	}
+	if st.name == c.cfg.Name {
+		if !c.leaving {
+			c.refute(st, d.Incarnation)
+			c.log.Printf("[WARN] memberlist: Refuting a dead message (from: %s)", d.From)
+			return
+		}
+		c.encodeAndBroadcast(d.Node, deadMsg, d, c.leaveToken)
+	} else {
+		c.encodeAndBroadcast(d.Node, deadMsg, d, 0)
+	}
+	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, c.labels)
+
+	st.incarnation = d.Incarnation
+	if d.Node == d.From {
+		st.state = StateLeft
+	} else {
+		st.state = StateDead
+	}
+	st.stateChange = c.elapsed()
+	c.touch(st, false)
+	if c.cfg.Events != nil {
+		c.cfg.Events.NotifyLeave(st.toNode())
+	}
+}
+
+// leave marks us left and broadcasts it. It returns false when no other
+// member is alive to hear it, so there is nothing to wait for; otherwise an
+// outNotify with token follows once the broadcast has gone out.
+func (c *core) leave(now time.Time, token uint64) bool {
+	c.now = now
+	if c.leaving {
+		return false
+	}
+	c.leaving = true
+	c.leaveToken = token
+	me := c.self()
+	if me == nil {
+		return false
+	}
+	d := dead{Incarnation: me.incarnation, Node: me.name, From: me.name}
+	c.deadNode(&d)
+	return c.anyAlive()
+}
+
+// updateNode re-advertises us with new metadata. Like leave, it returns
+// whether an outNotify with token will follow.
+func (c *core) updateNode(now time.Time, token uint64, meta []byte) bool {
+	c.now = now
+	me := c.self()
+	if me == nil || c.leaving {
+		return false // after Leave there is nothing to re-advertise
+	}
+	a := alive{
+		Incarnation: c.nextIncarnation(),
+		Node:        c.cfg.Name,
+		Addr:        me.addr,
+		Port:        me.port,
+		Meta:        meta,
+		Vsn:         c.cfg.BuildVsnArray(),
+	}
+	c.aliveNode(&a, token, true)
+	return c.anyAlive()
+}

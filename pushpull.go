@@ -1,0 +1,290 @@
+// This file owns state exchange (push/pull, the anti-entropy half of the
+// protocol) on both sides and for both reasons: the periodic exchange with
+// a random live member, a join, and the answer to a peer's exchange; the
+// merge of a peer's member table, with the protocol-version check and the
+// merge delegate's veto; and the bookkeeping of every stream exchange the
+// core asks a driver to perform (push/pull and the TCP fallback ping), whose
+// result comes back through exchangeDone.
+
+package memberlist
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"time"
+
+	metrics "github.com/hashicorp/go-metrics"
+)
+
+// exchangeKind says why the core asked for a stream exchange.
+type exchangeKind uint8
+
+const (
+	exPushPull exchangeKind = iota // periodic anti-entropy
+	exJoin                         // a join, reported with outJoined
+	exTCPPing                      // the probe round's TCP fallback ping
+)
+
+// exchange is a stream exchange asked for with outExchange and not yet
+// reported back.
+type pendingExchange struct {
+	kind    exchangeKind
+	to      Address
+	started time.Time
+	seq     uint32 // exTCPPing: the probe round's sequence number
+}
+
+// startExchange asks the driver for a stream exchange and returns its id.
+func (c *core) startExchange(kind exchangeKind, to Address, msg []byte, deadline time.Time, seq uint32) uint64 {
+	c.lastExchange++
+	id := c.lastExchange
+	c.exchanges[id] = &pendingExchange{kind: kind, to: to, started: c.now, seq: seq}
+	c.emit(&outExchange{id: id, to: to, msg: msg, deadline: deadline})
+	return id
+}
+
+// dialError marks a failure to open a stream at all, as opposed to a
+// failure during the exchange: for a TCP fallback ping it is the expected
+// answer of a dead member, not worth an error in the log.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func isDialError(err error) bool {
+	var d *dialError
+	return errors.As(err, &d)
+}
+
+// exchangeDone is the input for the end of exchange id: the peer's answer,
+// or why there was none (the driver wraps a failure to connect in a
+// dialError).
+func (c *core) exchangeDone(now time.Time, id uint64, reply *streamMsg, err error) {
+	c.now = now
+	ex, ok := c.exchanges[id]
+	if !ok {
+		return
+	}
+	delete(c.exchanges, id)
+	if ex.kind == exTCPPing {
+		c.tcpPingDone(ex.seq, reply, err)
+		return
+	}
+	c.metrics.AddSampleWithLabels([]string{"memberlist", "pushPullNode"}, msSince(now, ex.started), c.labels)
+	if err == nil {
+		err = c.mergeReply(ex.kind == exJoin, reply)
+	}
+	if ex.kind == exJoin {
+		c.emit(&outJoined{id: id, err: err})
+		return
+	}
+	if err != nil {
+		c.log.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", ex.to.Name, err)
+	}
+}
+
+// mergeReply merges the answer to our push/pull.
+func (c *core) mergeReply(join bool, reply *streamMsg) error {
+	switch reply.t {
+	case pushPullMsg:
+		return c.mergeRemoteState(join, reply.states, reply.user)
+	case errMsg:
+		return fmt.Errorf("remote error: %v", reply.err)
+	default:
+		return fmt.Errorf("received invalid msgType (%d), expected pushPullMsg (%d)", reply.t, pushPullMsg)
+	}
+}
+
+// join starts joining the cluster through the member at to: a push/pull
+// exchange with the join flag. Its outcome comes back as outJoined with the
+// returned id.
+func (c *core) join(now time.Time, to Address) uint64 {
+	c.now = now
+	buf, err := c.localState(true)
+	if err != nil {
+		c.lastExchange++
+		c.emit(&outJoined{id: c.lastExchange, err: err})
+		return c.lastExchange
+	}
+	return c.startExchange(exJoin, to, buf, now.Add(c.cfg.TCPTimeout), 0)
+}
+
+// pushPullRound starts a full state exchange with one random live member.
+func (c *core) pushPullRound() {
+	peers := c.kRandomNodes(1, func(n *nodeState) bool {
+		return n.name == c.cfg.Name || n.state != StateAlive
+	})
+	if len(peers) == 0 {
+		return
+	}
+	buf, err := c.localState(false)
+	if err != nil {
+		c.log.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", peers[0].name, err)
+		return
+	}
+	c.startExchange(exPushPull, peers[0].fullAddress(), buf, c.now.Add(c.cfg.TCPTimeout), 0)
+}
+
+// answerPushPull answers a peer's push/pull with our own state. It merges
+// the peer's state first (the reference answers first): when the
+// initiator's Join returns, both sides then know each other. A merge the
+// delegate refuses is logged and still answered, as in the reference.
+func (c *core) answerPushPull(msg *streamMsg, from net.Addr) []byte {
+	if err := c.mergeRemoteState(msg.join, msg.states, msg.user); err != nil {
+		c.log.Printf("[ERR] memberlist: Failed push/pull merge: %s %s", err, LogAddress(from))
+	}
+	local, err := c.localState(msg.join)
+	if err != nil {
+		c.log.Printf("[ERR] memberlist: Failed to push local state: %s %s", err, LogAddress(from))
+		return nil
+	}
+	return local
+}
+
+// localState encodes this node's whole member table and the delegate's user
+// state as a push/pull message, ready for the stream layer.
+func (c *core) localState(join bool) ([]byte, error) {
+	states := make([]pushNodeState, len(c.nodes))
+	var counts [4]int
+	for i, n := range c.nodes {
+		states[i] = pushNodeState{
+			Name:        n.name,
+			Addr:        n.addr,
+			Port:        n.port,
+			Meta:        n.meta,
+			Incarnation: n.incarnation,
+			State:       n.state,
+			Vsn:         n.vsnSlice(),
+		}
+		if n.state >= 0 && int(n.state) < len(counts) {
+			counts[n.state]++
+		}
+	}
+	for st, cnt := range counts {
+		c.metrics.SetGaugeWithLabels([]string{"memberlist", "node", "instances"}, float32(cnt),
+			append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "node_state", Value: NodeStateType(st).String()}))
+	}
+	var user []byte
+	if c.cfg.Delegate != nil {
+		user = c.cfg.Delegate.LocalState(join)
+	}
+	buf, err := encodePushPull(join, states, user, c.cfg.MsgpackUseNewTimeFormat)
+	if err != nil {
+		return nil, fmt.Errorf("encode push/pull state: %w", err)
+	}
+	if len(buf) >= 5 {
+		c.metrics.SetGaugeWithLabels([]string{"memberlist", "size", "local"}, float32(len(buf)), c.labels)
+	}
+	return buf, nil
+}
+
+// mergeRemoteState merges a peer's push/pull state. On a join the merge
+// delegate may veto it; then nothing is merged and its error is returned.
+func (c *core) mergeRemoteState(join bool, remote []pushNodeState, user []byte) error {
+	for i := range remote {
+		remote[i].Port = c.peerPort(remote[i].Port)
+	}
+	if err := c.verifyProtocol(remote); err != nil {
+		return err
+	}
+	if join && c.cfg.Merge != nil {
+		peers := make([]*Node, len(remote))
+		for i := range remote {
+			peers[i] = pushStateNode(&remote[i])
+		}
+		if err := c.cfg.Merge.NotifyMerge(peers); err != nil {
+			return err
+		}
+	}
+	c.mergeState(remote)
+	if user != nil && c.cfg.Delegate != nil {
+		c.cfg.Delegate.MergeRemoteState(user, join)
+	}
+	return nil
+}
+
+func pushStateNode(r *pushNodeState) *Node {
+	n := &Node{
+		Name:  r.Name,
+		Addr:  append(net.IP(nil), r.Addr...),
+		Port:  r.Port,
+		Meta:  cloneBytes(r.Meta),
+		State: r.State,
+	}
+	if len(r.Vsn) >= 6 {
+		n.PMin, n.PMax, n.PCur = r.Vsn[0], r.Vsn[1], r.Vsn[2]
+		n.DMin, n.DMax, n.DCur = r.Vsn[3], r.Vsn[4], r.Vsn[5]
+	}
+	return n
+}
+
+// verifyProtocol checks that every live member, ours and theirs, speaks a
+// protocol and delegate version that every other live member understands.
+func (c *core) verifyProtocol(remote []pushNodeState) error {
+	var maxPMin, maxDMin uint8
+	minPMax, minDMax := uint8(math.MaxUint8), uint8(math.MaxUint8)
+	for i := range remote {
+		r := &remote[i]
+		if r.State != StateAlive || len(r.Vsn) < 5 {
+			continue
+		}
+		maxPMin = max(maxPMin, r.Vsn[0])
+		minPMax = min(minPMax, r.Vsn[1])
+		maxDMin = max(maxDMin, r.Vsn[3])
+		minDMax = min(minDMax, r.Vsn[4])
+	}
+	for _, n := range c.nodes {
+		if n.state != StateAlive {
+			continue
+		}
+		maxPMin = max(maxPMin, n.vsn[0])
+		minPMax = min(minPMax, n.vsn[1])
+		maxDMin = max(maxDMin, n.vsn[3])
+		minDMax = min(minDMax, n.vsn[4])
+	}
+	check := func(name string, pCur, dCur uint8) error {
+		if pCur < maxPMin || pCur > minPMax {
+			return fmt.Errorf("Node '%s' protocol version (%d) is incompatible: [%d, %d]", name, pCur, maxPMin, minPMax)
+		}
+		if dCur < maxDMin || dCur > minDMax {
+			return fmt.Errorf("Node '%s' delegate protocol version (%d) is incompatible: [%d, %d]", name, dCur, maxDMin, minDMax)
+		}
+		return nil
+	}
+	for i := range remote {
+		var pCur, dCur uint8
+		if len(remote[i].Vsn) >= 6 {
+			pCur, dCur = remote[i].Vsn[2], remote[i].Vsn[5]
+		}
+		if err := check(remote[i].Name, pCur, dCur); err != nil {
+			return err
+		}
+	}
+	for _, n := range c.nodes {
+		if err := check(n.name, n.vsn[2], n.vsn[5]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeState applies a peer's member table. A member the peer believes dead
+// is only suspected here: we give it the chance to refute.
+func (c *core) mergeState(remote []pushNodeState) {
+	for i := range remote {
+		r := &remote[i]
+		switch r.State {
+		case StateAlive:
+			a := alive{Incarnation: r.Incarnation, Node: r.Name, Addr: r.Addr, Port: r.Port, Meta: r.Meta, Vsn: r.Vsn}
+			c.aliveNode(&a, 0, false)
+		case StateLeft:
+			d := dead{Incarnation: r.Incarnation, Node: r.Name, From: r.Name}
+			c.deadNode(&d)
+		case StateDead, StateSuspect:
+			s := suspect{Incarnation: r.Incarnation, Node: r.Name, From: c.cfg.Name}
+			c.suspectNode(&s)
+		}
+	}
+}
