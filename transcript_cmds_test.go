@@ -865,7 +865,7 @@ func (e *tsEnv) members() []string {
 func (e *tsEnv) cmdState() {
 	sim := e.simulation()
 	cols := e.members()
-	width := 8
+	width := 9
 	for _, c := range cols {
 		width = max(width, len(c)+1)
 	}
