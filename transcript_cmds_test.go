@@ -12,6 +12,20 @@
 //
 // Sends are printed when they leave the sender, with "dropped" when the
 // network lost them. Times are virtual time since the simulation started.
+//
+// Commands:
+//
+//	new-sim seed=1 latency=1ms jitter=0 loss=0   first, if at all
+//	add-nodes n=3 | add-nodes a b [veto-merge=true conflicts=true meta=M
+//	          reclaim=D pushpull=D gossip-to-dead=D]
+//	join a b [c...]          a starts a join push/pull with b (and c...)
+//	crash a [b...]; leave a [b...]; partition a,b | c,d; heal
+//	run-for 2s; run-until-converged [limit=1m]
+//	deliver to=a [from=ip:port|node] alive node=x inc=1 [addr=ip port=p meta=M]
+//	deliver to=a suspect|dead node=x inc=1 from=y   (also ping, ack)
+//	deliver to=a             with one message per input line: a compound
+//	state; members a
+//	log msgs=on|off|a,b states=... events=... max=60   (sticky)
 
 package memberlist
 
