@@ -256,9 +256,12 @@ func (c *core) probeEnd(seq uint32) {
 	c.probeDecide(r)
 }
 
-// probeDecide ends a round that got no ack over UDP.
+// probeDecide ends a round that got no ack over UDP. Like an acked round,
+// it settles local health before the next round starts, so that round's
+// deadline already reflects how this one went (as in the reference, whose
+// ticker hands over the next tick only once the probe has returned).
 func (c *core) probeDecide(r *probeRound) {
-	c.endRound()
+	defer c.endRound()
 	c.metrics.AddSampleWithLabels([]string{"memberlist", "probeNode"}, msSince(c.now, r.sent), c.labels)
 	if r.tcp == tcpAcked {
 		c.log.Printf("[WARN] memberlist: Was able to connect to %s over TCP but UDP probes failed, network may be misconfigured", r.target)
@@ -297,7 +300,7 @@ func (c *core) applyAwareness(delta int) {
 // handleAckResp hands an ack to whoever waits for its sequence number.
 func (c *core) handleAckResp(ack *ackResp, ts time.Time) {
 	if r := c.round; r != nil && r.seq == ack.SeqNo {
-		c.endRound()
+		defer c.endRound()
 		c.metrics.AddSampleWithLabels([]string{"memberlist", "probeNode"}, msSince(c.now, r.sent), c.labels)
 		c.applyAwareness(-1)
 		// Only a direct ack measures the round trip to the target; a

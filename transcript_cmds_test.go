@@ -337,11 +337,27 @@ type tsPushPull struct {
 // buffers, so a change of framing is fixed here.
 func decodeRecord(r simRecord) ([]any, error) {
 	if r.stream {
-		if len(r.buf) == 0 || messageType(r.buf[0]) != pushPullMsg {
-			return nil, fmt.Errorf("stream message is not a push/pull: % x", r.buf[:min(len(r.buf), 8)])
+		// Requests and answers, as the simulator frames them for a config
+		// without label, compression or encryption: the bare message.
+		if len(r.buf) == 0 {
+			return nil, errors.New("empty stream message")
 		}
-		join, states, _, err := decodePushPull(bytes.NewReader(r.buf[1:]), 0)
-		return []any{&tsPushPull{join: join, states: states}}, err
+		m, err := decodeStreamBody(messageType(r.buf[0]), bytes.NewReader(r.buf[1:]))
+		if err != nil {
+			return nil, err
+		}
+		switch m.t {
+		case pushPullMsg:
+			return []any{&tsPushPull{join: m.join, states: m.states}}, nil
+		case pingMsg:
+			return []any{&m.ping}, nil
+		case ackRespMsg:
+			return []any{&m.ack}, nil
+		case errMsg:
+			return nil, fmt.Errorf("error answer: %s", m.err)
+		default:
+			return nil, fmt.Errorf("unexpected stream message type %s", m.t)
+		}
 	}
 	var out []any
 	var walk func(b []byte) error
