@@ -337,6 +337,7 @@ func (m *Memberlist) performOutputs() {
 				_ = m.do(func(c *core) { c.exchangeDone(time.Now(), o.id, reply, err) })
 			})
 		case *outJoined:
+			delete(m.joinCtx, o.id) // set when the join could not start its exchange
 			if ch, ok := m.joins[o.id]; ok {
 				delete(m.joins, o.id)
 				ch <- o.err
