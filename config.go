@@ -331,6 +331,16 @@ type Config struct {
 	// Records below the handler's level cost no formatting beyond the
 	// standard logger's Printf.
 	SlogLogger *slog.Logger
+
+	// TCPOnly sends every message that would travel as a UDP packet over a
+	// TCP stream instead (through the Transport's streams), for networks
+	// that block UDP. Each peer gets one long-lived stream for packets,
+	// opened on first use, so it costs a connection per peer, a little
+	// more latency than UDP, and head-of-line blocking on lossy links. No
+	// packet is sent over UDP in this mode, and inbound UDP packets are
+	// dropped, so every member of a cluster must use the same setting:
+	// TCP-only nodes and UDP nodes do not form one cluster.
+	TCPOnly bool
 }
 
 // Bounds that validate enforces beyond what the field types already allow.

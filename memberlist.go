@@ -135,6 +135,9 @@ func Create(conf *Config) (*Memberlist, error) {
 		}
 	}
 
+	if conf.TCPOnly {
+		nat = newTCPOnlyTransport(nat, conf, logger, port)
+	}
 	m := &Memberlist{
 		config:     conf,
 		transport:  nat,

@@ -239,6 +239,7 @@ func (o *options) config() (*memberlist.Config, error) {
 		c.AdvertisePort = o.advertise.port
 	}
 	c.Label = o.label
+	c.TCPOnly = o.tcpOnly
 	if len(o.keys) > 0 {
 		kr, err := memberlist.NewKeyring(o.keys, o.keys[0])
 		if err != nil {

@@ -104,12 +104,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 	conf.Events = track
 	conf.SlogLogger = log.With("component", "memberlist")
-	if opts.tcpOnly {
-		if err := enableTCPOnly(conf); err != nil {
-			fmt.Fprintf(stderr, "memberlist-agent: %v\n", err)
-			return 2
-		}
-	}
 	list, err := memberlist.Create(conf)
 	if err != nil {
 		fmt.Fprintf(stderr, "memberlist-agent: cannot start the node on -bind %s: %v\n", opts.bind.String(), err)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -31,15 +32,41 @@ import (
 // on real sockets, so the test polls, but never without a limit.
 const processWait = 30 * time.Second
 
-// buildAgent compiles the agent into a temporary directory once per test.
+// The agent binary is built once per test run, on first use, into binDir;
+// TestMain removes it.
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildAgent returns the path of the agent binary, building it with go
+// build the first time.
 func buildAgent(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "memberlist-agent")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "memberlist-agent-test"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "memberlist-agent")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
 	}
-	return bin
+	return binPath
 }
 
 // agentProc is one running agent with its JSON log lines.
@@ -285,6 +312,24 @@ func TestAgentCluster(t *testing.T) {
 	}
 	b.stop(t)
 	waitStates(t, "a=alive b=left c=left", a)
+	a.stop(t)
+}
+
+// TestAgentTCPOnly runs two agents with -tcp-only: they form a cluster
+// over streams alone (the library's tests check that no UDP is sent).
+func TestAgentTCPOnly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two agent processes")
+	}
+	bin := buildAgent(t)
+	a := startAgent(t, bin, "a", "-tcp-only", "-label", "tcp")
+	b := startAgent(t, bin, "b", "-tcp-only", "-label", "tcp", "-join", a.bind)
+	if !strings.Contains(a.logText(), `"tcp_only":true`) {
+		t.Errorf("agent a does not report TCP-only mode")
+	}
+	waitStates(t, "a=alive b=alive", a, b)
+	b.stop(t)
+	waitStates(t, "a=alive b=left", a)
 	a.stop(t)
 }
 
