@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -264,12 +265,12 @@ type Config struct {
 
 	// LogOutput receives the node's log lines, with the standard logger's
 	// date and time prefix. Nil means os.Stderr. Set at most one of
-	// LogOutput and Logger; Create rejects a Config with both.
+	// LogOutput, Logger and SlogLogger; Create rejects a Config with more.
 	LogOutput io.Writer
 
 	// Logger, when set, receives every log line of the node, in place of
-	// LogOutput. Set at most one of LogOutput and Logger; Create rejects a
-	// Config with both.
+	// LogOutput. Set at most one of LogOutput, Logger and SlogLogger;
+	// Create rejects a Config with more.
 	Logger *log.Logger
 
 	// HandoffQueueDepth is kept for compatibility and not used: the
@@ -320,6 +321,26 @@ type Config struct {
 	// while any member runs a release whose decoder predates the extension;
 	// decoding accepts both forms either way.
 	MsgpackUseNewTimeFormat bool
+
+	// SlogLogger, when set, receives every log line of the node as a
+	// structured record, in place of LogOutput and Logger (set at most one
+	// of the three). The reference-style tags become levels ([DEBUG],
+	// [INFO], [WARN], [ERR] map to slog's Debug, Info, Warn, Error), the
+	// message loses its tag and "memberlist:" prefix, and a peer address the
+	// line names ("from=10.0.0.1:7946") becomes the attribute "from".
+	// Records below the handler's level cost no formatting beyond the
+	// standard logger's Printf.
+	SlogLogger *slog.Logger
+
+	// TCPOnly sends every message that would travel as a UDP packet over a
+	// TCP stream instead (through the Transport's streams), for networks
+	// that block UDP. Each peer gets one long-lived stream for packets,
+	// opened on first use, so it costs a connection per peer, a little
+	// more latency than UDP, and head-of-line blocking on lossy links. No
+	// packet is sent over UDP in this mode, and inbound UDP packets are
+	// dropped, so every member of a cluster must use the same setting:
+	// TCP-only nodes and UDP nodes do not form one cluster.
+	TCPOnly bool
 }
 
 // Bounds that validate enforces beyond what the field types already allow.
@@ -588,17 +609,23 @@ func (c *Config) validate() error {
 	if c.LogOutput != nil && c.Logger != nil {
 		bad("Logger", "set together with LogOutput", "set alone: choose either Logger or LogOutput")
 	}
+	if c.SlogLogger != nil && (c.LogOutput != nil || c.Logger != nil) {
+		bad("SlogLogger", "set together with LogOutput or Logger", "set alone: choose one of SlogLogger, Logger and LogOutput")
+	}
 
 	return errors.Join(errs...)
 }
 
 // logger returns the logger the node should write to: c.Logger when set,
-// otherwise a new standard logger on c.LogOutput, or on os.Stderr when that
-// is nil too. Each call without c.Logger builds a new *log.Logger, so call
-// it once per node.
+// else one that feeds c.SlogLogger when that is set, otherwise a new
+// standard logger on c.LogOutput, or on os.Stderr when that is nil too. Each
+// call without c.Logger builds a new *log.Logger, so call it once per node.
 func (c *Config) logger() *log.Logger {
 	if c.Logger != nil {
 		return c.Logger
+	}
+	if c.SlogLogger != nil {
+		return newSlogLogLogger(c.SlogLogger)
 	}
 	out := c.LogOutput
 	if out == nil {

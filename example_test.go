@@ -3,6 +3,8 @@ package memberlist_test
 import (
 	"fmt"
 	"io"
+	"log/slog"
+	"os"
 	"sort"
 	"time"
 
@@ -69,4 +71,36 @@ func ExampleSimulation() {
 	// Output:
 	// n1 sees 5 members
 	// n1 sees n4 as dead true
+}
+
+// A node can log through log/slog: its reference-style lines become
+// records with a level, a bare message and, when a line names a peer, a
+// "from" attribute. Here a failed Join is logged at DEBUG.
+func ExampleConfig_slogLogger() {
+	handler := slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		// Drop the time so that the output is the same on every run.
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	var network memberlist.MockNetwork
+	conf := memberlist.DefaultLocalConfig()
+	conf.Name = "a"
+	conf.Transport = network.NewTransport("a")
+	conf.SlogLogger = slog.New(handler).With("node", conf.Name)
+	list, err := memberlist.Create(conf)
+	if err != nil {
+		panic(err)
+	}
+	defer list.Shutdown()
+
+	_, err = list.Join([]string{"127.0.0.1:999"})
+	fmt.Println("join failed:", err != nil)
+	// Output:
+	// level=DEBUG msg="failed to join 127.0.0.1:999: no route to 127.0.0.1:999: no live mock transport has that name or address" node=a
+	// join failed: true
 }

@@ -119,6 +119,9 @@ func Create(conf *Config) (*Memberlist, error) {
 		logger.Printf("[WARN] memberlist: Binding to public address without encryption!")
 	}
 
+	if conf.TCPOnly {
+		nat = newTCPOnlyTransport(nat, conf, logger, port)
+	}
 	m := &Memberlist{
 		config:     conf,
 		transport:  nat,
