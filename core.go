@@ -92,7 +92,7 @@ type core struct {
 	advPort uint16
 
 	nodes      []*nodeState
-	nodeMap    map[string]*nodeState
+	index      memberIndex
 	probeIndex int
 
 	incarnation uint32
@@ -182,7 +182,6 @@ func newCore(cfg *Config, addr net.IP, port uint16, env coreEnv) *core {
 		rng:       rand.New(rand.NewPCG(env.seed, env.seed^0x9e3779b97f4a7c15)),
 		advAddr:   addr,
 		advPort:   port,
-		nodeMap:   make(map[string]*nodeState),
 		awareness: newAwareness(cfg.AwarenessMaxMultiplier),
 		relays:    make(map[uint32]*relay),
 		pings:     make(map[uint32]*userPing),
@@ -323,11 +322,11 @@ func (c *core) healthScore() int {
 // memberState returns how this node sees member name, and whether it knows
 // the name at all.
 func (c *core) memberState(name string) (NodeStateType, bool) {
-	st, ok := c.nodeMap[name]
-	if !ok {
+	st := c.index.get(name)
+	if st == nil {
 		return 0, false
 	}
-	return st.state, true
+	return st.state(), true
 }
 
 // numAlive is how many members, ourselves included, are alive or suspect.

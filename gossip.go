@@ -12,10 +12,10 @@ func (c *core) gossip() {
 	start := c.now
 	deadLimit := c.elapsed() - int64(c.cfg.GossipToTheDeadTime)
 	peers := c.kRandomNodes(c.cfg.GossipNodes, func(n *nodeState) bool {
-		if n.name == c.cfg.Name {
+		if n.name() == c.cfg.Name {
 			return true
 		}
-		switch n.state {
+		switch n.state() {
 		case StateAlive, StateSuspect:
 			return false
 		case StateDead:

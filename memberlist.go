@@ -381,25 +381,25 @@ func (m *Memberlist) goStream(fn func()) {
 func (m *Memberlist) publish(st *nodeState, removed bool) {
 	old := m.snap.Load()
 	nodes := slices.Clone(old.nodes)
-	i, known := m.snapIndex[st.name]
+	i, known := m.snapIndex[st.name()]
 	switch {
 	case removed && known:
 		last := len(nodes) - 1
 		nodes[i] = nodes[last]
 		m.snapIndex[nodes[i].Name] = i
 		nodes = nodes[:last]
-		delete(m.snapIndex, st.name)
+		delete(m.snapIndex, st.name())
 	case removed:
 		return
 	case known:
 		nodes[i] = st.toNode()
 	default:
-		m.snapIndex[st.name] = len(nodes)
+		m.snapIndex[st.name()] = len(nodes)
 		nodes = append(nodes, st.toNode())
 	}
 	s := &snapshot{nodes: nodes, local: old.local}
-	if st.name == m.config.Name && !removed {
-		s.local = nodes[m.snapIndex[st.name]]
+	if st.name() == m.config.Name && !removed {
+		s.local = nodes[m.snapIndex[st.name()]]
 	}
 	m.snap.Store(s)
 }

@@ -9,45 +9,116 @@ import (
 	"net"
 	"strconv"
 	"time"
+	"unique"
+
+	metrics "github.com/hashicorp/go-metrics"
 )
 
-// nodeState is this node's view of one member. It is kept small (see the
-// scale budget in DESIGN.md): no maps, timers or channels per entry, and
-// suspicion state only while the member is suspect.
+// nodeState is this node's view of one member, 64 bytes (see the scale
+// budget in DESIGN.md): no maps, timers or channels per entry, suspicion
+// state only while the member is suspect, the address inline, and the name
+// and metadata as unique.Handles, so that the many cores of a simulation
+// share one copy of each name and metadata instead of one per core, and a
+// name compares by pointer.
 type nodeState struct {
-	name        string
-	addr        net.IP
-	meta        []byte
-	susp        *suspicion // non-nil only while suspect
-	stateChange int64      // core.elapsed() at the last state change
+	id          unique.Handle[string] // the name
+	metaH       unique.Handle[string] // the metadata; the zero Handle is nil metadata
+	susp        *suspicion            // non-nil only while suspect
+	stateChange int64                 // core.elapsed() at the last state change
+	ip          [16]byte              // the address's first ipLen bytes
 	incarnation uint32
 	port        uint16
-	state       NodeStateType
+	st          uint8    // NodeStateType
+	ipLen       uint8    // 4 or 16, as the member sent it
 	vsn         [6]uint8 // PMin, PMax, PCur, DMin, DMax, DCur
 }
 
+// name is the member's name.
+func (n *nodeState) name() string { return n.id.Value() }
+
+func (n *nodeState) state() NodeStateType { return NodeStateType(n.st) }
+
+func (n *nodeState) setState(s NodeStateType) { n.st = uint8(s) }
+
+// addr is the member's IP address in the form it was sent (4 or 16 bytes).
+// It returns a new slice each call.
+func (n *nodeState) addr() net.IP { return append(net.IP(nil), n.ip[:n.ipLen]...) }
+
+// hasAddr reports whether ip is the member's address, byte for byte.
+func (n *nodeState) hasAddr(ip []byte) bool {
+	return len(ip) == int(n.ipLen) && string(ip) == string(n.ip[:n.ipLen])
+}
+
+// setAddr stores ip, which must be 4 or 16 bytes (see validAddr).
+func (n *nodeState) setAddr(ip []byte) {
+	n.ipLen = uint8(copy(n.ip[:], ip))
+}
+
+// validAddr reports whether ip can be a member's address: an IPv4 or IPv6
+// address, 4 or 16 bytes, as every well-formed peer sends.
+func validAddr(ip []byte) bool {
+	return len(ip) == net.IPv4len || len(ip) == net.IPv6len
+}
+
+// meta is the member's metadata, nil when it has none. It returns a new
+// slice each call.
+func (n *nodeState) meta() []byte {
+	if n.metaH == (unique.Handle[string]{}) {
+		return nil
+	}
+	return []byte(n.metaH.Value())
+}
+
+// hasMeta reports whether m is the member's metadata. Like bytes.Equal, it
+// takes nil and empty metadata for the same; setMeta keeps the form it was
+// first given, as the wire tells the two apart.
+func (n *nodeState) hasMeta(m []byte) bool {
+	if n.metaH == (unique.Handle[string]{}) {
+		return len(m) == 0
+	}
+	return string(m) == n.metaH.Value()
+}
+
+// sameMeta reports whether two metadata handles hold the same bytes, nil
+// and empty being the same.
+func sameMeta(a, b unique.Handle[string]) bool {
+	if a == b {
+		return true
+	}
+	var none unique.Handle[string]
+	return (a == none || a.Value() == "") && (b == none || b.Value() == "")
+}
+
+func (n *nodeState) setMeta(m []byte) {
+	if m == nil {
+		n.metaH = unique.Handle[string]{}
+		return
+	}
+	n.metaH = unique.Make(string(m))
+}
+
 func (n *nodeState) deadOrLeft() bool {
-	return n.state == StateDead || n.state == StateLeft
+	return n.st == uint8(StateDead) || n.st == uint8(StateLeft)
 }
 
 // address returns the member's "host:port".
 func (n *nodeState) address() string {
-	return joinHostPort(n.addr, n.port)
+	return joinHostPort(n.ip[:n.ipLen], n.port)
 }
 
 func (n *nodeState) fullAddress() Address {
-	return Address{Addr: n.address(), Name: n.name}
+	return Address{Addr: n.address(), Name: n.name()}
 }
 
 // toNode returns a Node the caller owns: no byte of it is shared with the
 // core, so users may keep and read it without racing the protocol.
 func (n *nodeState) toNode() *Node {
 	return &Node{
-		Name:  n.name,
-		Addr:  append(net.IP(nil), n.addr...),
+		Name:  n.name(),
+		Addr:  n.addr(),
 		Port:  n.port,
-		Meta:  cloneBytes(n.meta),
-		State: n.state,
+		Meta:  n.meta(),
+		State: n.state(),
 		PMin:  n.vsn[0],
 		PMax:  n.vsn[1],
 		PCur:  n.vsn[2],
@@ -75,7 +146,7 @@ func joinHostPort(ip net.IP, port uint16) string {
 
 // self returns the local node's entry; it exists from start on.
 func (c *core) self() *nodeState {
-	return c.nodeMap[c.cfg.Name]
+	return c.index.get(c.cfg.Name)
 }
 
 // numNodes is the estimate of the cluster size used to scale timeouts and
@@ -87,7 +158,7 @@ func (c *core) numNodes() int {
 // anyAlive reports whether any other member is not dead or left.
 func (c *core) anyAlive() bool {
 	for _, n := range c.nodes {
-		if !n.deadOrLeft() && n.name != c.cfg.Name {
+		if !n.deadOrLeft() && n.name() != c.cfg.Name {
 			return true
 		}
 	}
@@ -106,19 +177,28 @@ func (c *core) refute(me *nodeState, accusedInc uint32) {
 	c.applyAwareness(1)
 	a := alive{
 		Incarnation: inc,
-		Node:        me.name,
-		Addr:        me.addr,
+		Node:        me.name(),
+		Addr:        me.addr(),
 		Port:        me.port,
-		Meta:        me.meta,
+		Meta:        me.meta(),
 		Vsn:         me.vsnSlice(),
 	}
-	c.encodeAndBroadcast(me.name, aliveMsg, &a, 0)
+	c.encodeAndBroadcast(me.name(), aliveMsg, &a, 0)
 }
 
 // aliveNode handles news that a member is alive. notify, when non-zero, is
 // the token of an outNotify to emit once the resulting broadcast is done.
 // bootstrap is set for our own alive messages at start and on UpdateNode.
 func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
+	// A message that names no node, or gives an address that is no
+	// address, must never make a member (random garbage can decode as an
+	// alive message); no well-formed peer sends one.
+	if a.Node == "" || !validAddr(a.Addr) {
+		c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "rejected"}, 1,
+			append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "reason", Value: "alive"}))
+		c.log.Printf("[DEBUG] memberlist: Ignoring an alive message for %q with a %d-byte address", a.Node, len(a.Addr))
+		return
+	}
 	isLocal := a.Node == c.cfg.Name
 	// An alive message about us may still be in flight while we leave; it
 	// must not bring us back.
@@ -148,24 +228,21 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 	}
 
-	st, known := c.nodeMap[a.Node]
+	st := c.index.get(a.Node)
+	known := st != nil
 	updatesAddr := false
 	if !known {
 		if err := c.cfg.IPAllowed(a.Addr); err != nil {
 			c.log.Printf("[WARN] memberlist: Rejected node %s (%v): %s", a.Node, net.IP(a.Addr), err)
 			return
 		}
-		st = &nodeState{
-			name:  a.Node,
-			addr:  cloneIP(a.Addr),
-			port:  a.Port,
-			meta:  cloneBytes(a.Meta),
-			state: StateDead,
-		}
+		st = &nodeState{id: unique.Make(a.Node), port: a.Port, st: uint8(StateDead)}
+		st.setAddr(a.Addr)
+		st.setMeta(a.Meta)
 		if len(a.Vsn) > 5 {
 			copy(st.vsn[:], a.Vsn[:6])
 		}
-		c.nodeMap[a.Node] = st
+		c.index.put(st)
 		// Insert at a random position: if every node appended, new members
 		// would all be probed last and the detection bound would suffer.
 		n := len(c.nodes)
@@ -175,20 +252,20 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 		c.nodes = append(c.nodes, st)
 		c.nodes[off], c.nodes[n] = c.nodes[n], c.nodes[off]
-	} else if !bytes.Equal(st.addr, a.Addr) || st.port != a.Port {
+	} else if !st.hasAddr(a.Addr) || st.port != a.Port {
 		if err := c.cfg.IPAllowed(a.Addr); err != nil {
-			c.log.Printf("[WARN] memberlist: Rejected IP update from %v to %v for node %s: %s", st.addr, net.IP(a.Addr), a.Node, err)
+			c.log.Printf("[WARN] memberlist: Rejected IP update from %v to %v for node %s: %s", st.addr(), net.IP(a.Addr), a.Node, err)
 			return
 		}
 		reclaim := c.cfg.DeadNodeReclaimTime > 0 &&
 			c.elapsed()-st.stateChange > int64(c.cfg.DeadNodeReclaimTime)
-		if st.state == StateLeft || (st.state == StateDead && reclaim) {
+		if st.state() == StateLeft || (st.state() == StateDead && reclaim) {
 			c.log.Printf("[INFO] memberlist: Updating address for left or failed node %s from %v:%d to %v:%d",
-				st.name, st.addr, st.port, net.IP(a.Addr), a.Port)
+				st.name(), st.addr(), st.port, net.IP(a.Addr), a.Port)
 			updatesAddr = true
 		} else {
 			c.log.Printf("[ERR] memberlist: Conflicting address for %s. Mine: %v:%d Theirs: %v:%d Old state: %v",
-				st.name, st.addr, st.port, net.IP(a.Addr), a.Port, st.state)
+				st.name(), st.addr(), st.port, net.IP(a.Addr), a.Port, st.state())
 			if c.cfg.Conflict != nil {
 				other := &Node{Name: a.Node, Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta)}
 				c.cfg.Conflict.NotifyConflict(st.toNode(), other)
@@ -205,18 +282,18 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	}
 	st.susp = nil // any suspicion timer is now stale
 
-	oldState := st.state
-	oldMeta := st.meta
+	oldState := st.state()
+	oldMeta := st.metaH
 	if !bootstrap && isLocal {
 		// Another node speaks for us with our own incarnation: ignore it only
 		// if it says exactly what we would (a restart with a new config at
 		// the same incarnation must be refuted).
-		if a.Incarnation == st.incarnation && bytes.Equal(a.Meta, st.meta) && bytes.Equal(a.Vsn, st.vsnSlice()) {
+		if a.Incarnation == st.incarnation && st.hasMeta(a.Meta) && bytes.Equal(a.Vsn, st.vsnSlice()) {
 			return
 		}
 		c.refute(st, a.Incarnation)
 		c.log.Printf("[WARN] memberlist: Refuting an alive message for '%s' (%v:%d) meta:(%v VS %v), vsn:(%v VS %v)",
-			a.Node, net.IP(a.Addr), a.Port, a.Meta, st.meta, a.Vsn, st.vsnSlice())
+			a.Node, net.IP(a.Addr), a.Port, a.Meta, st.meta(), a.Vsn, st.vsnSlice())
 	} else {
 		c.encodeAndBroadcast(a.Node, aliveMsg, a, notify)
 		changed := false
@@ -225,17 +302,17 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			changed = true
 		}
 		st.incarnation = a.Incarnation
-		if !bytes.Equal(st.meta, a.Meta) {
-			st.meta = cloneBytes(a.Meta)
+		if !st.hasMeta(a.Meta) {
+			st.setMeta(a.Meta)
 			changed = true
 		}
-		if !bytes.Equal(st.addr, a.Addr) || st.port != a.Port {
-			st.addr = cloneIP(a.Addr)
+		if !st.hasAddr(a.Addr) || st.port != a.Port {
+			st.setAddr(a.Addr)
 			st.port = a.Port
 			changed = true
 		}
-		if st.state != StateAlive {
-			st.state = StateAlive
+		if st.state() != StateAlive {
+			st.setState(StateAlive)
 			st.stateChange = c.elapsed()
 			changed = true
 		}
@@ -248,19 +325,17 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	if c.cfg.Events != nil {
 		if oldState == StateDead || oldState == StateLeft {
 			c.cfg.Events.NotifyJoin(st.toNode())
-		} else if !bytes.Equal(oldMeta, st.meta) {
+		} else if !sameMeta(oldMeta, st.metaH) {
 			c.cfg.Events.NotifyUpdate(st.toNode())
 		}
 	}
 }
 
-func cloneIP(ip []byte) net.IP {
-	return append(net.IP(nil), ip...)
-}
 
 // suspectNode handles news that a member may have failed.
 func (c *core) suspectNode(s *suspect) {
-	st, ok := c.nodeMap[s.Node]
+	st := c.index.get(s.Node)
+	ok := st != nil
 	if !ok || s.Incarnation < st.incarnation {
 		return
 	}
@@ -273,10 +348,10 @@ func (c *core) suspectNode(s *suspect) {
 		}
 		return
 	}
-	if st.state != StateAlive {
+	if st.state() != StateAlive {
 		return
 	}
-	if st.name == c.cfg.Name {
+	if st.name() == c.cfg.Name {
 		c.refute(st, s.Incarnation)
 		c.log.Printf("[WARN] memberlist: Refuting a suspect message (from: %s)", s.From)
 		return
@@ -285,7 +360,7 @@ func (c *core) suspectNode(s *suspect) {
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "suspect"}, 1, c.labels)
 
 	st.incarnation = s.Incarnation
-	st.state = StateSuspect
+	st.setState(StateSuspect)
 	st.stateChange = c.elapsed()
 	c.touch(st, false)
 
@@ -300,7 +375,7 @@ func (c *core) scheduleSuspicion(st *nodeState) {
 // suspicionFired declares a suspect dead when its timeout passes, unless the
 // suspicion was cleared or replaced since the timer was set.
 func (c *core) suspicionFired(st *nodeState, s *suspicion) {
-	if st.susp != s || st.state != StateSuspect || c.nodeMap[st.name] != st {
+	if st.susp != s || st.state() != StateSuspect || c.index.get(st.name()) != st {
 		return
 	}
 	if c.now.Before(s.deadline()) {
@@ -310,15 +385,16 @@ func (c *core) suspicionFired(st *nodeState, s *suspicion) {
 	if k := int(s.k); k > 0 && s.confirmations() < k {
 		c.metrics.IncrCounterWithLabels([]string{"memberlist", "degraded", "timeout"}, 1, c.labels)
 	}
-	c.log.Printf("[INFO] memberlist: Marking %s as failed, suspect timeout reached (%d peer confirmations)", st.name, s.confirmations())
-	d := dead{Incarnation: st.incarnation, Node: st.name, From: c.cfg.Name}
+	c.log.Printf("[INFO] memberlist: Marking %s as failed, suspect timeout reached (%d peer confirmations)", st.name(), s.confirmations())
+	d := dead{Incarnation: st.incarnation, Node: st.name(), From: c.cfg.Name}
 	c.deadNode(&d)
 }
 
 // deadNode handles news that a member failed, or left when it says so
 // itself.
 func (c *core) deadNode(d *dead) {
-	st, ok := c.nodeMap[d.Node]
+	st := c.index.get(d.Node)
+	ok := st != nil
 	if !ok || d.Incarnation < st.incarnation {
 		return
 	}
@@ -326,7 +402,7 @@ func (c *core) deadNode(d *dead) {
 	if st.deadOrLeft() {
 		return
 	}
-	if st.name == c.cfg.Name {
+	if st.name() == c.cfg.Name {
 		if !c.leaving {
 			c.refute(st, d.Incarnation)
 			c.log.Printf("[WARN] memberlist: Refuting a dead message (from: %s)", d.From)
@@ -340,9 +416,9 @@ func (c *core) deadNode(d *dead) {
 
 	st.incarnation = d.Incarnation
 	if d.Node == d.From {
-		st.state = StateLeft
+		st.setState(StateLeft)
 	} else {
-		st.state = StateDead
+		st.setState(StateDead)
 	}
 	st.stateChange = c.elapsed()
 	c.touch(st, false)
@@ -365,7 +441,7 @@ func (c *core) leave(now time.Time, token uint64) bool {
 	if me == nil {
 		return false
 	}
-	d := dead{Incarnation: me.incarnation, Node: me.name, From: me.name}
+	d := dead{Incarnation: me.incarnation, Node: me.name(), From: me.name()}
 	c.deadNode(&d)
 	return c.anyAlive()
 }
@@ -381,7 +457,7 @@ func (c *core) updateNode(now time.Time, token uint64, meta []byte) bool {
 	a := alive{
 		Incarnation: c.nextIncarnation(),
 		Node:        c.cfg.Name,
-		Addr:        me.addr,
+		Addr:        me.addr(),
 		Port:        me.port,
 		Meta:        meta,
 		Vsn:         c.cfg.BuildVsnArray(),

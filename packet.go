@@ -279,7 +279,7 @@ func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
 	if node != nil {
 		crc = node.vsn[1] >= 5
 	} else if host, _, err := net.SplitHostPort(to.Addr); err == nil {
-		if n, ok := c.nodeMap[host]; ok {
+		if n := c.index.get(host); n != nil {
 			crc = n.vsn[1] >= 5
 		}
 	}

@@ -114,7 +114,7 @@ func (c *core) probe() {
 		}
 		n := c.nodes[c.probeIndex]
 		c.probeIndex++
-		if n.name == c.cfg.Name || n.deadOrLeft() {
+		if n.name() == c.cfg.Name || n.deadOrLeft() {
 			checked++
 			continue
 		}
@@ -130,7 +130,7 @@ func (c *core) probeNode(n *nodeState) {
 	}
 	r := &probeRound{
 		seq:         c.nextSeqNo(),
-		target:      n.name,
+		target:      n.name(),
 		incarnation: n.incarnation,
 		sent:        c.now,
 		deadline:    c.now.Add(interval),
@@ -139,8 +139,8 @@ func (c *core) probeNode(n *nodeState) {
 	c.schedule(c.now.Add(c.cfg.ProbeTimeout), timer{kind: tProbeTimeout, seq: r.seq})
 	c.schedule(r.deadline, timer{kind: tProbeEnd, seq: r.seq})
 
-	p := c.pingFor(r.seq, n.name)
-	if n.state == StateAlive {
+	p := c.pingFor(r.seq, n.name())
+	if n.state() == StateAlive {
 		c.encodeAndSend(n.fullAddress(), pingMsg, &p)
 		return
 	}
@@ -151,7 +151,7 @@ func (c *core) probeNode(n *nodeState) {
 		c.log.Printf("[ERR] memberlist: Failed to encode ping: %s", err)
 		return
 	}
-	s := suspect{Incarnation: n.incarnation, Node: n.name, From: c.cfg.Name}
+	s := suspect{Incarnation: n.incarnation, Node: n.name(), From: c.cfg.Name}
 	sb, err := encodeMsg(suspectMsg, &s, c.cfg.MsgpackUseNewTimeFormat)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: Failed to encode suspect message: %s", err)
@@ -169,18 +169,18 @@ func (c *core) probeTimeout(seq uint32) {
 	}
 	r.indirect = true
 	c.log.Printf("[DEBUG] memberlist: Failed UDP ping: %s (timeout reached)", r.target)
-	target := c.nodeMap[r.target]
+	target := c.index.get(r.target)
 	if target == nil {
 		return
 	}
 	peers := c.kRandomNodes(c.cfg.IndirectChecks, func(n *nodeState) bool {
-		return n.name == c.cfg.Name || n.name == target.name || n.state != StateAlive
+		return n.name() == c.cfg.Name || n.name() == target.name() || n.state() != StateAlive
 	})
 	ind := indirectPingReq{
 		SeqNo:      seq,
-		Target:     target.addr,
+		Target:     target.addr(),
 		Port:       target.port,
-		Node:       target.name,
+		Node:       target.name(),
 		SourceAddr: c.advAddr,
 		SourcePort: c.advPort,
 		SourceNode: c.cfg.Name,
@@ -197,11 +197,11 @@ func (c *core) probeTimeout(seq uint32) {
 	// A TCP ping to any member that understands version 3, whatever version
 	// we speak, catches members cut off from UDP but otherwise healthy.
 	disabled := c.cfg.DisableTcpPings ||
-		(c.cfg.DisableTcpPingsForNode != nil && c.cfg.DisableTcpPingsForNode(target.name))
+		(c.cfg.DisableTcpPingsForNode != nil && c.cfg.DisableTcpPingsForNode(target.name()))
 	if disabled || target.vsn[1] < 3 {
 		return
 	}
-	p := c.pingFor(seq, target.name)
+	p := c.pingFor(seq, target.name())
 	buf, err := encodeMsg(pingMsg, &p, c.cfg.MsgpackUseNewTimeFormat)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: Failed to encode ping: %s", err)
@@ -280,13 +280,13 @@ func (c *core) probeDecide(r *probeRound) {
 	}
 	c.applyAwareness(delta)
 	c.log.Printf("[INFO] memberlist: Suspect %s has failed, no acks received", r.target)
-	target := c.nodeMap[r.target]
+	target := c.index.get(r.target)
 	if target == nil {
 		return
 	}
 	// Accuse the incarnation we probed: if the target refuted meanwhile, the
 	// accusation is stale and suspectNode drops it.
-	s := suspect{Incarnation: r.incarnation, Node: target.name, From: c.cfg.Name}
+	s := suspect{Incarnation: r.incarnation, Node: target.name(), From: c.cfg.Name}
 	c.suspectNode(&s)
 }
 
@@ -306,7 +306,7 @@ func (c *core) handleAckResp(ack *ackResp, ts time.Time) {
 		// Only a direct ack measures the round trip to the target; a
 		// relayed one also carries the relay's path and no payload.
 		if c.cfg.Ping != nil && !r.indirect {
-			if n := c.nodeMap[r.target]; n != nil {
+			if n := c.index.get(r.target); n != nil {
 				c.cfg.Ping.NotifyPingComplete(n.toNode(), ts.Sub(r.sent), ack.Payload)
 			}
 		}
@@ -417,7 +417,7 @@ func (c *core) resetNodes() {
 	limit := c.elapsed() - int64(c.cfg.GossipToTheDeadTime)
 	for _, n := range c.nodes {
 		if n.deadOrLeft() && n.stateChange < limit {
-			delete(c.nodeMap, n.name)
+			c.index.remove(n.name())
 			c.touch(n, true)
 			continue
 		}

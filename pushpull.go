@@ -114,14 +114,14 @@ func (c *core) join(now time.Time, to Address) uint64 {
 // pushPullRound starts a full state exchange with one random live member.
 func (c *core) pushPullRound() {
 	peers := c.kRandomNodes(1, func(n *nodeState) bool {
-		return n.name == c.cfg.Name || n.state != StateAlive
+		return n.name() == c.cfg.Name || n.state() != StateAlive
 	})
 	if len(peers) == 0 {
 		return
 	}
 	buf, err := c.localState(false)
 	if err != nil {
-		c.log.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", peers[0].name, err)
+		c.log.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", peers[0].name(), err)
 		return
 	}
 	c.startExchange(exPushPull, peers[0].fullAddress(), buf, c.now.Add(c.cfg.TCPTimeout), 0)
@@ -150,16 +150,16 @@ func (c *core) localState(join bool) ([]byte, error) {
 	var counts [4]int
 	for i, n := range c.nodes {
 		states[i] = pushNodeState{
-			Name:        n.name,
-			Addr:        n.addr,
+			Name:        n.name(),
+			Addr:        n.ip[:n.ipLen:n.ipLen], // encoded at once, never kept
 			Port:        n.port,
-			Meta:        n.meta,
+			Meta:        n.meta(),
 			Incarnation: n.incarnation,
-			State:       n.state,
+			State:       n.state(),
 			Vsn:         n.vsnSlice(),
 		}
-		if n.state >= 0 && int(n.state) < len(counts) {
-			counts[n.state]++
+		if n.state() >= 0 && int(n.state()) < len(counts) {
+			counts[n.state()]++
 		}
 	}
 	for st, cnt := range counts {
@@ -236,7 +236,7 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		minDMax = min(minDMax, r.Vsn[4])
 	}
 	for _, n := range c.nodes {
-		if n.state != StateAlive {
+		if n.state() != StateAlive {
 			continue
 		}
 		maxPMin = max(maxPMin, n.vsn[0])
@@ -263,7 +263,7 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		}
 	}
 	for _, n := range c.nodes {
-		if err := check(n.name, n.vsn[2], n.vsn[5]); err != nil {
+		if err := check(n.name(), n.vsn[2], n.vsn[5]); err != nil {
 			return err
 		}
 	}

@@ -186,7 +186,7 @@ func (s *Simulation) AddNode(name string) error {
 		if removed {
 			return
 		}
-		s.Trace = append(s.Trace, SimTransition{At: s.Elapsed(), Observer: name, Member: st.name, State: st.state})
+		s.Trace = append(s.Trace, SimTransition{At: s.Elapsed(), Observer: name, Member: st.name(), State: st.state()})
 	}
 	s.nodes = append(s.nodes, n)
 	s.byName[name] = n

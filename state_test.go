@@ -190,7 +190,7 @@ func TestCoreAliveAddsMemberAndGossipsIt(t *testing.T) {
 	// An alive message that is not newer changes nothing.
 	h.addPeer("a", 2, 1)
 	require.Equal(t, []string{"a"}, h.ev.joins)
-	require.Equal(t, uint32(1), h.c.nodeMap["a"].incarnation)
+	require.Equal(t, uint32(1), h.c.index.get("a").incarnation)
 }
 
 func TestCoreMetaChangeNotifiesUpdate(t *testing.T) {
@@ -199,7 +199,7 @@ func TestCoreMetaChangeNotifiesUpdate(t *testing.T) {
 	h.deliver(aliveMsg, &alive{Incarnation: 2, Node: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946,
 		Meta: []byte("v2"), Vsn: []uint8{1, 5, 2, 0, 0, 0}})
 	require.Equal(t, []string{"a"}, h.ev.updates)
-	require.Equal(t, []byte("v2"), h.c.nodeMap["a"].meta)
+	require.Equal(t, []byte("v2"), h.c.index.get("a").meta())
 }
 
 // SWIM §4.2: a member that hears it is suspected refutes with a higher
@@ -208,8 +208,8 @@ func TestCoreRefutesSuspicionOfItself(t *testing.T) {
 	h := newHarness(t, nil)
 	h.addPeer("a", 2, 1)
 	h.deliver(suspectMsg, &suspect{Incarnation: 7, Node: "self", From: "a"})
-	me := h.c.nodeMap["self"]
-	require.Equal(t, StateAlive, me.state)
+	me := h.c.index.get("self")
+	require.Equal(t, StateAlive, me.state())
 	require.Greater(t, me.incarnation, uint32(7))
 	require.Equal(t, 1, h.c.awareness.score(), "Lifeguard: being accused costs local health")
 }
@@ -219,7 +219,7 @@ func TestCoreRefutesDeathOfItselfUnlessLeaving(t *testing.T) {
 	h.addPeer("a", 2, 1)
 	h.deliver(deadMsg, &dead{Incarnation: 3, Node: "self", From: "a"})
 	require.Equal(t, StateAlive, h.state("self"))
-	require.Greater(t, h.c.nodeMap["self"].incarnation, uint32(3))
+	require.Greater(t, h.c.index.get("self").incarnation, uint32(3))
 
 	require.True(t, h.c.leave(h.now, 99))
 	require.Equal(t, StateLeft, h.state("self"))
@@ -402,7 +402,7 @@ func TestCoreConflictingAddressIsReported(t *testing.T) {
 	h.addPeer("a", 3, 2)
 	require.Equal(t, "127.0.0.2:7946", cr.existing)
 	require.Equal(t, "127.0.0.3:7946", cr.other)
-	require.Equal(t, net.IPv4(127, 0, 0, 2).To4(), h.c.nodeMap["a"].addr)
+	require.Equal(t, net.IPv4(127, 0, 0, 2).To4(), h.c.index.get("a").addr())
 }
 
 func TestCoreDeadNodeReclaim(t *testing.T) {
@@ -413,7 +413,7 @@ func TestCoreDeadNodeReclaim(t *testing.T) {
 	h.now = h.now.Add(11 * time.Second)
 	h.addPeer("a", 3, 1)
 	require.Equal(t, StateAlive, h.state("a"))
-	require.Equal(t, net.IPv4(127, 0, 0, 3).To4(), h.c.nodeMap["a"].addr)
+	require.Equal(t, net.IPv4(127, 0, 0, 3).To4(), h.c.index.get("a").addr())
 }
 
 type vetoMerge struct{}
