@@ -3,8 +3,6 @@ package memberlist
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,32 +24,13 @@ type refVector struct {
 }
 
 func loadGolden(t *testing.T) []refVector {
-	files, err := filepath.Glob("testdata/golden/*.hex")
-	require.NoError(t, err)
-	require.NotEmpty(t, files, "no golden vectors: regenerate with cd interop && go run ./cmd/wiregen")
 	var out []refVector
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		require.NoError(t, err)
-		v := refVector{name: strings.TrimSuffix(filepath.Base(f), ".hex")}
-		var hexText strings.Builder
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			switch {
-			case strings.HasPrefix(line, "# key"):
-				k, err := hex.DecodeString(strings.TrimSpace(line[strings.Index(line, ":")+1:]))
-				require.NoError(t, err, f)
-				v.key = k
-			case strings.HasPrefix(line, "# label:"):
-				v.label = strings.TrimSpace(strings.TrimPrefix(line, "# label:"))
-			case strings.HasPrefix(line, "#"), line == "":
-			default:
-				hexText.WriteString(line)
-			}
+	for _, path := range hexFiles(t, "testdata/golden", "regenerate with cd interop && go run ./cmd/wiregen") {
+		buf, fields := readHexFile(t, path)
+		v := refVector{name: strings.TrimSuffix(filepath.Base(path), ".hex"), label: fields["label"], buf: buf}
+		if _, ok := fields["key"]; ok {
+			v.key = hexField(t, path, fields, "key")
 		}
-		v.buf, err = hex.DecodeString(hexText.String())
-		require.NoError(t, err, f)
 		out = append(out, v)
 	}
 	return out

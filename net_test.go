@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -27,10 +26,9 @@ import (
 // golden reads testdata/wire/<name>.hex, bytes written by the reference.
 func golden(t testing.TB, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "wire", name+".hex"))
-	require.NoError(t, err)
-	b, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-	require.NoError(t, err)
+	path := filepath.Join("testdata", "wire", name+".hex")
+	b, fields := readHexFile(t, path)
+	require.Empty(t, fields, "%s holds only hex", path)
 	return b
 }
 

@@ -11,7 +11,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -417,35 +416,21 @@ type goldenVector struct {
 
 func loadGoldenVectors(t *testing.T) []goldenVector {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "security", "*.hex"))
-	require.NoError(t, err)
-	require.NotEmpty(t, paths, "golden vectors missing from testdata/security")
 	var vectors []goldenVector
-	for _, path := range paths {
-		raw, err := os.ReadFile(path)
-		require.NoError(t, err)
-		fields := map[string]string{}
-		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-			k, v, ok := strings.Cut(line, "=")
-			require.True(t, ok, "%s: bad line %q", path, line)
-			fields[k] = v
-		}
-		unhex := func(k string) []byte {
-			b, err := hex.DecodeString(fields[k])
-			require.NoError(t, err, "%s: field %s", path, k)
-			return b
-		}
+	for _, path := range hexFiles(t, filepath.Join("testdata", "security"), "they are committed, restore them from git") {
+		data, fields := readHexFile(t, path)
+		require.Empty(t, data, "%s: a line that is not name=value", path)
 		vsn, err := strconv.Atoi(fields["version"])
-		require.NoError(t, err)
+		require.NoError(t, err, path)
 		vectors = append(vectors, goldenVector{
 			name:  filepath.Base(path),
 			kind:  fields["kind"],
 			vsn:   encryptionVersion(vsn),
-			key:   unhex("key"),
-			nonce: unhex("nonce"),
-			msg:   unhex("msg"),
-			label: string(unhex("label")),
-			out:   unhex("out"),
+			key:   hexField(t, path, fields, "key"),
+			nonce: hexField(t, path, fields, "nonce"),
+			msg:   hexField(t, path, fields, "msg"),
+			label: string(hexField(t, path, fields, "label")),
+			out:   hexField(t, path, fields, "out"),
 		})
 	}
 	return vectors
