@@ -108,27 +108,8 @@ func checkGoldenMessage(t *testing.T, buf []byte) {
 	case userMsg:
 		return // opaque user bytes
 	}
-	var v any
-	switch mt {
-	case pingMsg:
-		v = &ping{}
-	case indirectPingMsg:
-		v = &indirectPingReq{}
-	case ackRespMsg:
-		v = &ackResp{}
-	case nackRespMsg:
-		v = &nackResp{}
-	case suspectMsg:
-		v = &suspect{}
-	case aliveMsg:
-		v = &alive{}
-	case deadMsg:
-		v = &dead{}
-	case errMsg:
-		v = &errResp{}
-	default:
-		t.Fatalf("unexpected message type %v", mt)
-	}
+	v := newForType(mt)
+	require.NotNil(t, v, "unexpected message type %v", mt)
 	require.NoError(t, decodeMsg(body, v))
 	again, err := encodeMsg(mt, v, false)
 	require.NoError(t, err)

@@ -33,7 +33,9 @@ func golden(t testing.TB, name string) []byte {
 }
 
 // newForType returns a pointer to a zero value of the struct a message type
-// carries, for the types that are a single msgpack value.
+// carries, for the types that are a single msgpack value, and nil for the
+// others (framing, user bytes, push/pull). It is the tests' only table from
+// type to struct; callers that take fewer types filter around it.
 func newForType(t messageType) any {
 	switch t {
 	case pingMsg:
@@ -56,6 +58,17 @@ func newForType(t messageType) any {
 		return &compress{}
 	}
 	return nil
+}
+
+// singleBodyTypes lists the message types newForType knows, in code order.
+func singleBodyTypes() []messageType {
+	var out []messageType
+	for t := range messageType(math.MaxUint8) {
+		if newForType(t) != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 var (
