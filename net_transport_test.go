@@ -303,7 +303,9 @@ func TestNetTransportAutoPortRetry(t *testing.T) {
 				defer func() { _ = nt.Shutdown() }()
 			}
 
-			// Every listener from a failed attempt must be closed.
+			// Every listener from a failed attempt must be closed. Each
+			// attempt listens on TCP before UDP.
+			require.Len(t, tcps, tc.wantCalls)
 			failed := tcps
 			if !tc.wantErr {
 				failed = tcps[:len(tcps)-1]
