@@ -92,7 +92,6 @@ func TestPayloadRoundTrip(t *testing.T) {
 						plain, err := decryptPayload([][]byte{key}, sealed, data)
 						require.NoError(t, err)
 						assert.Equal(t, string(msg), string(plain))
-						assert.Len(t, plain, size)
 					})
 				}
 			}
@@ -447,7 +446,6 @@ func TestGoldenVectors(t *testing.T) {
 				plain, err := decryptPacket([][]byte{v.key}, v.out, v.label)
 				require.NoError(t, err)
 				assert.Equal(t, string(v.msg), string(plain))
-				assert.Len(t, plain, len(v.msg))
 			case "stream":
 				got, err := encryptStreamWithNonce(v.vsn, v.key, v.nonce, v.msg, v.label)
 				require.NoError(t, err)
