@@ -567,19 +567,14 @@ func TestCRC(t *testing.T) {
 	assert.Equal(t, uint32(0xcbf43926), binary.BigEndian.Uint32(good[1:5]))
 	assert.Equal(t, msg, good[5:])
 
-	flip := func(i int) []byte {
-		b := bytes.Clone(good)
-		b[i] ^= 0x01
-		return b
-	}
 	tests := []struct {
 		name    string
 		buf     []byte
 		wantErr bool
 	}{
 		{"good", good[1:], false},
-		{"body bit flipped", flip(len(good) - 1)[1:], true},
-		{"checksum bit flipped", flip(2)[1:], true},
+		{"body bit flipped", flipBit(good, len(good)-1)[1:], true},
+		{"checksum bit flipped", flipBit(good, 2)[1:], true},
 		{"too short", []byte{1, 2, 3}, true},
 		{"checksum only, empty message", addCRC(nil)[1:], false},
 	}

@@ -37,6 +37,13 @@ var (
 	testNonce = seqBytes(0xa0, 12)
 )
 
+// flipBit returns a copy of b with the low bit of b[i] flipped.
+func flipBit(b []byte, i int) []byte {
+	b = bytes.Clone(b)
+	b[i] ^= 0x01
+	return b
+}
+
 var allVersions = []encryptionVersion{encryptionVersionPadded, encryptionVersionUnpadded}
 
 func TestEncryptedLength(t *testing.T) {
@@ -154,12 +161,6 @@ func TestDecryptPayloadErrors(t *testing.T) {
 		return buf.Bytes()
 	}
 	v0, v1 := sealed(0, testKey16, []byte("lbl")), sealed(1, testKey16, []byte("lbl"))
-	flip := func(b []byte, i int) []byte {
-		b = bytes.Clone(b)
-		b[i] ^= 0x01
-		return b
-	}
-
 	tests := []struct {
 		name    string
 		keys    [][]byte
@@ -183,10 +184,10 @@ func TestDecryptPayloadErrors(t *testing.T) {
 		{"v0 wrong aad", [][]byte{testKey16}, v0, []byte("other"), errNoKeyDecrypts},
 		// The version byte is not authenticated: a v1 payload read as v0
 		// opens, and only the strict pad check stops the truncation.
-		{"version flipped", [][]byte{testKey16}, flip(v1, 0), []byte("lbl"), errBadPadding},
-		{"nonce tampered", [][]byte{testKey16}, flip(v1, 5), []byte("lbl"), errNoKeyDecrypts},
-		{"ciphertext tampered", [][]byte{testKey16}, flip(v1, 14), []byte("lbl"), errNoKeyDecrypts},
-		{"tag tampered", [][]byte{testKey16}, flip(v1, len(v1)-1), []byte("lbl"), errNoKeyDecrypts},
+		{"version flipped", [][]byte{testKey16}, flipBit(v1, 0), []byte("lbl"), errBadPadding},
+		{"nonce tampered", [][]byte{testKey16}, flipBit(v1, 5), []byte("lbl"), errNoKeyDecrypts},
+		{"ciphertext tampered", [][]byte{testKey16}, flipBit(v1, 14), []byte("lbl"), errNoKeyDecrypts},
+		{"tag tampered", [][]byte{testKey16}, flipBit(v1, len(v1)-1), []byte("lbl"), errNoKeyDecrypts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

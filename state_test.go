@@ -172,6 +172,13 @@ func (h *harness) addPeer(name string, ip byte, inc uint32) {
 	})
 }
 
+// peerState is the member a peer's push/pull reports at 127.0.0.ip, as
+// addPeer would announce it.
+func peerState(name string, ip byte, inc uint32, st NodeStateType) pushNodeState {
+	return pushNodeState{Name: name, Addr: net.IPv4(127, 0, 0, ip).To4(), Port: 7946, Incarnation: inc, State: st,
+		Vsn: []uint8{1, 5, 2, 0, 0, 0}}
+}
+
 func (h *harness) state(name string) NodeStateType {
 	st, ok := h.c.memberState(name)
 	require.True(h.t, ok, "no member %s", name)
@@ -442,7 +449,7 @@ func (h *harness) joinWith(remote []pushNodeState) error {
 
 func TestCoreMergeDelegateVetoesJoin(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.Merge = vetoMerge{} })
-	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	remote := []pushNodeState{peerState("a", 2, 1, StateAlive)}
 	require.ErrorContains(t, h.joinWith(remote), "not my cluster")
 	_, known := h.c.memberState("a")
 	require.False(t, known)
@@ -453,7 +460,7 @@ func TestCoreMergeDelegateVetoesJoin(t *testing.T) {
 
 func TestCoreJoinMergesPeerState(t *testing.T) {
 	h := newHarness(t, nil)
-	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 3, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	remote := []pushNodeState{peerState("a", 2, 3, StateAlive)}
 	require.NoError(t, h.joinWith(remote))
 	require.Equal(t, StateAlive, h.state("a"))
 	require.Equal(t, []string{"a"}, h.ev.joins)
@@ -475,7 +482,7 @@ func TestCoreJoinMergesPeerState(t *testing.T) {
 // carries ours, with the peer's join flag.
 func TestCoreAnswersPushPull(t *testing.T) {
 	h := newHarness(t, nil)
-	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	remote := []pushNodeState{peerState("a", 2, 1, StateAlive)}
 	reply := h.c.handleStream(h.now, &streamMsg{t: pushPullMsg, join: true, states: remote}, peerAddr)
 	require.NotNil(t, reply)
 	require.Equal(t, pushPullMsg, messageType(reply[0]))
@@ -542,7 +549,7 @@ func TestCoreTCPFallbackPing(t *testing.T) {
 func TestCoreMergeDeadBecomesSuspect(t *testing.T) {
 	h := newHarness(t, nil)
 	h.addPeer("a", 2, 1)
-	remote := []pushNodeState{{Name: "a", Addr: net.IPv4(127, 0, 0, 2).To4(), Port: 7946, Incarnation: 1, State: StateDead, Vsn: []uint8{1, 5, 2, 0, 0, 0}}}
+	remote := []pushNodeState{peerState("a", 2, 1, StateDead)}
 	require.NoError(t, h.c.mergeRemoteState(false, remote, nil))
 	require.Equal(t, StateSuspect, h.state("a"))
 }
