@@ -448,13 +448,19 @@ func TestDecodeMsgGarbage(t *testing.T) {
 				if !tc.lenient {
 					assert.Error(t, err, typ.String())
 				}
-				// decodeMsg turns a codec panic into an error, so a panic
-				// would not show here; its message would.
-				if err != nil {
-					assert.NotContains(t, err.Error(), "codec failed", typ.String())
-				}
+				assertNoCodecPanic(t, err, typ.String())
 			}
 		})
+	}
+}
+
+// assertNoCodecPanic fails if err is how decodeMsg reports a codec panic it
+// recovered from: such a panic never reaches a NotPanics check, and the
+// scan before the codec should have refused the input.
+func assertNoCodecPanic(t *testing.T, err error, msgAndArgs ...any) {
+	t.Helper()
+	if err != nil {
+		assert.NotContains(t, err.Error(), "codec failed on malformed input", msgAndArgs...)
 	}
 }
 
@@ -612,6 +618,7 @@ func TestDecompressPayloadGarbage(t *testing.T) {
 			assert.NotPanics(t, func() {
 				_, err := decompressPayload(tc.body)
 				assert.Error(t, err)
+				assertNoCodecPanic(t, err)
 			})
 		})
 	}
@@ -764,6 +771,7 @@ func TestDecodePushPullLies(t *testing.T) {
 				})
 			})
 			assert.Error(t, err)
+			assertNoCodecPanic(t, err)
 			assert.Less(t, n, uint64(1<<20), "allocated %d bytes on a lie", n)
 		})
 	}
