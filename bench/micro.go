@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"compress/lzw"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -21,6 +22,7 @@ import (
 const (
 	wireAck      = 2
 	wireCompound = 7
+	wireCompress = 9
 	wireHasCRC   = 12
 )
 
@@ -105,7 +107,7 @@ func queueBench(im impl) (string, testing.BenchmarkResult, error) {
 }
 
 // ackSeq returns the sequence numbers of the acks in a packet, looking through the
-// CRC and compound wrappers a library may put around them.
+// CRC, compression and compound wrappers a library may put around them.
 func ackSeq(b []byte, out []uint32) []uint32 {
 	if len(b) == 0 {
 		return out
@@ -133,6 +135,20 @@ func ackSeq(b []byte, out []uint32) []uint32 {
 			out = ackSeq(body[:l], out)
 			body = body[l:]
 		}
+	case wireCompress:
+		var c struct {
+			Algo uint8
+			Buf  []byte
+		}
+		if codec.NewDecoderBytes(b[1:], &codec.MsgpackHandle{}).Decode(&c) != nil || c.Algo != 0 {
+			return out
+		}
+		r := lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, 8)
+		inner, err := io.ReadAll(io.LimitReader(r, 1<<20))
+		_ = r.Close()
+		if err == nil {
+			return ackSeq(inner, out)
+		}
 	case wireAck:
 		var a struct {
 			SeqNo   uint32
@@ -151,7 +167,7 @@ type ackWatcher struct{ acks chan uint32 }
 func newAckWatcher() *ackWatcher { return &ackWatcher{acks: make(chan uint32, 256)} }
 
 func (w *ackWatcher) onWrite(b []byte) {
-	if len(b) == 0 || (b[0] != wireAck && b[0] != wireCompound && b[0] != wireHasCRC) {
+	if len(b) == 0 || (b[0] != wireAck && b[0] != wireCompound && b[0] != wireCompress && b[0] != wireHasCRC) {
 		return
 	}
 	for _, s := range ackSeq(b, nil) {
