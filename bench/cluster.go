@@ -14,11 +14,14 @@ import (
 type cluster struct {
 	nodes []node
 	evs   []*events
+
+	stopping chan struct{} // closed when shutdown begins: no new joins
+	stopOnce sync.Once
 }
 
 // startCluster starts n nodes named prefix-i with start.
 func startCluster(n int, prefix string, start func(name string, ev *events) (node, error)) (*cluster, error) {
-	c := &cluster{}
+	c := &cluster{stopping: make(chan struct{})}
 	for i := range n {
 		name := fmt.Sprintf("%s-%d", prefix, i)
 		ev := newEvents(name)
@@ -43,7 +46,12 @@ func (c *cluster) joinAll(parallel int) error {
 	var mu sync.Mutex
 	var errs []error
 	for _, nd := range c.nodes[1:] {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-c.stopping:
+			wg.Wait()
+			return errors.New("cluster shut down while joining")
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -76,13 +84,27 @@ func (c *cluster) waitConverged(t0 time.Time, deadline time.Duration) (time.Dura
 	return time.Duration(last - t0.UnixNano()), nil
 }
 
-// converge joins every node to the first and waits until all see all.
+// converge joins every node to the first and waits until all see all, the
+// joins included, within deadline. When that fails the cluster is shut down,
+// which ends joins still under way.
 func (c *cluster) converge(parallel int, deadline time.Duration) (time.Duration, error) {
 	t0 := time.Now()
-	if err := c.joinAll(parallel); err != nil {
+	joined := make(chan error, 1)
+	go func() { joined <- c.joinAll(parallel) }()
+	d, err := c.waitConverged(t0, deadline)
+	if err == nil {
+		select {
+		case err = <-joined:
+		case <-time.After(time.Until(t0.Add(deadline))):
+			err = fmt.Errorf("converged, but joins still under way after %v", deadline)
+		}
+	}
+	if err != nil {
+		c.shutdown()
+		<-joined
 		return 0, err
 	}
-	return c.waitConverged(t0, deadline)
+	return d, nil
 }
 
 // waitGone waits until every node in observers reported name gone, up to
@@ -106,8 +128,14 @@ func (c *cluster) waitGone(name string, observers []int, t0 time.Time, deadline 
 	return out, nil
 }
 
-// shutdown stops every node still running; parallel so a large cluster stops fast.
+// shutdown stops every node; parallel so a large cluster stops fast. Calls
+// after the first do nothing.
 func (c *cluster) shutdown() {
+	c.stopOnce.Do(c.stop)
+}
+
+func (c *cluster) stop() {
+	close(c.stopping)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 32)
 	for _, nd := range c.nodes {
@@ -120,5 +148,4 @@ func (c *cluster) shutdown() {
 		}()
 	}
 	wg.Wait()
-	c.nodes = nil
 }

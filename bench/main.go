@@ -32,6 +32,7 @@ type plan struct {
 	scaleCap     int
 	scaleWait    time.Duration
 	scaleBudget  time.Duration // no new scale step starts after this
+	scaleTries   int           // tries of a step before N is deemed too large
 	microN       int
 	runs         int // per library for steady, detect and micro
 	total        time.Duration
@@ -41,7 +42,7 @@ var fullPlan = plan{
 	steadyN: []int{16, 64}, steadyWindow: 20 * time.Second, steadySettle: 3 * time.Second,
 	convergeN: []int{8, 32, 128}, convergeRuns: 4,
 	detectN: 32, detectWait: 90 * time.Second,
-	scaleStart: 128, scaleCap: 2048, scaleWait: 60 * time.Second, scaleBudget: 8 * time.Minute,
+	scaleStart: 32, scaleCap: 2048, scaleWait: 60 * time.Second, scaleBudget: 8 * time.Minute, scaleTries: 2,
 	microN: 10000,
 	runs:   2,
 	total:  45 * time.Minute,
@@ -51,7 +52,7 @@ var shortPlan = plan{
 	steadyN: []int{4}, steadyWindow: 2 * time.Second, steadySettle: 500 * time.Millisecond,
 	convergeN: []int{4}, convergeRuns: 1,
 	detectN: 4, detectWait: 30 * time.Second,
-	scaleStart: 8, scaleCap: 16, scaleWait: 10 * time.Second, scaleBudget: 15 * time.Second,
+	scaleStart: 8, scaleCap: 16, scaleWait: 10 * time.Second, scaleBudget: 15 * time.Second, scaleTries: 1,
 	microN: 1000,
 	runs:   1,
 	total:  55 * time.Second,
@@ -85,7 +86,7 @@ func main() {
 	start := time.Now()
 	if want("steady") {
 		for _, n := range p.steadyN {
-			b.pairs(p.runs, job{Kind: "steady", N: n, Window: p.steadyWindow, Settle: p.steadySettle, Deadline: 60 * time.Second})
+			b.pairs(p.runs, job{Kind: "steady", N: n, Window: p.steadyWindow, Settle: p.steadySettle, Deadline: 2 * time.Minute})
 		}
 	}
 	if want("converge") {
@@ -225,8 +226,13 @@ func (b *bench) scaleSearch(p plan) {
 			if !alive[i] {
 				continue
 			}
-			figs, err := b.run(i, job{Kind: "scale", N: n, Deadline: p.scaleWait})
-			if err != nil || figValue(figs, fmt.Sprintf("scale %d nodes: converged", n)) != 1 {
+			// Convergence by gossip alone is a matter of chance near the limit,
+			// so a failed step gets a second try.
+			var figs []fig
+			for try := 0; try < p.scaleTries && !converged(figs, n); try++ {
+				figs, _ = b.run(i, job{Kind: "scale", N: n, Deadline: p.scaleWait})
+			}
+			if !converged(figs, n) {
 				alive[i] = false
 				continue
 			}
@@ -235,7 +241,7 @@ func (b *bench) scaleSearch(p plan) {
 		}
 		results[n] = step
 	}
-	capNote := fmt.Sprintf("scale: largest N converged within %v (doubling from %d, cap %d)", p.scaleWait, p.scaleStart, p.scaleCap)
+	capNote := fmt.Sprintf("scale: largest N converged within %v, in memory (doubling from %d, cap %d, tries per step %d)", p.scaleWait, p.scaleStart, p.scaleCap, p.scaleTries)
 	for i := range 2 {
 		b.tab.add(i, []fig{{Name: capNote, Value: float64(largest[i])}})
 	}
@@ -251,6 +257,10 @@ func (b *bench) scaleSearch(p plan) {
 			b.tab.add(i, []fig{{Name: strings.Replace(f.Name, "scale ", "scale, in memory, ", 1), Value: f.Value, ZeroOK: f.ZeroOK}})
 		}
 	}
+}
+
+func converged(figs []fig, n int) bool {
+	return figValue(figs, fmt.Sprintf("scale %d nodes: converged", n)) == 1
 }
 
 func figValue(figs []fig, name string) float64 {
@@ -352,8 +362,8 @@ func num(v float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "n/a"
-	case v == 0:
-		return "0"
+	case v == math.Trunc(v) && math.Abs(v) < 1e15:
+		return fmt.Sprintf("%.0f", v)
 	case math.Abs(v) >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case math.Abs(v) >= 10:
