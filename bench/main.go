@@ -349,6 +349,18 @@ func (b *bench) print(w *os.File, p plan, elapsed time.Duration) {
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s |\n", name, num(r), num(o), ratio)
 	}
+	fmt.Fprint(w, `
+How each figure is taken:
+- CPU: getrusage (user + system) of the child process over the window, per node per second.
+- UDP packets and bytes: counted by a wrapper around each library's own NetTransport
+  (WriteTo / WriteToAddress); streams opened: its dials (push/pull, TCP fallback pings).
+- heap: HeapInuse after GC, less the child's before any node started, divided by N.
+- converge: N-1 nodes join the first, 16 at a time (scale: 8), until every node's
+  EventDelegate has seen all N; detect: one node shut down without Leave, until each
+  observer's NotifyLeave; leave: Leave on another, until each remaining node's NotifyLeave.
+- scale: each library's own MockNetwork, DefaultLANConfig, all in one process.
+- micro: testing.Benchmark; allocations count the node's own goroutines during the op.
+`)
 	if len(b.errs) > 0 {
 		fmt.Fprintln(w, "\nFailed runs:")
 		for _, e := range b.errs {
