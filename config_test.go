@@ -111,16 +111,10 @@ func TestConfigDefaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := tt.got()
+			// Equal compares with reflect.DeepEqual, which tells a nil
+			// slice, func or interface from an empty one: the fields left
+			// unset in want must be nil, to keep their "not set" meaning.
 			require.Equal(t, tt.want, *got)
-			// Fields that must be nil, not merely empty, to keep their
-			// "not set" meaning.
-			assert.Nil(t, got.Transport)
-			assert.Nil(t, got.SecretKey)
-			assert.Nil(t, got.Keyring)
-			assert.Nil(t, got.CIDRsAllowed)
-			assert.Nil(t, got.Logger)
-			assert.Nil(t, got.LogOutput)
-			assert.Nil(t, got.DisableTcpPingsForNode)
 			assert.NoError(t, got.validate(), "a preset must pass validation")
 
 			// Each call returns a fresh Config.
@@ -421,16 +415,12 @@ func TestParseCIDRs(t *testing.T) {
 	}
 }
 
-// TestConfigFieldTypes keeps a compile-time record of the field types that
-// callers of the reference rely on.
-func TestConfigFieldTypes(t *testing.T) {
-	c := Config{
-		MetricLabels:           []metrics.Label{{Name: "a", Value: "b"}},
-		DisableTcpPingsForNode: func(string) bool { return true },
-	}
-	assert.True(t, c.DisableTcpPingsForNode("x"))
-	assert.Len(t, c.MetricLabels, 1)
-}
+// The field types that callers of the reference rely on, checked when the
+// tests compile.
+var (
+	_ []metrics.Label   = Config{}.MetricLabels
+	_ func(string) bool = Config{}.DisableTcpPingsForNode
+)
 
 func mustKeyring(t *testing.T, primary []byte) *Keyring {
 	t.Helper()

@@ -99,10 +99,14 @@ func FuzzDecryptStream(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if declared := int(binary.BigEndian.Uint32(in)); consumed != 4+declared {
+		declared := int(binary.BigEndian.Uint32(in))
+		if consumed != 4+declared {
 			t.Fatalf("consumed %d bytes for a %d-byte message", consumed, declared)
 		}
-		_ = plain
+		// What opened must be what the encoder seals to this size.
+		if sealed := encryptedLength(encryptionVersion(in[4]), len(plain)); sealed != declared {
+			t.Fatalf("plaintext of %d bytes from a %d-byte message; sealing it takes %d", len(plain), declared, sealed)
+		}
 	})
 }
 

@@ -84,7 +84,7 @@ func FuzzDecompress(f *testing.F) {
 func FuzzDecodeMsg(f *testing.F) {
 	addGoldenSeeds(f, "ping", "indirect_ping", "ack", "nack", "err", "suspect", "alive", "dead")
 	f.Add([]byte{0x81, 0xa3, 'V', 's', 'n', 0xdd, 0xff, 0xff, 0xff, 0xff})
-	types := []messageType{pingMsg, indirectPingMsg, ackRespMsg, nackRespMsg, errMsg, suspectMsg, aliveMsg, deadMsg, compressMsg}
+	types := singleBodyTypes()
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		for _, typ := range types {
 			out := newForType(typ)

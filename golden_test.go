@@ -3,8 +3,6 @@ package memberlist
 import (
 	"bufio"
 	"bytes"
-	"encoding/hex"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,32 +24,13 @@ type refVector struct {
 }
 
 func loadGolden(t *testing.T) []refVector {
-	files, err := filepath.Glob("testdata/golden/*.hex")
-	require.NoError(t, err)
-	require.NotEmpty(t, files, "no golden vectors: regenerate with cd interop && go run ./cmd/wiregen")
 	var out []refVector
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		require.NoError(t, err)
-		v := refVector{name: strings.TrimSuffix(filepath.Base(f), ".hex")}
-		var hexText strings.Builder
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		for sc.Scan() {
-			line := strings.TrimSpace(sc.Text())
-			switch {
-			case strings.HasPrefix(line, "# key"):
-				k, err := hex.DecodeString(strings.TrimSpace(line[strings.Index(line, ":")+1:]))
-				require.NoError(t, err, f)
-				v.key = k
-			case strings.HasPrefix(line, "# label:"):
-				v.label = strings.TrimSpace(strings.TrimPrefix(line, "# label:"))
-			case strings.HasPrefix(line, "#"), line == "":
-			default:
-				hexText.WriteString(line)
-			}
+	for _, path := range hexFiles(t, "testdata/golden", "regenerate with cd interop && go run ./cmd/wiregen") {
+		buf, fields := readHexFile(t, path)
+		v := refVector{name: strings.TrimSuffix(filepath.Base(path), ".hex"), label: fields["label"], buf: buf}
+		if _, ok := fields["key"]; ok {
+			v.key = hexField(t, path, fields, "key")
 		}
-		v.buf, err = hex.DecodeString(hexText.String())
-		require.NoError(t, err, f)
 		out = append(out, v)
 	}
 	return out
@@ -83,6 +62,17 @@ func peelLabel(t *testing.T, v refVector) []byte {
 	return body
 }
 
+// peelCompression expands a compressMsg and compresses it again (the same
+// layout on packets and streams).
+func peelCompression(t *testing.T, buf []byte) []byte {
+	inner, err := decompressPayload(buf[1:])
+	require.NoError(t, err)
+	again, err := compressPayload(inner, false)
+	require.NoError(t, err)
+	require.Equal(t, buf, again, "re-compression")
+	return inner
+}
+
 func checkGoldenPacket(t *testing.T, v refVector) {
 	buf := peelLabel(t, v)
 	if v.key != nil {
@@ -110,12 +100,7 @@ func checkGoldenMessage(t *testing.T, buf []byte) {
 	body := buf[1:]
 	switch mt {
 	case compressMsg:
-		inner, err := decompressPayload(body)
-		require.NoError(t, err)
-		again, err := compressPayload(inner, false)
-		require.NoError(t, err)
-		require.Equal(t, buf, again, "re-compression")
-		checkGoldenMessage(t, inner)
+		checkGoldenMessage(t, peelCompression(t, buf))
 		return
 	case compoundMsg:
 		parts, trunc, err := splitCompound(body)
@@ -129,27 +114,8 @@ func checkGoldenMessage(t *testing.T, buf []byte) {
 	case userMsg:
 		return // opaque user bytes
 	}
-	var v any
-	switch mt {
-	case pingMsg:
-		v = &ping{}
-	case indirectPingMsg:
-		v = &indirectPingReq{}
-	case ackRespMsg:
-		v = &ackResp{}
-	case nackRespMsg:
-		v = &nackResp{}
-	case suspectMsg:
-		v = &suspect{}
-	case aliveMsg:
-		v = &alive{}
-	case deadMsg:
-		v = &dead{}
-	case errMsg:
-		v = &errResp{}
-	default:
-		t.Fatalf("unexpected message type %v", mt)
-	}
+	v := newForType(mt)
+	require.NotNil(t, v, "unexpected message type %v", mt)
 	require.NoError(t, decodeMsg(body, v))
 	again, err := encodeMsg(mt, v, false)
 	require.NoError(t, err)
@@ -167,14 +133,7 @@ func checkGoldenStream(t *testing.T, v refVector) {
 		buf = plain
 	}
 	if messageType(buf[0]) == compressMsg {
-		var cm compress
-		require.NoError(t, decodeMsg(buf[1:], &cm))
-		inner, err := decompressBuffer(&cm)
-		require.NoError(t, err)
-		again, err := compressPayload(inner, false)
-		require.NoError(t, err)
-		require.Equal(t, buf, again, "re-compression")
-		buf = inner
+		buf = peelCompression(t, buf)
 	}
 	mt := messageType(buf[0])
 	switch mt {

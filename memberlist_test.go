@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -337,11 +338,10 @@ func TestMockMessagesStateAndMeta(t *testing.T) {
 		require.NoError(t, nodes[2].UpdateNode(time.Second))
 		virtualWait(2 * time.Second)
 		require.True(t, logs[0].has(NodeUpdate, "m2"))
-		for _, m := range nodes[0].Members() {
-			if m.Name == "m2" {
-				require.Equal(t, []byte("v2"), m.Meta)
-			}
-		}
+		members := nodes[0].Members()
+		m2 := slices.IndexFunc(members, func(m *Node) bool { return m.Name == "m2" })
+		require.NotEqual(t, -1, m2, "m0 lost m2")
+		require.Equal(t, []byte("v2"), members[m2].Meta)
 		shutdownAll(nodes)
 	})
 }

@@ -158,14 +158,7 @@ func TestMockTransportStreamRoundTrip(t *testing.T) {
 	}
 	for _, tc := range dials {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := tc.dial()
-			require.NoError(t, err)
-			defer func() { _ = out.Close() }()
-			in := recvStream(t, b.StreamCh())
-			defer func() { _ = in.Close() }()
-
-			exchange(t, out, in, "push-pull request")
-			exchange(t, in, out, "push-pull response")
+			checkStreamRoundTrip(t, tc.dial, b.StreamCh())
 		})
 	}
 }

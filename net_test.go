@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
@@ -27,15 +26,16 @@ import (
 // golden reads testdata/wire/<name>.hex, bytes written by the reference.
 func golden(t testing.TB, name string) []byte {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("testdata", "wire", name+".hex"))
-	require.NoError(t, err)
-	b, err := hex.DecodeString(strings.TrimSpace(string(raw)))
-	require.NoError(t, err)
+	path := filepath.Join("testdata", "wire", name+".hex")
+	b, fields := readHexFile(t, path)
+	require.Empty(t, fields, "%s holds only hex", path)
 	return b
 }
 
 // newForType returns a pointer to a zero value of the struct a message type
-// carries, for the types that are a single msgpack value.
+// carries, for the types that are a single msgpack value, and nil for the
+// others (framing, user bytes, push/pull). It is the tests' only table from
+// type to struct; callers that take fewer types filter around it.
 func newForType(t messageType) any {
 	switch t {
 	case pingMsg:
@@ -58,6 +58,17 @@ func newForType(t messageType) any {
 		return &compress{}
 	}
 	return nil
+}
+
+// singleBodyTypes lists the message types newForType knows, in code order.
+func singleBodyTypes() []messageType {
+	var out []messageType
+	for t := range messageType(math.MaxUint8) {
+		if newForType(t) != nil {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 var (
@@ -264,7 +275,9 @@ func TestMessageTypeCodes(t *testing.T) {
 	assert.Equal(t, compressionType(0), lzwAlgo)
 }
 
-// TestWireKeys pins the msgpack map keys, which are the Go field names.
+// TestWireKeys pins the msgpack map keys of every wire struct, read from the
+// encoding of a value with every field set (the codec tags only add
+// omitempty): the Go field names, as in the reference.
 func TestWireKeys(t *testing.T) {
 	tests := []struct {
 		v    any
@@ -284,14 +297,44 @@ func TestWireKeys(t *testing.T) {
 		{compress{}, []string{"Algo", "Buf"}},
 	}
 	for _, tc := range tests {
-		rt := reflect.TypeOf(tc.v)
-		var got []string
-		for i := range rt.NumField() {
-			got = append(got, rt.Field(i).Name)
+		v := reflect.New(reflect.TypeOf(tc.v)).Elem()
+		for i := range v.NumField() {
+			setNonZero(t, v.Field(i))
 		}
-		assert.Equal(t, tc.keys, got, rt.Name())
+		var b []byte
+		require.NoError(t, codec.NewEncoderBytes(&b, encodeHandle(false)).Encode(v.Interface()))
+		name := v.Type().Name()
+		require.Equal(t, byte(0x80), b[0]&0xf0, "%s is not a fixmap", name)
+		dec := codec.NewDecoderBytes(b[1:], msgpackLegacyTime)
+		var got []string
+		for range int(b[0] & 0x0f) {
+			var key string
+			var value any
+			require.NoError(t, dec.Decode(&key), name)
+			require.NoError(t, dec.Decode(&value), name)
+			got = append(got, key)
+		}
+		assert.ElementsMatch(t, tc.keys, got, name)
 	}
 	assert.Equal(t, reflect.TypeOf(StateAlive), reflect.TypeOf(pushNodeState{}.State))
+}
+
+// setNonZero gives f, a wire struct field, a value omitempty keeps.
+func setNonZero(t *testing.T, f reflect.Value) {
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString("x")
+	case reflect.Bool:
+		f.SetBool(true)
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		f.SetInt(1)
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		f.SetUint(1)
+	case reflect.Slice:
+		f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+	default:
+		t.Fatalf("no non-zero value for a %s field", f.Type())
+	}
 }
 
 func TestRoundTripEveryMessage(t *testing.T) {
@@ -400,16 +443,24 @@ func TestDecodeMsgGarbage(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for _, typ := range []messageType{pingMsg, indirectPingMsg, ackRespMsg, aliveMsg, deadMsg, compressMsg} {
-				out := newForType(typ)
-				assert.NotPanics(t, func() {
-					err := decodeMsg(tc.buf, out)
-					if !tc.lenient {
-						assert.Error(t, err, typ.String())
-					}
-				})
+			for _, typ := range singleBodyTypes() {
+				err := decodeMsg(tc.buf, newForType(typ))
+				if !tc.lenient {
+					assert.Error(t, err, typ.String())
+				}
+				assertNoCodecPanic(t, err, typ.String())
 			}
 		})
+	}
+}
+
+// assertNoCodecPanic fails if err is how decodeMsg reports a codec panic it
+// recovered from: such a panic never reaches a NotPanics check, and the
+// scan before the codec should have refused the input.
+func assertNoCodecPanic(t *testing.T, err error, msgAndArgs ...any) {
+	t.Helper()
+	if err != nil {
+		assert.NotContains(t, err.Error(), "codec failed on malformed input", msgAndArgs...)
 	}
 }
 
@@ -522,19 +573,14 @@ func TestCRC(t *testing.T) {
 	assert.Equal(t, uint32(0xcbf43926), binary.BigEndian.Uint32(good[1:5]))
 	assert.Equal(t, msg, good[5:])
 
-	flip := func(i int) []byte {
-		b := bytes.Clone(good)
-		b[i] ^= 0x01
-		return b
-	}
 	tests := []struct {
 		name    string
 		buf     []byte
 		wantErr bool
 	}{
 		{"good", good[1:], false},
-		{"body bit flipped", flip(len(good) - 1)[1:], true},
-		{"checksum bit flipped", flip(2)[1:], true},
+		{"body bit flipped", flipBit(good, len(good)-1)[1:], true},
+		{"checksum bit flipped", flipBit(good, 2)[1:], true},
 		{"too short", []byte{1, 2, 3}, true},
 		{"checksum only, empty message", addCRC(nil)[1:], false},
 	}
@@ -572,6 +618,7 @@ func TestDecompressPayloadGarbage(t *testing.T) {
 			assert.NotPanics(t, func() {
 				_, err := decompressPayload(tc.body)
 				assert.Error(t, err)
+				assertNoCodecPanic(t, err)
 			})
 		})
 	}
@@ -724,6 +771,7 @@ func TestDecodePushPullLies(t *testing.T) {
 				})
 			})
 			assert.Error(t, err)
+			assertNoCodecPanic(t, err)
 			assert.Less(t, n, uint64(1<<20), "allocated %d bytes on a lie", n)
 		})
 	}

@@ -132,6 +132,20 @@ func exchange(t *testing.T, from, to net.Conn, msg string) {
 	require.Equal(t, msg, string(got))
 }
 
+// checkStreamRoundTrip opens a stream with dial, takes it off the target's
+// streams, and passes a request and its answer through it.
+func checkStreamRoundTrip(t *testing.T, dial func() (net.Conn, error), streams <-chan net.Conn) {
+	t.Helper()
+	out, err := dial()
+	require.NoError(t, err)
+	defer func() { _ = out.Close() }()
+	in := recvStream(t, streams)
+	defer func() { _ = in.Close() }()
+
+	exchange(t, out, in, "push-pull request")
+	exchange(t, in, out, "push-pull response")
+}
+
 func TestNetTransportPacketRoundTrip(t *testing.T) {
 	a, _ := newLoopbackTransport(t, defaultNetTransportSeams())
 	b, _ := newLoopbackTransport(t, defaultNetTransportSeams())
@@ -221,14 +235,7 @@ func TestNetTransportStreamRoundTrip(t *testing.T) {
 	}
 	for _, tc := range dials {
 		t.Run(tc.name, func(t *testing.T) {
-			out, err := tc.dial()
-			require.NoError(t, err)
-			defer func() { _ = out.Close() }()
-			in := recvStream(t, b.StreamCh())
-			defer func() { _ = in.Close() }()
-
-			exchange(t, out, in, "push-pull request")
-			exchange(t, in, out, "push-pull response")
+			checkStreamRoundTrip(t, tc.dial, b.StreamCh())
 		})
 	}
 }
@@ -303,7 +310,9 @@ func TestNetTransportAutoPortRetry(t *testing.T) {
 				defer func() { _ = nt.Shutdown() }()
 			}
 
-			// Every listener from a failed attempt must be closed.
+			// Every listener from a failed attempt must be closed. Each
+			// attempt listens on TCP before UDP.
+			require.Len(t, tcps, tc.wantCalls)
 			failed := tcps
 			if !tc.wantErr {
 				failed = tcps[:len(tcps)-1]

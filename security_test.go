@@ -11,7 +11,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -37,6 +36,13 @@ var (
 	testKey32 = seqBytes(0x80, 32)
 	testNonce = seqBytes(0xa0, 12)
 )
+
+// flipBit returns a copy of b with the low bit of b[i] flipped.
+func flipBit(b []byte, i int) []byte {
+	b = bytes.Clone(b)
+	b[i] ^= 0x01
+	return b
+}
 
 var allVersions = []encryptionVersion{encryptionVersionPadded, encryptionVersionUnpadded}
 
@@ -93,7 +99,6 @@ func TestPayloadRoundTrip(t *testing.T) {
 						plain, err := decryptPayload([][]byte{key}, sealed, data)
 						require.NoError(t, err)
 						assert.Equal(t, string(msg), string(plain))
-						assert.Len(t, plain, size)
 					})
 				}
 			}
@@ -156,12 +161,6 @@ func TestDecryptPayloadErrors(t *testing.T) {
 		return buf.Bytes()
 	}
 	v0, v1 := sealed(0, testKey16, []byte("lbl")), sealed(1, testKey16, []byte("lbl"))
-	flip := func(b []byte, i int) []byte {
-		b = bytes.Clone(b)
-		b[i] ^= 0x01
-		return b
-	}
-
 	tests := []struct {
 		name    string
 		keys    [][]byte
@@ -185,10 +184,10 @@ func TestDecryptPayloadErrors(t *testing.T) {
 		{"v0 wrong aad", [][]byte{testKey16}, v0, []byte("other"), errNoKeyDecrypts},
 		// The version byte is not authenticated: a v1 payload read as v0
 		// opens, and only the strict pad check stops the truncation.
-		{"version flipped", [][]byte{testKey16}, flip(v1, 0), []byte("lbl"), errBadPadding},
-		{"nonce tampered", [][]byte{testKey16}, flip(v1, 5), []byte("lbl"), errNoKeyDecrypts},
-		{"ciphertext tampered", [][]byte{testKey16}, flip(v1, 14), []byte("lbl"), errNoKeyDecrypts},
-		{"tag tampered", [][]byte{testKey16}, flip(v1, len(v1)-1), []byte("lbl"), errNoKeyDecrypts},
+		{"version flipped", [][]byte{testKey16}, flipBit(v1, 0), []byte("lbl"), errBadPadding},
+		{"nonce tampered", [][]byte{testKey16}, flipBit(v1, 5), []byte("lbl"), errNoKeyDecrypts},
+		{"ciphertext tampered", [][]byte{testKey16}, flipBit(v1, 14), []byte("lbl"), errNoKeyDecrypts},
+		{"tag tampered", [][]byte{testKey16}, flipBit(v1, len(v1)-1), []byte("lbl"), errNoKeyDecrypts},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,35 +416,21 @@ type goldenVector struct {
 
 func loadGoldenVectors(t *testing.T) []goldenVector {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("testdata", "security", "*.hex"))
-	require.NoError(t, err)
-	require.NotEmpty(t, paths, "golden vectors missing from testdata/security")
 	var vectors []goldenVector
-	for _, path := range paths {
-		raw, err := os.ReadFile(path)
-		require.NoError(t, err)
-		fields := map[string]string{}
-		for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-			k, v, ok := strings.Cut(line, "=")
-			require.True(t, ok, "%s: bad line %q", path, line)
-			fields[k] = v
-		}
-		unhex := func(k string) []byte {
-			b, err := hex.DecodeString(fields[k])
-			require.NoError(t, err, "%s: field %s", path, k)
-			return b
-		}
+	for _, path := range hexFiles(t, filepath.Join("testdata", "security"), "they are committed, restore them from git") {
+		data, fields := readHexFile(t, path)
+		require.Empty(t, data, "%s: a line that is not name=value", path)
 		vsn, err := strconv.Atoi(fields["version"])
-		require.NoError(t, err)
+		require.NoError(t, err, path)
 		vectors = append(vectors, goldenVector{
 			name:  filepath.Base(path),
 			kind:  fields["kind"],
 			vsn:   encryptionVersion(vsn),
-			key:   unhex("key"),
-			nonce: unhex("nonce"),
-			msg:   unhex("msg"),
-			label: string(unhex("label")),
-			out:   unhex("out"),
+			key:   hexField(t, path, fields, "key"),
+			nonce: hexField(t, path, fields, "nonce"),
+			msg:   hexField(t, path, fields, "msg"),
+			label: string(hexField(t, path, fields, "label")),
+			out:   hexField(t, path, fields, "out"),
 		})
 	}
 	return vectors
@@ -462,7 +447,6 @@ func TestGoldenVectors(t *testing.T) {
 				plain, err := decryptPacket([][]byte{v.key}, v.out, v.label)
 				require.NoError(t, err)
 				assert.Equal(t, string(v.msg), string(plain))
-				assert.Len(t, plain, len(v.msg))
 			case "stream":
 				got, err := encryptStreamWithNonce(v.vsn, v.key, v.nonce, v.msg, v.label)
 				require.NoError(t, err)

@@ -366,7 +366,6 @@ func decodeRecord(r simRecord) ([]any, error) {
 			return errors.New("empty message")
 		}
 		t, body := messageType(b[0]), b[1:]
-		var v any
 		switch t {
 		case hasCrcMsg:
 			inner, err := checkCRC(body)
@@ -397,21 +396,10 @@ func decodeRecord(r simRecord) ([]any, error) {
 		case userMsg:
 			out = append(out, t)
 			return nil
-		case pingMsg:
-			v = &ping{}
-		case indirectPingMsg:
-			v = &indirectPingReq{}
-		case ackRespMsg:
-			v = &ackResp{}
-		case nackRespMsg:
-			v = &nackResp{}
-		case aliveMsg:
-			v = &alive{}
-		case suspectMsg:
-			v = &suspect{}
-		case deadMsg:
-			v = &dead{}
-		default:
+		}
+		// Only a stream carries an error answer.
+		v := newForType(t)
+		if v == nil || t == errMsg {
 			return fmt.Errorf("unexpected message type %s", t)
 		}
 		if err := decodeMsg(body, v); err != nil {
