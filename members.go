@@ -331,7 +331,6 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	}
 }
 
-
 // suspectNode handles news that a member may have failed.
 func (c *core) suspectNode(s *suspect) {
 	st := c.index.get(s.Node)
