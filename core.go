@@ -222,7 +222,10 @@ func (c *core) start(now time.Time, meta []byte) {
 		c.schedule(now.Add(c.stagger(iv)), timer{kind: tGossip})
 	}
 	if iv := c.cfg.PushPullInterval; iv > 0 {
-		c.schedule(now.Add(c.stagger(iv)), timer{kind: tPushPull})
+		// As in the reference, the first periodic push/pull waits a whole
+		// interval after the stagger: a node that just joined has pushed
+		// and pulled its state already.
+		c.schedule(now.Add(c.stagger(iv)+iv), timer{kind: tPushPull})
 	}
 	if iv := c.cfg.QueueCheckInterval; iv > 0 {
 		c.schedule(now.Add(iv), timer{kind: tQueueCheck})

@@ -6,6 +6,11 @@
 
 package memberlist
 
+import (
+	"unique"
+	"unsafe"
+)
+
 // gossip sends pending broadcasts to a few random members: live, suspect, or
 // dead for less than GossipToTheDeadTime (so the dead hear they are dead).
 func (c *core) gossip() {
@@ -31,7 +36,10 @@ func (c *core) gossip() {
 			break
 		}
 		if len(msgs) == 1 {
-			c.rawSend(peer.fullAddress(), peer, msgs[0])
+			// A lone message would go out as the packet itself: copy the
+			// shared bytes, since a transport may do what it likes with
+			// the buffer it is given.
+			c.rawSend(peer.fullAddress(), peer, append([]byte(nil), msgs[0]...))
 			continue
 		}
 		for _, compound := range makeCompounds(msgs) {
@@ -53,26 +61,52 @@ func (c *core) packetRoom(msgLen int) int {
 }
 
 // coreBroadcast is a membership message queued for gossip. Messages about
-// the same node invalidate each other: only the newest news matters.
+// the same node invalidate each other: only the newest news matters. It is
+// 16 bytes: the node's name and the encoded message are unique.Handles, so
+// that the many cores of a simulation that gossip the same news hold one
+// copy of its bytes between them.
 type coreBroadcast struct {
-	node   string
-	msg    []byte
-	c      *core
-	notify uint64
+	node unique.Handle[string]
+	msg  unique.Handle[string]
 }
 
 func (b *coreBroadcast) Invalidates(other Broadcast) bool {
-	o, ok := other.(*coreBroadcast)
-	return ok && o.node == b.node
+	switch o := other.(type) {
+	case *coreBroadcast:
+		return o.node == b.node
+	case *notifyBroadcast:
+		return o.node == b.node
+	}
+	return false
 }
 
-func (b *coreBroadcast) Name() string    { return b.node }
-func (b *coreBroadcast) Message() []byte { return b.msg }
+func (b *coreBroadcast) Name() string { return b.node.Value() }
 
-func (b *coreBroadcast) Finished() {
-	if b.notify != 0 {
-		b.c.emit(&outNotify{token: b.notify})
-	}
+// Message returns the shared bytes of the message; they must not be
+// modified (see sharedBytes).
+func (b *coreBroadcast) Message() []byte { return sharedBytes(b.msg) }
+
+func (b *coreBroadcast) Finished() {}
+
+// notifyBroadcast is a coreBroadcast that someone waits for (our own Leave
+// or UpdateNode): when the queue lets go of it, the core emits outNotify.
+type notifyBroadcast struct {
+	coreBroadcast
+	c     *core
+	token uint64
+}
+
+func (b *notifyBroadcast) Finished() {
+	b.c.emit(&outNotify{token: b.token})
+}
+
+// sharedBytes views the bytes of an interned string without copying. The
+// result is read-only: every user of a broadcast's message only reads it
+// (packets are built by copying it, see gossip), so the string's
+// immutability holds.
+func sharedBytes(h unique.Handle[string]) []byte {
+	s := h.Value()
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify uint64) {
@@ -81,7 +115,12 @@ func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify ui
 		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
 		return
 	}
-	c.queue.queueBroadcast(&coreBroadcast{node: node, msg: buf, c: c, notify: notify})
+	b := coreBroadcast{node: unique.Make(node), msg: unique.Make(string(buf))}
+	if notify != 0 {
+		c.queue.queueBroadcast(&notifyBroadcast{coreBroadcast: b, c: c, token: notify})
+		return
+	}
+	c.queue.queueBroadcast(&b)
 }
 
 // getBroadcasts returns our broadcasts first, then the delegate's user
