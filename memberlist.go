@@ -17,7 +17,6 @@ import (
 	"net"
 	"net/netip"
 	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,12 +64,6 @@ type Memberlist struct {
 	loopGoroutine uint64
 	isShutdown    atomic.Bool
 	wg            sync.WaitGroup
-}
-
-// snapshot is an immutable view of the member table for public reads.
-type snapshot struct {
-	nodes []*Node // every known member, dead and left included
-	local *Node
 }
 
 // Create starts a node with the given configuration: it binds the transport
@@ -375,35 +368,6 @@ func (m *Memberlist) goStream(fn func()) {
 	}()
 }
 
-// publish updates the snapshot after the core changed member st. It runs on
-// the loop before any event delegate hears of the change, so a delegate or
-// an event reader calling Members sees the change already.
-func (m *Memberlist) publish(st *nodeState, removed bool) {
-	old := m.snap.Load()
-	nodes := slices.Clone(old.nodes)
-	i, known := m.snapIndex[st.name()]
-	switch {
-	case removed && known:
-		last := len(nodes) - 1
-		nodes[i] = nodes[last]
-		m.snapIndex[nodes[i].Name] = i
-		nodes = nodes[:last]
-		delete(m.snapIndex, st.name())
-	case removed:
-		return
-	case known:
-		nodes[i] = st.toNode()
-	default:
-		m.snapIndex[st.name()] = len(nodes)
-		nodes = append(nodes, st.toNode())
-	}
-	s := &snapshot{nodes: nodes, local: old.local}
-	if st.name() == m.config.Name && !removed {
-		s.local = nodes[m.snapIndex[st.name()]]
-	}
-	m.snap.Store(s)
-}
-
 // acceptStreams hands each inbound stream to its own bounded handler.
 func (m *Memberlist) acceptStreams() {
 	defer m.wg.Done()
@@ -592,10 +556,12 @@ func (m *Memberlist) LocalNode() *Node {
 // the local node included. Callers own the result.
 func (m *Memberlist) Members() []*Node {
 	s := m.snap.Load()
-	out := make([]*Node, 0, len(s.nodes))
-	for _, n := range s.nodes {
-		if n.State != StateDead && n.State != StateLeft {
-			out = append(out, n.clone())
+	out := make([]*Node, 0, s.live)
+	for _, chunk := range s.chunks {
+		for _, n := range chunk {
+			if liveCount(n) == 1 {
+				out = append(out, n.clone())
+			}
 		}
 	}
 	return out
@@ -604,12 +570,7 @@ func (m *Memberlist) Members() []*Node {
 // NumMembers returns how many members are alive or suspect, the local node
 // included. It is cheaper than len(Members()).
 func (m *Memberlist) NumMembers() (alive int) {
-	for _, n := range m.snap.Load().nodes {
-		if n.State != StateDead && n.State != StateLeft {
-			alive++
-		}
-	}
-	return alive
+	return m.snap.Load().live
 }
 
 // GetHealthScore returns the Lifeguard local health score: 0 is healthy;

@@ -1,0 +1,114 @@
+// This file owns the shell's snapshot of the member table: the immutable
+// view that Members, NumMembers and LocalNode read without blocking, and
+// its copy-on-write update after each change the core reports.
+//
+// The members sit in chunks of snapChunk. A change copies only the chunk it
+// touches and the list of chunks, so a burst of N changes (a join merging
+// N new members) costs O(N * (N/snapChunk + snapChunk)), not the O(N^2) of
+// copying one flat slice per change.
+
+package memberlist
+
+import "slices"
+
+const snapChunk = 64
+
+// snapshot is an immutable view of the member table for public reads.
+// Nothing reachable from a published snapshot is ever modified.
+type snapshot struct {
+	chunks [][]*Node // every known member, dead and left included
+	n      int       // members in chunks
+	live   int       // members neither dead nor left
+	local  *Node
+}
+
+// at returns member i.
+func (s *snapshot) at(i int) *Node {
+	return s.chunks[i/snapChunk][i%snapChunk]
+}
+
+// with returns a copy of s in which member i is n (i == s.n appends).
+func (s *snapshot) with(i int, n *Node) *snapshot {
+	c := *s
+	c.chunks = slices.Clone(s.chunks)
+	ci, off := i/snapChunk, i%snapChunk
+	if ci == len(c.chunks) {
+		c.chunks = append(c.chunks, make([]*Node, 0, snapChunk))
+	}
+	chunk := slices.Clone(c.chunks[ci])
+	if off == len(chunk) {
+		chunk = append(chunk, n)
+		c.n++
+	} else {
+		c.live -= liveCount(chunk[off])
+		chunk[off] = n
+	}
+	c.live += liveCount(n)
+	c.chunks[ci] = chunk
+	return &c
+}
+
+// without returns a copy of s without member i: the last member takes its
+// place, and moved says who that was (nil if i was the last).
+func (s *snapshot) without(i int) (*snapshot, *Node) {
+	c := *s
+	c.chunks = slices.Clone(s.chunks)
+	c.live -= liveCount(s.at(i))
+	last := s.n - 1
+	var moved *Node
+	if i != last {
+		moved = s.at(last)
+		chunk := slices.Clone(c.chunks[i/snapChunk])
+		chunk[i%snapChunk] = moved
+		c.chunks[i/snapChunk] = chunk
+	}
+	if li, lo := last/snapChunk, last%snapChunk; lo == 0 {
+		c.chunks = c.chunks[:li]
+	} else {
+		c.chunks[li] = slices.Clone(c.chunks[li][:lo])
+	}
+	c.n--
+	return &c, moved
+}
+
+func liveCount(n *Node) int {
+	if n.State == StateDead || n.State == StateLeft {
+		return 0
+	}
+	return 1
+}
+
+// publish updates the snapshot after the core changed member st. It runs on
+// the loop before any event delegate hears of the change, so a delegate or
+// an event reader calling Members sees the change already.
+func (m *Memberlist) publish(st *nodeState, removed bool) {
+	old := m.snap.Load()
+	name := st.name()
+	i, known := m.snapIndex[name]
+	var s *snapshot
+	switch {
+	case removed && known:
+		var moved *Node
+		s, moved = old.without(i)
+		delete(m.snapIndex, name)
+		if moved != nil {
+			m.snapIndex[moved.Name] = i
+		}
+		if name == m.config.Name {
+			s.local = nil
+		}
+		m.snap.Store(s)
+		return
+	case removed:
+		return
+	case !known:
+		i = old.n
+		m.snapIndex[name] = i
+	}
+	n := st.toNode()
+	s = old.with(i, n)
+	if name == m.config.Name {
+		s.local = n
+	}
+	m.snap.Store(s)
+}

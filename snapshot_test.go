@@ -1,0 +1,73 @@
+package memberlist
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"testing"
+	"unique"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestSnapshotAgainstMap drives publish with a random sequence of changes
+// and removals and checks every published snapshot against a plain map:
+// the same members with the same states, the live count, the local node,
+// and that a published snapshot never changes afterwards.
+func TestSnapshotAgainstMap(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	m := &Memberlist{config: &Config{Name: "n0"}, snapIndex: map[string]int{}}
+	m.snap.Store(&snapshot{})
+	want := map[string]NodeStateType{}
+	type frozen struct {
+		s     *snapshot
+		names []string
+	}
+	var old []frozen
+	list := func(s *snapshot) []string {
+		var out []string
+		for i := range s.n {
+			n := s.at(i)
+			out = append(out, fmt.Sprintf("%s=%v", n.Name, n.State))
+		}
+		sort.Strings(out)
+		return out
+	}
+	for step := range 5000 {
+		name := fmt.Sprintf("n%d", rng.IntN(300))
+		st := &nodeState{id: unique.Make(name), ipLen: 4}
+		if rng.IntN(4) == 0 {
+			m.publish(st, true)
+			delete(want, name)
+		} else {
+			st.setState(NodeStateType(rng.IntN(4)))
+			m.publish(st, false)
+			want[name] = st.state()
+		}
+		s := m.snap.Load()
+		var exp []string
+		live := 0
+		for n, state := range want {
+			exp = append(exp, fmt.Sprintf("%s=%v", n, state))
+			if state != StateDead && state != StateLeft {
+				live++
+			}
+		}
+		sort.Strings(exp)
+		require.Equal(t, exp, list(s), "step %d", step)
+		require.Equal(t, live, s.live, "step %d", step)
+		require.Equal(t, live, m.NumMembers())
+		require.Len(t, m.Members(), live)
+		if _, ok := want["n0"]; ok {
+			require.Equal(t, "n0", m.LocalNode().Name)
+		} else {
+			require.Nil(t, m.LocalNode())
+		}
+		if step%500 == 0 {
+			old = append(old, frozen{s, list(s)})
+		}
+	}
+	for _, f := range old {
+		require.Equal(t, f.names, list(f.s), "a published snapshot changed")
+	}
+}
