@@ -82,28 +82,40 @@ func localTestConfig(name string) *Config {
 	return c
 }
 
+// startLocalNodes creates n nodes on loopback named prefix0, prefix1, ...,
+// each with an event log; mod, when set, adjusts node i's config first.
+// Every node is shut down when the test ends.
+func startLocalNodes(t *testing.T, n int, prefix string, mod func(i int, c *Config)) ([]*Memberlist, []*eventLog) {
+	t.Helper()
+	nodes := make([]*Memberlist, 0, n)
+	logs := make([]*eventLog, n)
+	t.Cleanup(func() {
+		for _, m := range nodes {
+			_ = m.Shutdown()
+		}
+	})
+	for i := range n {
+		c := localTestConfig(fmt.Sprintf("%s%d", prefix, i))
+		if mod != nil {
+			mod(i, c)
+		}
+		logs[i] = newEventLog()
+		logs[i].owner = c.Name
+		c.Events = logs[i]
+		m, err := Create(c)
+		require.NoError(t, err)
+		nodes = append(nodes, m)
+	}
+	return nodes, logs
+}
+
 // TestLoopbackCluster5 runs five nodes on real loopback sockets: they join,
 // one crashes and is detected, one leaves and is seen to leave, and every
 // goroutine is gone after Shutdown.
 func TestLoopbackCluster5(t *testing.T) {
 	before := runtime.NumGoroutine()
 	const n = 5
-	nodes := make([]*Memberlist, n)
-	logs := make([]*eventLog, n)
-	for i := range n {
-		c := localTestConfig(fmt.Sprintf("n%d", i))
-		logs[i] = newEventLog()
-		logs[i].owner = c.Name
-		c.Events = logs[i]
-		m, err := Create(c)
-		require.NoError(t, err)
-		nodes[i] = m
-	}
-	defer func() {
-		for _, m := range nodes {
-			_ = m.Shutdown()
-		}
-	}()
+	nodes, logs := startLocalNodes(t, n, "n", nil)
 	seed := fmt.Sprintf("127.0.0.1:%d", nodes[0].config.BindPort)
 	for i := 1; i < n; i++ {
 		addr := seed

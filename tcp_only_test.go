@@ -112,31 +112,17 @@ func (u *udpCounter) WriteToAddress(b []byte, a Address) (time.Time, error) {
 func TestTCPOnlyCluster(t *testing.T) {
 	before := runtime.NumGoroutine()
 	const n = 3
-	nodes := make([]*Memberlist, n)
-	logs := make([]*eventLog, n)
 	counters := make([]*udpCounter, n)
-	for i := range n {
+	nodes, logs := startLocalNodes(t, n, "t", func(i int, c *Config) {
 		nt, err := NewNetTransport(&NetTransportConfig{BindAddrs: []string{"127.0.0.1"}, BindPort: 0, Logger: discardLogger()})
 		require.NoError(t, err)
 		counters[i] = &udpCounter{NetTransport: nt}
-		c := localTestConfig(fmt.Sprintf("t%d", i))
 		c.Transport = counters[i]
 		c.TCPOnly = true
 		c.Label = "tcp-only-test"
 		c.ProbeInterval = 300 * time.Millisecond
 		c.ProbeTimeout = 150 * time.Millisecond
-		logs[i] = newEventLog()
-		logs[i].owner = c.Name
-		c.Events = logs[i]
-		m, err := Create(c)
-		require.NoError(t, err)
-		nodes[i] = m
-	}
-	defer func() {
-		for _, m := range nodes {
-			_ = m.Shutdown()
-		}
-	}()
+	})
 	for i := 1; i < n; i++ {
 		_, err := nodes[i].Join([]string{nodes[0].LocalNode().Address()})
 		require.NoError(t, err)
