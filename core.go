@@ -115,6 +115,10 @@ type core struct {
 	exchanges    map[uint64]*pendingExchange
 	lastExchange uint64
 
+	// gossipParkedAt is when the gossip ticker last found nothing to do
+	// and stopped; zero while it runs.
+	gossipParkedAt time.Time
+
 	timers timedHeap[timer]
 	now    time.Time
 	epoch  time.Time // start time; stateChange counts from it, monotonically
@@ -222,10 +226,11 @@ func (c *core) start(now time.Time, meta []byte) {
 		c.schedule(now.Add(c.stagger(iv)), timer{kind: tGossip})
 	}
 	if iv := c.cfg.PushPullInterval; iv > 0 {
-		// As in the reference, the first periodic push/pull waits a whole
-		// interval after the stagger: a node that just joined has pushed
-		// and pulled its state already.
-		c.schedule(now.Add(c.stagger(iv)+iv), timer{kind: tPushPull})
+		// The first periodic push/pull comes after the stagger alone. The
+		// reference waits a whole interval more; anti-entropy this early
+		// repairs what a join's gossip missed (with few retransmits, as in
+		// DefaultLocalConfig, gossip can miss a node) an interval sooner.
+		c.schedule(now.Add(c.stagger(iv)), timer{kind: tPushPull})
 	}
 	if iv := c.cfg.QueueCheckInterval; iv > 0 {
 		c.schedule(now.Add(iv), timer{kind: tQueueCheck})
@@ -276,12 +281,45 @@ func (c *core) tick(now time.Time) {
 	}
 }
 
-// nextDeadline is when the core next needs tick, if ever.
-func (c *core) nextDeadline() (time.Time, bool) {
-	if c.timers.len() == 0 {
-		return time.Time{}, false
+// unparkGossip restarts a parked gossip ticker at its next tick, in the
+// phase it had, as if it had never stopped.
+func (c *core) unparkGossip() {
+	if c.gossipParkedAt.IsZero() {
+		return
 	}
-	return c.timers.nextAt(), true
+	iv := c.cfg.GossipInterval
+	ticks := c.now.Sub(c.gossipParkedAt)/iv + 1
+	c.schedule(c.gossipParkedAt.Add(ticks*iv), timer{kind: tGossip})
+	c.gossipParkedAt = time.Time{}
+}
+
+// nextDeadline is when the core next needs tick, if ever. Timers that can
+// no longer matter (a probe round or relay already over, a suspicion
+// already cleared) are dropped first, so that they wake nobody.
+func (c *core) nextDeadline() (time.Time, bool) {
+	for c.timers.len() > 0 {
+		if t := c.timers.peek(); !c.stale(t) {
+			return c.timers.nextAt(), true
+		}
+		c.timers.pop()
+	}
+	return time.Time{}, false
+}
+
+// stale reports whether firing t would do nothing: its handler would find
+// that what it was set for is over.
+func (c *core) stale(t *timer) bool {
+	switch t.kind {
+	case tProbeTimeout, tProbeEnd:
+		return c.round == nil || c.round.seq != t.seq
+	case tRelayExpire:
+		return c.relays[t.seq] == nil
+	case tPingExpire:
+		return c.pings[t.seq] == nil
+	case tSuspicion:
+		return t.node.susp != t.susp || c.index.get(t.node.name()) != t.node
+	}
+	return false
 }
 
 func (c *core) schedule(at time.Time, t timer) {
@@ -293,6 +331,14 @@ func (c *core) fire(t *timer) {
 	case tProbe:
 		c.probeTick()
 	case tGossip:
+		if c.queue.numQueued() == 0 && c.cfg.Delegate == nil {
+			// Nothing to gossip and no delegate that could have something:
+			// park the ticker until a broadcast is queued (unparkGossip),
+			// so an idle node does not wake five times a second for
+			// nothing.
+			c.gossipParkedAt = c.now
+			return
+		}
 		c.gossip()
 		c.schedule(c.now.Add(c.cfg.GossipInterval), timer{kind: tGossip})
 	case tPushPull:

@@ -115,6 +115,7 @@ func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify ui
 		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
 		return
 	}
+	c.unparkGossip()
 	b := coreBroadcast{node: unique.Make(node), msg: unique.Make(string(buf))}
 	if notify != 0 {
 		c.queue.queueBroadcast(&notifyBroadcast{coreBroadcast: b, c: c, token: notify})

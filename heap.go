@@ -29,6 +29,9 @@ func (h *timedHeap[T]) len() int { return len(h.s) }
 // nextAt is when the earliest entry is due; the heap must not be empty.
 func (h *timedHeap[T]) nextAt() time.Time { return h.s[0].at }
 
+// peek returns the earliest entry's value; the heap must not be empty.
+func (h *timedHeap[T]) peek() *T { return &h.s[0].v }
+
 // push adds v, due at at.
 func (h *timedHeap[T]) push(at time.Time, v T) {
 	h.ids++

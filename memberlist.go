@@ -222,14 +222,22 @@ func (m *Memberlist) loop(id chan<- uint64) {
 	defer m.wg.Done()
 	id <- goroutineID()
 	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	defer timer.Stop()
+	var armed time.Time // the deadline the timer is set for; zero when stopped
 	packets := m.transport.PacketCh()
 	for {
 		m.performOutputs()
-		if at, ok := m.core.nextDeadline(); ok {
+		// Re-arm only when the core's next deadline moved: most inputs (a
+		// packet, an ack) leave it where it was.
+		if at, ok := m.core.nextDeadline(); !ok {
+			if !armed.IsZero() {
+				timer.Stop()
+				armed = time.Time{}
+			}
+		} else if !at.Equal(armed) {
 			timer.Reset(time.Until(at))
-		} else {
-			timer.Stop()
+			armed = at
 		}
 		select {
 		case <-m.shutdownCh:
@@ -245,6 +253,7 @@ func (m *Memberlist) loop(id chan<- uint64) {
 			m.inCore.Store(true)
 			fn(m.core)
 		case <-timer.C:
+			armed = time.Time{}
 			m.inCore.Store(true)
 			m.core.tick(time.Now())
 		}

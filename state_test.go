@@ -661,3 +661,60 @@ func TestCoreUpdateAfterLeaveWaitsForNothing(t *testing.T) {
 	require.True(t, h.c.leave(h.now, 1))
 	require.False(t, h.c.updateNode(h.now, 2, []byte("m")))
 }
+
+// wakeups drives the core from its own deadlines until end, as the shell's
+// loop does, and returns the times it was woken.
+func (h *harness) wakeups(end time.Time, onWake func()) []time.Time {
+	var at []time.Time
+	for {
+		next, ok := h.c.nextDeadline()
+		if !ok || next.After(end) {
+			break
+		}
+		h.now = next
+		h.c.tick(next)
+		at = append(at, next)
+		if onWake != nil {
+			onWake()
+		}
+	}
+	h.now = end
+	return at
+}
+
+// An idle node asks to be woken only for its probe ticks (and the queue
+// sample): a gossip round with nothing queued and no delegate to ask is
+// skipped without a wake-up, and a probe answered at once leaves no
+// timeout to wake for. Queued news restarts gossip at its old phase.
+func TestCoreIdleNodeWakesOnlyToProbe(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PushPullInterval = 0 })
+	h.addPeer("a", 2, 1)
+	ack := func() {
+		for _, m := range h.sentOf(pingMsg) {
+			var p ping
+			require.NoError(t, decodeMsg(m.body, &p))
+			h.deliver(ackRespMsg, &ackResp{SeqNo: p.SeqNo})
+		}
+	}
+	h.wakeups(h.now.Add(5*time.Second), ack) // gossip the news of a, then go idle
+	woken := h.wakeups(h.now.Add(10*time.Second), ack)
+	require.LessOrEqual(t, len(woken), 11, "ten probe ticks and at most one queue sample, woken at %v", woken)
+	require.GreaterOrEqual(t, len(woken), 10)
+
+	// News restarts the gossip ticker on its old phase.
+	parked := h.c.gossipParkedAt
+	require.False(t, parked.IsZero())
+	h.addPeer("b", 3, 1)
+	h.sent()
+	next := h.c.timers.s
+	found := false
+	for _, e := range next {
+		if e.v.kind == tGossip {
+			found = true
+			require.Zero(t, e.at.Sub(parked)%h.cfg.GossipInterval, "gossip resumes in phase")
+			require.True(t, e.at.After(h.now))
+			require.False(t, e.at.After(h.now.Add(h.cfg.GossipInterval)))
+		}
+	}
+	require.True(t, found, "queued news schedules a gossip round")
+}
