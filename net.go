@@ -298,7 +298,18 @@ func decodeMsg(buf []byte, out any) (err error) {
 // decodeMsgWith is decodeMsg reusing dec (when non-nil) instead of building
 // a decoder per message: a push/pull of many small node states would
 // otherwise allocate far more than it carries.
+//
+// The hot message types go through the hand-written decoder in wirefast.go
+// first; it hands anything it is not sure of to the codec.
 func decodeMsgWith(dec *codec.Decoder, buf []byte, out any) (err error) {
+	if !wireFastOff.Load() && decodeFast(buf, out) {
+		return nil
+	}
+	return decodeMsgCodec(dec, buf, out)
+}
+
+// decodeMsgCodec is decodeMsgWith through the reflection codec alone.
+func decodeMsgCodec(dec *codec.Decoder, buf []byte, out any) (err error) {
 	// Walk the value first: it bounds nesting, which the codec would
 	// otherwise follow recursively, and catches truncation and lying
 	// lengths before the codec sizes anything by them.
