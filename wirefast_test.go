@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -603,5 +605,71 @@ func TestFastDecodeUnknownDepth(t *testing.T) {
 	}
 	if decodeFast(deep(maxMsgpackDepth), &suspect{}) || decodeMsgCodec(nil, deep(maxMsgpackDepth), &suspect{}) == nil {
 		t.Fatal("a field beyond the depth bound was accepted")
+	}
+}
+
+// FuzzFastDecode proves the fast decoder against the codec: for every
+// target type and any input, if the fast path takes the input the codec
+// must take it too and produce the identical struct, and the fast path must
+// never panic or leave a refused value changed.
+func FuzzFastDecode(f *testing.F) {
+	addGoldenSeeds(f, "ping", "ping_minimal", "indirect_ping", "ack", "ack_nil_payload", "nack",
+		"suspect", "alive", "alive_newtime", "dead")
+	// The push/pull header and node states, one value each.
+	r := bytes.NewReader(golden(f, "pushpull")[1:])
+	for range 4 {
+		v, err := readMsgpackValue(r, nil, maxStreamHeaderBytes)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(v)
+	}
+	// Inputs the fast path must hand to the codec.
+	f.Add([]byte{0x82, 0xa4, 'N', 'o', 'd', 'e', 0xa1, 'x', 0xa4, 'N', 'o', 'd', 'e', 0xa0})
+	f.Add([]byte{0x81, 0xa0, 5})
+	f.Add([]byte{0x81, 0xa4, 'N', 'a', 'c', 'k', 0x01})
+	f.Add([]byte{0x81, 0xa3, 'V', 's', 'n', 0x92, 0xc0, 0xcd, 1, 0})
+	f.Add([]byte{0x92, 5, 0xa1, 'n'})
+	f.Add(append(append([]byte{0x81, 0xa1, 'X'}, bytes.Repeat([]byte{0x91}, maxMsgpackDepth-1)...), 0))
+	f.Fuzz(func(t *testing.T, buf []byte) {
+		for i := range numFastTargets {
+			checkFastDecode(t, i, buf)
+		}
+	})
+}
+
+// TestWriteFastDecodeSeeds regenerates the alternative-encoding seeds of
+// FuzzFastDecode when WIRE_FAST_SEEDS is set; findings are added by hand.
+func TestWriteFastDecodeSeeds(t *testing.T) {
+	if os.Getenv("WIRE_FAST_SEEDS") == "" {
+		t.Skip("set WIRE_FAST_SEEDS=1 to rewrite testdata/fuzz/FuzzFastDecode/alt_*")
+	}
+	g := wireGen{rand.New(rand.NewPCG(7, 8))}
+	alt := altEncoder{g: g}
+	dir := filepath.Join("testdata", "fuzz", "FuzzFastDecode")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range numFastTargets {
+		for k := range 3 {
+			v := newFastTarget(i)
+			switch m := v.(type) {
+			case *pushNodeState:
+				*m = *g.nodeState()
+			case *pushPullHeader:
+				*m = pushPullHeader{Nodes: g.r.IntN(300), UserStateLen: g.r.IntN(70000), Join: true}
+			default:
+				reflect.ValueOf(v).Elem().Set(reflect.ValueOf(g.value(fastTypes[i])).Elem())
+			}
+			var b []byte
+			for len(b) == 0 || len(b) > 2000 {
+				b = bytes.Clone(alt.encode(v))
+			}
+			name := fmt.Sprintf("alt_%s_%d", reflect.TypeOf(v).Elem().Name(), k)
+			body := fmt.Sprintf("go test fuzz v1\n[]byte(%q)\n", b)
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
