@@ -642,6 +642,9 @@ func (d *fastDec) parse(buf []byte, fields []mpField) bool {
 
 // skipMsgpack steps over the value at buf[p:], a map value at the top level
 // of the message, applying the same nesting bound decodeMsgWith's scan does.
+// It refuses extensions anywhere inside: the codec does not merely skip
+// them (it parses a timestamp and fails on a malformed one), and no writer
+// puts any in these messages.
 func skipMsgpack(buf []byte, p int) (int, bool) {
 	s := msgpackScanner{started: true, depth: 2}
 	s.left[1] = 1
@@ -649,7 +652,21 @@ func skipMsgpack(buf []byte, p int) (int, bool) {
 	if err != nil || !done {
 		return 0, false
 	}
-	return p + s.pos, true
+	end := p + s.pos
+	// The scan proved every header and payload lies within [p, end), and
+	// children follow their container, so a flat walk meets every item.
+	for q := p; q < end; {
+		switch buf[q] {
+		case 0xc7, 0xc8, 0xc9, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
+			return 0, false
+		}
+		hdr, payload, _, err := msgpackItem(buf[q:end])
+		if err != nil {
+			return 0, false
+		}
+		q += hdr + int(payload)
+	}
+	return end, true
 }
 
 // field reads the value at p for f into v.

@@ -373,7 +373,7 @@ func (a *altEncoder) junk(depth int) {
 	case k == 3:
 		a.b = binary.BigEndian.AppendUint64(append(a.b, 0xcb), math.Float64bits(a.g.r.Float64()))
 	case k == 4:
-		a.b = append(a.b, 0xd6, 0xff, 1, 2, 3, 4) // a timestamp ext
+		a.b = binary.BigEndian.AppendUint32(append(a.b, 0xca), math.Float32bits(a.g.r.Float32()))
 	case k == 5 && depth < 3:
 		n := a.g.r.IntN(4)
 		a.arrayHeader(n)
@@ -570,6 +570,9 @@ func TestFastDecodeRefuses(t *testing.T) {
 		{"int as bool", []byte{0x81, 0xa4, 'N', 'a', 'c', 'k', 0x01}, []int{indT}},
 		{"map as bytes", []byte{0x81, 0xa3, 'V', 's', 'n', 0x80}, []int{aliveT, stateT}},
 		{"ext as bytes", []byte{0x81, 0xa4, 'A', 'd', 'd', 'r', 0xd4, 1, 2}, []int{aliveT, stateT}},
+		{"timestamp in unknown", []byte{0x81, 0xa1, 'X', 0xd6, 0xff, 1, 2, 3, 4}, all},
+		{"bad timestamp in unknown", []byte{0x81, 0xa3, '0', '0', '0', 0xd4, 0xff, '0'}, all},
+		{"ext deep in unknown", []byte{0x81, 0xa1, 'X', 0x92, 0x81, 0xa1, 'y', 0xc7, 1, 5, 0, 1}, all},
 		{"unknown then truncated", []byte{0x82, 0xa1, 'X', 0x92, 1}, all},
 	}
 	for _, c := range cases {
@@ -671,5 +674,68 @@ func TestWriteFastDecodeSeeds(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+	}
+}
+
+// MEMBERLIST_WIRE_CODEC_ONLY=1 runs every test and benchmark with the fast
+// path off, which is how the "before" figures of the benchmarks are taken.
+func init() {
+	if os.Getenv("MEMBERLIST_WIRE_CODEC_ONLY") != "" {
+		wireFastOff.Store(true)
+	}
+}
+
+// hotMessages are typical values of the hot message types, sized as a
+// cluster of named nodes sends them.
+var hotMessages = []struct {
+	name string
+	t    messageType
+	v    any
+}{
+	{"ping", pingMsg, &ping{SeqNo: 912345, Node: "node-0042.dc1", SourceAddr: ip4, SourcePort: 7946, SourceNode: "node-0007.dc1"}},
+	{"indirect", indirectPingMsg, &indirectPingReq{SeqNo: 912345, Target: ip4, Port: 7946, Node: "node-0042.dc1", Nack: true,
+		SourceAddr: ip4, SourcePort: 7946, SourceNode: "node-0007.dc1"}},
+	{"ack", ackRespMsg, &ackResp{SeqNo: 912345, Payload: []byte("coordinate-payload")}},
+	{"nack", nackRespMsg, &nackResp{SeqNo: 912345}},
+	{"suspect", suspectMsg, &suspect{Incarnation: 17, Node: "node-0042.dc1", From: "node-0007.dc1"}},
+	{"alive", aliveMsg, &alive{Incarnation: 17, Node: "node-0042.dc1", Addr: ip4, Port: 7946, Meta: []byte("role=web"), Vsn: vsn}},
+	{"dead", deadMsg, &dead{Incarnation: 17, Node: "node-0042.dc1", From: "node-0007.dc1"}},
+	{"nodestate", pushPullMsg, &pushNodeState{Name: "node-0042.dc1", Addr: ip4, Port: 7946, Meta: []byte("role=web"),
+		Incarnation: 17, State: StateSuspect, Vsn: vsn}},
+}
+
+func BenchmarkEncodeHot(b *testing.B) {
+	for _, m := range hotMessages {
+		b.Run(m.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				out, err := encodeMsg(m.t, m.v, false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				benchSink = out
+			}
+		})
+	}
+}
+
+func BenchmarkDecodeHot(b *testing.B) {
+	for _, m := range hotMessages {
+		b.Run(m.name, func(b *testing.B) {
+			msg, err := encodeMsg(m.t, m.v, false)
+			if err != nil {
+				b.Fatal(err)
+			}
+			typ := reflect.TypeOf(m.v).Elem()
+			out := reflect.New(typ)
+			zero := reflect.Zero(typ)
+			b.ReportAllocs()
+			for b.Loop() {
+				out.Elem().Set(zero)
+				if err := decodeMsg(msg[1:], out.Interface()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
