@@ -600,7 +600,11 @@ func (d *fastDec) parse(buf []byte, fields []mpField) bool {
 		if len(buf) < 5 {
 			return false
 		}
-		n, p = int(binary.BigEndian.Uint32(buf[1:])), 5
+		c := binary.BigEndian.Uint32(buf[1:])
+		if uint64(c) > uint64(len(buf)) {
+			return false // each entry takes at least two bytes
+		}
+		n, p = int(c), 5
 	default:
 		return false
 	}
@@ -742,7 +746,11 @@ func (d *fastDec) byteArray(p int, v *mpVal) (int, bool) {
 		if len(buf)-p < 5 {
 			return 0, false
 		}
-		n, p = int(binary.BigEndian.Uint32(buf[p+1:])), p+5
+		c := binary.BigEndian.Uint32(buf[p+1:])
+		if uint64(c) > uint64(len(buf)) {
+			return 0, false
+		}
+		n, p = int(c), p+5
 	default:
 		return 0, false
 	}
@@ -837,7 +845,11 @@ func (d *fastDec) raw(p int) (off, n, np int, ok bool) {
 		if len(buf)-p < 5 {
 			return 0, 0, 0, false
 		}
-		n, hdr = int(binary.BigEndian.Uint32(buf[p+1:])), 5
+		c := binary.BigEndian.Uint32(buf[p+1:])
+		if uint64(c) > uint64(len(buf)) {
+			return 0, 0, 0, false
+		}
+		n, hdr = int(c), 5
 	default:
 		return 0, 0, 0, false
 	}

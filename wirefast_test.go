@@ -170,7 +170,7 @@ func TestFastEncodeEdges(t *testing.T) {
 		&suspect{}, &suspect{Incarnation: 65536, Node: long[:65535], From: long[:65536]},
 		&dead{}, dead{Incarnation: 127, Node: "a", From: "a"},
 		&alive{}, &alive{Addr: []byte{}, Meta: []byte{}, Vsn: []byte{}}, alive{Vsn: vsn, Addr: ip6, Meta: []byte(long[:512])},
-		&pushNodeState{}, &pushNodeState{State: -1}, &pushNodeState{State: 128}, &pushNodeState{State: math.MinInt64},
+		&pushNodeState{}, &pushNodeState{State: -1}, &pushNodeState{State: 128}, &pushNodeState{State: math.MinInt},
 		&pushPullHeader{}, &pushPullHeader{Nodes: 200, UserStateLen: 1 << 24, Join: true},
 	}
 	for _, v := range cases {
