@@ -267,8 +267,18 @@ func encodeHandle(newTimeFormat bool) *codec.MsgpackHandle {
 	return msgpackLegacyTime
 }
 
-// encodeMsg returns the type byte followed by v in msgpack.
+// encodeMsg returns the type byte followed by v in msgpack. The hot
+// message types take the hand-written path in wirefast.go, which writes the
+// same bytes as the codec into a buffer of exactly the message's size.
 func encodeMsg(t messageType, v any, newTimeFormat bool) ([]byte, error) {
+	if m := fastWireMsg(v); m != nil && !wireFastOff.Load() {
+		return encodeFast(t, m), nil
+	}
+	return encodeMsgCodec(t, v, newTimeFormat)
+}
+
+// encodeMsgCodec is encodeMsg through the reflection codec alone.
+func encodeMsgCodec(t messageType, v any, newTimeFormat bool) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.Grow(128)
 	buf.WriteByte(byte(t))
@@ -288,7 +298,18 @@ func decodeMsg(buf []byte, out any) (err error) {
 // decodeMsgWith is decodeMsg reusing dec (when non-nil) instead of building
 // a decoder per message: a push/pull of many small node states would
 // otherwise allocate far more than it carries.
+//
+// The hot message types go through the hand-written decoder in wirefast.go
+// first; it hands anything it is not sure of to the codec.
 func decodeMsgWith(dec *codec.Decoder, buf []byte, out any) (err error) {
+	if !wireFastOff.Load() && decodeFast(buf, out) {
+		return nil
+	}
+	return decodeMsgCodec(dec, buf, out)
+}
+
+// decodeMsgCodec is decodeMsgWith through the reflection codec alone.
+func decodeMsgCodec(dec *codec.Decoder, buf []byte, out any) (err error) {
 	// Walk the value first: it bounds nesting, which the codec would
 	// otherwise follow recursively, and catches truncation and lying
 	// lengths before the codec sizes anything by them.
@@ -470,11 +491,24 @@ func checkCRC(buf []byte) ([]byte, error) {
 // header, each node state, then the raw user state. Encryption, compression
 // and labels are layered on by the caller.
 func encodePushPull(join bool, states []pushNodeState, userState []byte, newTimeFormat bool) ([]byte, error) {
+	hdr := pushPullHeader{Nodes: len(states), UserStateLen: len(userState), Join: join}
+	if !wireFastOff.Load() {
+		n := 1 + hdr.wireLen() + len(userState)
+		for i := range states {
+			n += states[i].wireLen()
+		}
+		b := make([]byte, 1, n)
+		b[0] = byte(pushPullMsg)
+		b = hdr.appendWire(b)
+		for i := range states {
+			b = states[i].appendWire(b)
+		}
+		return append(b, userState...), nil
+	}
 	var buf bytes.Buffer
 	buf.Grow(32 + 64*len(states) + len(userState))
 	buf.WriteByte(byte(pushPullMsg))
 	enc := codec.NewEncoder(&buf, encodeHandle(newTimeFormat))
-	hdr := pushPullHeader{Nodes: len(states), UserStateLen: len(userState), Join: join}
 	if err := enc.Encode(&hdr); err != nil {
 		return nil, fmt.Errorf("encode push/pull header: %w", err)
 	}
