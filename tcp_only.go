@@ -58,6 +58,10 @@ const (
 
 	// tcpOnlyPacketQueue sizes PacketCh.
 	tcpOnlyPacketQueue = 1024
+
+	// tcpOnlyFlush bounds how long Shutdown lets the senders write out
+	// what is queued: a Leave's broadcast is usually among it.
+	tcpOnlyFlush = 500 * time.Millisecond
 )
 
 // tcpOnlyTransport is the TCP-only wrapper around another transport, whose
@@ -78,7 +82,10 @@ type tcpOnlyTransport struct {
 	peers    map[string]*tcpOnlyPeer
 	conns    map[net.Conn]struct{} // every open stream, closed by Shutdown
 	shutdown chan struct{}
-	closed   bool
+	stopping bool // Shutdown began: senders flush, nothing new is queued
+	closed   bool // every stream is closed; no new one is tracked
+
+	senders sync.WaitGroup // the peers' sender goroutines
 
 	inbound chan struct{} // semaphore of tcpOnlyMaxInbound
 	wg      sync.WaitGroup
@@ -141,7 +148,7 @@ func (t *tcpOnlyTransport) WriteToAddress(b []byte, a Address) (time.Time, error
 
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.closed {
+	if t.stopping {
 		return time.Time{}, errTransportShutdown
 	}
 	p := t.peers[a.Addr]
@@ -149,6 +156,7 @@ func (t *tcpOnlyTransport) WriteToAddress(b []byte, a Address) (time.Time, error
 		p = &tcpOnlyPeer{t: t, addr: a, queue: make(chan []byte, tcpOnlyPeerQueue)}
 		t.peers[a.Addr] = p
 		t.wg.Add(1)
+		t.senders.Add(1)
 		go p.run()
 	}
 	select {
@@ -181,12 +189,31 @@ func (t *tcpOnlyTransport) StreamCh() <-chan net.Conn { return t.streamCh }
 // Shutdown may wait up to TCPTimeout for one to a peer that does not answer.
 func (t *tcpOnlyTransport) Shutdown() error {
 	t.mu.Lock()
-	if t.closed {
+	if t.stopping {
 		t.mu.Unlock()
 		return nil
 	}
-	t.closed = true
+	t.stopping = true
 	close(t.shutdown)
+	t.mu.Unlock()
+
+	// What the node queued last (a Leave's broadcast, typically) is written
+	// out before the streams close, for at most tcpOnlyFlush: UDP would
+	// have sent it before WriteToAddress returned.
+	flushed := make(chan struct{})
+	go func() {
+		t.senders.Wait()
+		close(flushed)
+	}()
+	grace := time.NewTimer(tcpOnlyFlush + 100*time.Millisecond)
+	select {
+	case <-flushed:
+	case <-grace.C:
+	}
+	grace.Stop()
+
+	t.mu.Lock()
+	t.closed = true
 	for c := range t.conns {
 		_ = c.Close()
 	}
@@ -392,12 +419,14 @@ type tcpOnlyPeer struct {
 // and ends after tcpOnlyIdle with nothing to send, or at Shutdown.
 func (p *tcpOnlyPeer) run() {
 	defer p.t.wg.Done()
+	defer p.t.senders.Done()
 	defer p.closeConn()
 	idle := time.NewTimer(tcpOnlyIdle)
 	defer idle.Stop()
 	for {
 		select {
 		case <-p.t.shutdown:
+			p.flush()
 			return
 		case frame := <-p.queue:
 			p.send(frame)
@@ -415,19 +444,45 @@ func (p *tcpOnlyPeer) run() {
 	}
 }
 
+// flush writes what is queued when Shutdown begins, each write and dial
+// bounded so that the whole flush ends within tcpOnlyFlush.
+func (p *tcpOnlyPeer) flush() {
+	end := time.Now().Add(tcpOnlyFlush)
+	for {
+		select {
+		case frame := <-p.queue:
+			if time.Until(end) <= 0 {
+				return
+			}
+			p.sendBy(frame, end)
+		default:
+			return
+		}
+	}
+}
+
 // send writes one frame, redialling once if the cached stream has broken
 // (the peer restarted, or closed an idle stream). A packet that still
 // cannot be sent is lost, as a datagram can be.
 func (p *tcpOnlyPeer) send(frame []byte) {
+	p.sendBy(frame, time.Time{})
+}
+
+// sendBy is send with every dial and write done by end, when end is set.
+func (p *tcpOnlyPeer) sendBy(frame []byte, end time.Time) {
+	timeout := p.t.timeout
+	if !end.IsZero() {
+		timeout = min(timeout, time.Until(end))
+	}
 	for try := 0; try < 2; try++ {
 		fresh := p.conn == nil
 		if fresh {
-			if err := p.dial(); err != nil {
+			if err := p.dial(timeout); err != nil {
 				p.t.logger.Printf("[DEBUG] memberlist: TCP-only: cannot reach %s: %v", p.addr.String(), err)
 				return
 			}
 		}
-		_ = p.conn.SetWriteDeadline(time.Now().Add(p.t.timeout))
+		_ = p.conn.SetWriteDeadline(time.Now().Add(timeout))
 		if _, err := p.conn.Write(frame); err == nil {
 			p.t.framesSent.Add(1)
 			metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "sent"}, float32(len(frame)), p.t.labels)
@@ -440,8 +495,8 @@ func (p *tcpOnlyPeer) send(frame []byte) {
 }
 
 // dial opens the packet stream and writes its header.
-func (p *tcpOnlyPeer) dial() error {
-	conn, err := p.t.inner.DialAddressTimeout(p.addr, p.t.timeout)
+func (p *tcpOnlyPeer) dial(timeout time.Duration) error {
+	conn, err := p.t.inner.DialAddressTimeout(p.addr, timeout)
 	if err != nil {
 		return err
 	}
@@ -454,7 +509,7 @@ func (p *tcpOnlyPeer) dial() error {
 	}
 	hdr = append(hdr, tcpOnlyPacketMarker)
 	hdr = binary.BigEndian.AppendUint16(hdr, p.t.advPort)
-	_ = conn.SetWriteDeadline(time.Now().Add(p.t.timeout))
+	_ = conn.SetWriteDeadline(time.Now().Add(timeout))
 	if _, err := conn.Write(hdr); err != nil {
 		p.t.track(conn, false)
 		_ = conn.Close()

@@ -160,3 +160,24 @@ func TestTCPOnlyCluster(t *testing.T) {
 	}
 	requireGoroutinesBack(t, before)
 }
+
+// A packet queued just before Shutdown still goes out, as a datagram would
+// have before WriteToAddress returned: a Leave's last broadcast is such a
+// packet.
+func TestTCPOnlyShutdownFlushes(t *testing.T) {
+	before := runtime.NumGoroutine()
+	var network MockNetwork
+	conf := DefaultLocalConfig()
+	innerA, innerB := network.NewTransport("a"), network.NewTransport("b")
+	a := newTCPOnlyTransport(innerA, conf, discardLogger(), 1001)
+	b := newTCPOnlyTransport(innerB, conf, discardLogger(), 1002)
+	_, err := a.WriteToAddress([]byte{byte(deadMsg), 7}, Address{Addr: innerB.addr.Addr, Name: "b"})
+	require.NoError(t, err)
+	require.NoError(t, a.Shutdown())
+	p := recvPacket(t, b.PacketCh())
+	assert.Equal(t, []byte{byte(deadMsg), 7}, p.Buf)
+	_, err = a.WriteToAddress([]byte{byte(deadMsg)}, Address{Addr: innerB.addr.Addr, Name: "b"})
+	require.Error(t, err, "nothing is queued once Shutdown began")
+	require.NoError(t, b.Shutdown())
+	requireGoroutinesBack(t, before)
+}
