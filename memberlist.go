@@ -563,17 +563,49 @@ func (m *Memberlist) LocalNode() *Node {
 
 // Members returns copies of every known member that is alive or suspect,
 // the local node included. Callers own the result.
+//
+// The copies come in three allocations however many members there are: one
+// array of Nodes, one of the bytes of their addresses and metadata, and the
+// slice of pointers.
 func (m *Memberlist) Members() []*Node {
 	s := m.snap.Load()
-	out := make([]*Node, 0, s.live)
+	live, size := 0, 0
 	for _, chunk := range s.chunks {
 		for _, n := range chunk {
 			if liveCount(n) == 1 {
-				out = append(out, n.clone())
+				live++
+				size += len(n.Addr) + len(n.Meta)
 			}
 		}
 	}
+	nodes := make([]Node, live)
+	bytes := make([]byte, 0, size)
+	out := make([]*Node, 0, live)
+	for _, chunk := range s.chunks {
+		for _, n := range chunk {
+			if liveCount(n) == 0 {
+				continue
+			}
+			c := &nodes[len(out)]
+			*c = *n
+			c.Addr, bytes = carve(bytes, n.Addr)
+			c.Meta, bytes = carve(bytes, n.Meta)
+			out = append(out, c)
+		}
+	}
 	return out
+}
+
+// carve copies b into the spare capacity of buf and returns the copy, capped
+// so that appending to it cannot overwrite its neighbour, and buf grown by
+// it. A nil b stays nil.
+func carve(buf, b []byte) ([]byte, []byte) {
+	if b == nil {
+		return nil, buf
+	}
+	start := len(buf)
+	buf = append(buf, b...)
+	return buf[start:len(buf):len(buf)], buf
 }
 
 // NumMembers returns how many members are alive or suspect, the local node

@@ -71,3 +71,20 @@ func TestSnapshotAgainstMap(t *testing.T) {
 		require.Equal(t, f.names, list(f.s), "a published snapshot changed")
 	}
 }
+
+// BenchmarkMembers reads a 10,000-member snapshot.
+func BenchmarkMembers(b *testing.B) {
+	m := &Memberlist{config: &Config{Name: "n0"}, snapIndex: map[string]int{}}
+	m.snap.Store(&snapshot{})
+	for i := range 10000 {
+		st := &nodeState{id: unique.Make(fmt.Sprintf("n%d", i)), ipLen: 4, port: 7946}
+		st.setMeta([]byte("role=web"))
+		m.publish(st, false)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if len(m.Members()) != 10000 {
+			b.Fatal("short")
+		}
+	}
+}
