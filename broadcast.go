@@ -66,7 +66,12 @@ type UniqueBroadcast interface {
 type broadcastQueue struct {
 	tree   *btree.BTreeG[*queuedBroadcast]
 	byName map[string]*queuedBroadcast
-	lastID int64
+	// byNameGrown is set once byName held more than maxSpareBroadcasts
+	// names: a Go map keeps its peak size, so when the queue empties such a
+	// map is dropped for a fresh one (a simulator runs thousands of queues
+	// that each swell during formation and then drain).
+	byNameGrown bool
+	lastID      int64
 
 	// Entries no longer queued, kept for reuse so that steady-state
 	// queueing does not allocate.
@@ -389,7 +394,13 @@ func (q *broadcastQueue) newEntry() *queuedBroadcast {
 func (q *broadcastQueue) insert(cur *queuedBroadcast) {
 	q.tree.ReplaceOrInsert(cur)
 	if cur.name != "" {
+		if q.byName == nil {
+			q.byName = make(map[string]*queuedBroadcast)
+		}
 		q.byName[cur.name] = cur
+		if len(q.byName) > maxSpareBroadcasts {
+			q.byNameGrown = true
+		}
 	}
 }
 
@@ -399,6 +410,9 @@ func (q *broadcastQueue) discard(cur *queuedBroadcast) {
 	q.tree.Delete(cur)
 	if cur.name != "" {
 		delete(q.byName, cur.name)
+		if q.byNameGrown && len(q.byName) == 0 {
+			q.byName, q.byNameGrown = nil, false
+		}
 	}
 	if len(q.spare) < maxSpareBroadcasts {
 		*cur = queuedBroadcast{} // pins no broadcast while spare

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/stretchr/testify/require"
 )
 
 // finishLog counts Finished calls per broadcast, safely across goroutines.
@@ -752,4 +754,21 @@ func benchGetBroadcasts(b *testing.B, newQueue func(numNodes func() int, mult in
 			b.Fatal("nothing fitted")
 		}
 	}
+}
+
+// A queue that swelled and drained lets go of its swollen name index (a Go
+// map keeps its peak size), and keeps working afterwards.
+func TestQueueDropsGrownNameIndexWhenEmpty(t *testing.T) {
+	var q broadcastQueue
+	for i := range 500 {
+		q.queueBroadcast(&namedBcast{name: fmt.Sprintf("n%d", i), msg: []byte("m")})
+	}
+	require.True(t, q.byNameGrown)
+	for q.numQueued() > 0 {
+		q.getBroadcasts(2, 1400, 1)
+	}
+	require.Nil(t, q.byName, "the drained queue drops its 500-name map")
+	q.queueBroadcast(&namedBcast{name: "again", msg: []byte("m")})
+	q.queueBroadcast(&namedBcast{name: "again", msg: []byte("m2")})
+	require.Equal(t, 1, q.numQueued(), "naming still replaces")
 }
