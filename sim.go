@@ -1,7 +1,9 @@
 // This file owns Simulation: many nodes of this library, each with its own
 // deterministic core and the user's own delegates, run in one goroutine in
-// virtual time over a modelled network (latency, jitter, loss, partitions,
-// crashes). The same seed gives the same run, event for event.
+// virtual time over a modelled network (latency, jitter, loss in general,
+// per node and per direction of a link, partitions, a datagram size limit,
+// crashes, restarts and stalled nodes). The same seed gives the same run,
+// event for event.
 
 package memberlist
 
@@ -32,8 +34,22 @@ type SimConfig struct {
 
 	// PacketLoss is the probability, from 0 to 1, that a datagram is lost.
 	// Streams (push/pull, TCP fallback pings) are not subject to loss, only
-	// to partitions and crashes.
+	// to partitions and crashes, as TCP retransmits what is lost; but a
+	// direction of a link that loses everything (SetNodeLoss, SetLinkLoss
+	// with 1) fails streams both ways, as TCP needs both.
 	PacketLoss float64
+
+	// MaxDatagramSize is the largest datagram the network carries, in bytes;
+	// larger ones are dropped, as UDP drops what exceeds its limit. Zero
+	// means 65507, the most an IPv4 UDP datagram can hold.
+	MaxDatagramSize int
+
+	// OnTransition, when set, hears of every member state change any node
+	// sees, in order, instead of Trace keeping them: a large or long run
+	// can aggregate what it needs on the fly (a 10,000-node cluster forming
+	// makes 10^8 transitions). It is called from inside the run and must
+	// not call back into the Simulation.
+	OnTransition func(SimTransition)
 
 	// Metrics, when set, receives every simulated node's metrics, under the
 	// reference's names; when nil they are discarded. Simulated nodes never
@@ -56,11 +72,13 @@ type Simulation struct {
 	byName map[string]*simNode
 	byAddr map[string]*simNode
 	queue  timedHeap[*simEvent]
-	cut    map[[2]int]bool // partitioned pairs, by node index, lower first
+	cut    map[[2]int]bool    // partitioned pairs, by node index, lower first
+	link   map[[2]int]float64 // one-way loss, by (from, to) node index
 	sink   metricSink
 
 	// Trace is every member state change seen by any node, in order. It is
-	// what makes two runs with the same seed comparable.
+	// what makes two runs with the same seed comparable. It stays empty
+	// when SimConfig.OnTransition is set.
 	Trace []SimTransition
 
 	// observe, when set, hears of every datagram and stream the nodes send,
@@ -126,6 +144,42 @@ type simNode struct {
 	nonces  io.Reader // the node's seeded nonce source, shared with its core
 	crashed bool
 	wakeAt  time.Time
+	meta    []byte // the metadata to start with, between boot and start
+
+	// gen counts restarts: the answer to an exchange a previous core
+	// started is not for the current one.
+	gen uint32
+
+	// While stalled (until stallUntil), everything addressed to the node
+	// waits in backlog, in order of arrival.
+	stallUntil time.Time
+	backlog    []*simEvent
+
+	inLoss, outLoss float64 // SetNodeLoss
+	stats           SimNodeStats
+}
+
+// SimNodeStats counts what one simulated node sent over its life, across
+// restarts.
+type SimNodeStats struct {
+	// PacketsSent and BytesSent count the datagrams the node handed to
+	// the network, whether or not the network then lost them.
+	PacketsSent uint64
+	BytesSent   uint64
+
+	// PacketsLost counts those of its datagrams the network dropped:
+	// loss, a partition, a crashed or unknown destination, or a datagram
+	// over SimConfig.MaxDatagramSize (counted in Oversize too).
+	PacketsLost uint64
+	Oversize    uint64
+
+	// Exchanges counts the stream exchanges the node started (push/pull,
+	// joins and TCP fallback pings), PushPulls those of them that were
+	// push/pull state exchanges (periodic or join), and StreamBytes the
+	// bytes it wrote on streams, requests and answers alike.
+	Exchanges   uint64
+	PushPulls   uint64
+	StreamBytes uint64
 }
 
 // simEpoch is virtual time zero: fixed, so that runs are reproducible.
@@ -140,6 +194,7 @@ func NewSimulation(sc SimConfig) *Simulation {
 		byName: make(map[string]*simNode),
 		byAddr: make(map[string]*simNode),
 		cut:    make(map[[2]int]bool),
+		link:   make(map[[2]int]float64),
 		sink:   discardMetrics{},
 	}
 	if sc.Metrics != nil {
@@ -158,41 +213,59 @@ func (s *Simulation) AddNode(name string) error {
 	if _, dup := s.byName[name]; dup {
 		return fmt.Errorf("memberlist: simulation already has a node named %q", name)
 	}
+	idx := len(s.nodes)
+	// Addresses are loopback ones; nothing is ever sent on a real network.
+	ip := net.IPv4(127, byte(1+idx>>16), byte(idx>>8), byte(idx))
+	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}}
+	if err := s.boot(n); err != nil {
+		return err
+	}
+	s.nodes = append(s.nodes, n)
+	s.byName[name] = n
+	s.byAddr[n.addr.String()] = n
+	n.core.start(s.now, n.meta)
+	n.meta = nil
+	s.settle(n)
+	return nil
+}
+
+// boot gives n a new core, with a fresh configuration from SimConfig.Config,
+// a seed of its own and incarnation zero; start must follow.
+func (s *Simulation) boot(n *simNode) error {
 	var cfg *Config
 	if s.cfg.Config != nil {
-		cfg = s.cfg.Config(name)
+		cfg = s.cfg.Config(n.name)
 	} else {
 		cfg = DefaultLANConfig()
 		cfg.EnableCompression = false
 		cfg.LogOutput = io.Discard
 	}
-	idx := len(s.nodes)
-	// Addresses are loopback ones; nothing is ever sent on a real network.
-	ip := net.IPv4(127, byte(1+idx>>16), byte(idx>>8), byte(idx))
-	cfg.Name = name
-	cfg.BindAddr = ip.String()
-	cfg.BindPort = 7946
-	cfg.AdvertiseAddr = ip.String()
-	cfg.AdvertisePort = 7946
+	ip := n.addr.IP.String()
+	cfg.Name = n.name
+	cfg.BindAddr = ip
+	cfg.BindPort = n.addr.Port
+	cfg.AdvertiseAddr = ip
+	cfg.AdvertisePort = n.addr.Port
 	meta, err := setUpNode(cfg)
 	if err != nil {
 		return err
 	}
 	seed := s.rng.Uint64()
-	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}, cfg: cfg, logger: cfg.logger()}
+	n.cfg, n.logger, n.meta = cfg, cfg.logger(), meta
 	n.nonces = rand.NewChaCha8(nonceSeed(seed))
-	n.core = newCore(cfg, ip.To4(), 7946, coreEnv{logger: n.logger, metrics: s.sink, nonces: n.nonces, seed: seed})
+	n.core = newCore(cfg, n.addr.IP.To4(), uint16(n.addr.Port), coreEnv{logger: n.logger, metrics: s.sink, nonces: n.nonces, seed: seed})
+	name := n.name
 	n.core.onChange = func(st *nodeState, removed bool) {
 		if removed {
 			return
 		}
-		s.Trace = append(s.Trace, SimTransition{At: s.Elapsed(), Observer: name, Member: st.name, State: st.state})
+		tr := SimTransition{At: s.Elapsed(), Observer: name, Member: st.name, State: st.state}
+		if s.cfg.OnTransition != nil {
+			s.cfg.OnTransition(tr)
+			return
+		}
+		s.Trace = append(s.Trace, tr)
 	}
-	s.nodes = append(s.nodes, n)
-	s.byName[name] = n
-	s.byAddr[n.addr.String()] = n
-	n.core.start(s.now, meta)
-	s.settle(n)
 	return nil
 }
 
@@ -235,13 +308,136 @@ func (s *Simulation) Join(name string, peers ...string) error {
 }
 
 // Crash stops a node without telling anyone, as a killed process would.
+// What is on its way to it is lost; Restart brings it back.
 func (s *Simulation) Crash(name string) error {
 	n, err := s.node(name)
 	if err != nil {
 		return err
 	}
 	n.crashed = true
+	s.unstall(n)
 	return nil
+}
+
+// Restart brings node name back as a new process would come back after a
+// crash or a kill: a fresh core with incarnation zero, a fresh
+// configuration (and delegates) from SimConfig.Config, the same name and
+// address, knowing no other node. Call Join to have it join again. A
+// running node is killed first, as by Crash. Datagrams already on their
+// way to its address reach the new process; answers to exchanges the old
+// one started do not.
+func (s *Simulation) Restart(name string) error {
+	n, err := s.node(name)
+	if err != nil {
+		return err
+	}
+	s.unstall(n)
+	if err := s.boot(n); err != nil {
+		n.crashed = true
+		return err
+	}
+	n.crashed = false
+	n.gen++
+	n.wakeAt = time.Time{}
+	n.core.start(s.now, n.meta)
+	n.meta = nil
+	s.settle(n)
+	return nil
+}
+
+// Stall makes node name process nothing for d, as a process starved of CPU
+// or paused by a long garbage collection would: datagrams, stream requests,
+// answers and its own timers wait, and when the stall ends it handles them
+// in the order they came (timers that fell due meanwhile all fire at the
+// first of them). Stalling a stalled node extends the stall to whichever
+// ends later. Streams opened to it fail, at their deadline, when the stall
+// outlasts it.
+func (s *Simulation) Stall(name string, d time.Duration) error {
+	n, err := s.node(name)
+	if err != nil {
+		return err
+	}
+	if n.crashed || d <= 0 {
+		return nil
+	}
+	if until := s.now.Add(d); until.After(n.stallUntil) {
+		n.stallUntil = until
+		s.push(&simEvent{at: until, kind: evResume, to: n, gen: n.gen})
+	}
+	return nil
+}
+
+// Stalled reports whether node name is stalled now.
+func (s *Simulation) Stalled(name string) bool {
+	n, ok := s.byName[name]
+	return ok && s.now.Before(n.stallUntil)
+}
+
+// unstall ends n's stall and forgets its backlog, for a crash.
+func (s *Simulation) unstall(n *simNode) {
+	n.stallUntil = time.Time{}
+	clear(n.backlog)
+	n.backlog = n.backlog[:0]
+}
+
+// SetNodeLoss sets the probability, from 0 to 1, that a datagram arriving
+// at node name (in) or sent by it (out) is lost, on top of
+// SimConfig.PacketLoss: a node behind a faulty card or a congested link.
+// With 1, streams to and from it fail too. SetNodeLoss(name, 0, 0) restores
+// the node.
+func (s *Simulation) SetNodeLoss(name string, in, out float64) error {
+	n, err := s.node(name)
+	if err != nil {
+		return err
+	}
+	if err := checkLoss(in); err != nil {
+		return err
+	}
+	if err := checkLoss(out); err != nil {
+		return err
+	}
+	n.inLoss, n.outLoss = in, out
+	return nil
+}
+
+// SetLinkLoss sets the probability, from 0 to 1, that a datagram from node
+// from to node to is lost, on top of every other loss; the other direction
+// is not affected. With 1, streams between the two fail in both directions.
+// Zero restores the link.
+func (s *Simulation) SetLinkLoss(from, to string, p float64) error {
+	a, err := s.node(from)
+	if err != nil {
+		return err
+	}
+	b, err := s.node(to)
+	if err != nil {
+		return err
+	}
+	if err := checkLoss(p); err != nil {
+		return err
+	}
+	if p == 0 {
+		delete(s.link, [2]int{a.idx, b.idx})
+	} else {
+		s.link[[2]int{a.idx, b.idx}] = p
+	}
+	return nil
+}
+
+func checkLoss(p float64) error {
+	if !(p >= 0 && p <= 1) {
+		return fmt.Errorf("memberlist: loss probability %v is not between 0 and 1", p)
+	}
+	return nil
+}
+
+// Stats returns what node name has sent so far, and whether it exists.
+func (s *Simulation) Stats(name string) (SimNodeStats, bool) {
+	n, ok := s.byName[name]
+	if !ok {
+		return SimNodeStats{}, false
+	}
+	return n.stats, true
 }
 
 // Leave makes a node announce that it leaves; it keeps running, as after
@@ -288,6 +484,44 @@ func pairKey(a, b int) [2]int {
 
 func (s *Simulation) reachable(a, b *simNode) bool {
 	return !a.crashed && !b.crashed && !s.cut[pairKey(a.idx, b.idx)]
+}
+
+// linkLoss is the probability that a datagram from a to b is lost.
+func (s *Simulation) linkLoss(a, b *simNode) float64 {
+	var l float64
+	if len(s.link) > 0 {
+		l = s.link[[2]int{a.idx, b.idx}]
+	}
+	if a.outLoss == 0 && b.inLoss == 0 && l == 0 {
+		return s.cfg.PacketLoss
+	}
+	return 1 - (1-s.cfg.PacketLoss)*(1-a.outLoss)*(1-b.inLoss)*(1-l)
+}
+
+// streamable reports whether a stream between a and b can carry data: both
+// directions must deliver something.
+func (s *Simulation) streamable(a, b *simNode) bool {
+	if !s.reachable(a, b) {
+		return false
+	}
+	if a.outLoss >= 1 || a.inLoss >= 1 || b.outLoss >= 1 || b.inLoss >= 1 {
+		return false
+	}
+	return len(s.link) == 0 || (s.link[[2]int{a.idx, b.idx}] < 1 && s.link[[2]int{b.idx, a.idx}] < 1)
+}
+
+// lost draws whether a datagram from a to b is lost, drawing from the
+// network's random source only when loss is possible.
+func (s *Simulation) lost(a, b *simNode) bool {
+	p := s.linkLoss(a, b)
+	return p > 0 && s.rng.Float64() < p
+}
+
+func (s *Simulation) maxDatagram() int {
+	if s.cfg.MaxDatagramSize > 0 {
+		return s.cfg.MaxDatagramSize
+	}
+	return 65507
 }
 
 // State returns how observer sees member, and whether it knows member.
@@ -344,11 +578,14 @@ const (
 	evPacket  // a datagram arrives at to
 	evRequest // a stream request arrives at to
 	evReply   // the answer to exchange id arrives at to, or its failure
+	evResume  // to's stall ends
 )
 
 type simEvent struct {
 	at       time.Time
 	kind     uint8
+	expired  bool // evRequest: the initiator has been told it failed
+	gen      uint32
 	to       *simNode
 	from     *simNode
 	buf      []byte
@@ -363,14 +600,58 @@ var errSimNoAnswer = &dialError{errors.New("simulated stream: no answer before t
 
 func (s *Simulation) dispatch(ev *simEvent) {
 	n := ev.to
-	if ev.kind == evRequest && (n.crashed || !s.reachable(ev.from, n)) {
+	if ev.kind == evRequest && (n.crashed || !s.streamable(ev.from, n)) {
 		// The request never arrives; the initiator waits in vain.
-		s.failExchange(ev.from, ev.id, ev.deadline)
+		s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
 		return
 	}
 	if n.crashed {
 		return
 	}
+	if ev.kind == evResume {
+		if ev.gen == n.gen && ev.at.Equal(n.stallUntil) {
+			s.resume(n)
+		}
+		return
+	}
+	if s.now.Before(n.stallUntil) {
+		if ev.kind == evRequest && !n.stallUntil.Add(s.cfg.Latency).Before(ev.deadline) {
+			// The answer cannot come in time: the initiator gives up at its
+			// deadline, and the request is still read when the stall ends.
+			ev.expired = true
+			s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+		}
+		n.backlog = append(n.backlog, ev)
+		return
+	}
+	s.handle(n, ev)
+	s.settle(n)
+}
+
+// resume ends n's stall: it handles what waited, in order.
+func (s *Simulation) resume(n *simNode) {
+	n.stallUntil = time.Time{}
+	backlog := n.backlog
+	n.backlog = nil
+	for _, ev := range backlog {
+		if n.crashed {
+			break // a delegate crashed it
+		}
+		if ev.kind == evRequest && !s.streamable(ev.from, n) {
+			if !ev.expired {
+				s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+			}
+			continue
+		}
+		s.handle(n, ev)
+	}
+	if !n.crashed {
+		s.settle(n)
+	}
+}
+
+// handle gives n one event, now.
+func (s *Simulation) handle(n *simNode, ev *simEvent) {
 	switch ev.kind {
 	case evWake:
 		if !ev.at.Equal(n.wakeAt) {
@@ -383,6 +664,9 @@ func (s *Simulation) dispatch(ev *simEvent) {
 	case evRequest:
 		s.serveRequest(n, ev)
 	case evReply:
+		if ev.gen != n.gen {
+			return // for the core before a restart
+		}
 		if ev.err != nil {
 			n.core.exchangeDone(s.now, ev.id, nil, ev.err)
 			break
@@ -390,7 +674,6 @@ func (s *Simulation) dispatch(ev *simEvent) {
 		reply, err := readReply(n.cfg, s.sink, bytes.NewReader(ev.buf))
 		n.core.exchangeDone(s.now, ev.id, reply, err)
 	}
-	s.settle(n)
 }
 
 // serveRequest has node n read and answer a stream request, as the shell's
@@ -402,27 +685,31 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 		reply = n.core.handleStream(s.now, msg, ev.from.addr)
 	}
 	s.settle(n)
-	back := &simEvent{at: s.now.Add(s.delay()), kind: evReply, to: ev.from, from: n, id: ev.id}
+	if ev.expired {
+		return // the initiator has given up
+	}
+	back := &simEvent{at: s.now.Add(s.delay()), kind: evReply, to: ev.from, from: n, id: ev.id, gen: ev.gen}
 	if reply == nil {
 		back.err = io.EOF // closed without an answer
 	} else if back.buf, back.err = encodeStream(n.cfg, n.nonces, reply); back.err == nil {
+		n.stats.StreamBytes += uint64(len(back.buf))
 		s.record(simRecord{from: n.name, to: ev.from.name, stream: true, buf: back.buf})
 	}
-	if !s.reachable(n, ev.from) || back.at.After(ev.deadline) {
-		s.failExchange(ev.from, ev.id, ev.deadline)
+	if !s.streamable(n, ev.from) || back.at.After(ev.deadline) {
+		s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
 		return
 	}
 	s.push(back)
 }
 
-// failExchange reports exchange id of node n as failed at its deadline (or
-// now, if that has passed).
-func (s *Simulation) failExchange(n *simNode, id uint64, deadline time.Time) {
+// failExchange reports exchange id of node n (of generation gen) as failed
+// at its deadline (or now, if that has passed).
+func (s *Simulation) failExchange(n *simNode, gen uint32, id uint64, deadline time.Time) {
 	at := deadline
 	if at.Before(s.now) {
 		at = s.now
 	}
-	s.push(&simEvent{at: at, kind: evReply, to: n, id: id, err: errSimNoAnswer})
+	s.push(&simEvent{at: at, kind: evReply, to: n, id: id, gen: gen, err: errSimNoAnswer})
 }
 
 // settle performs a node's outputs and books its next wake-up.
@@ -430,8 +717,15 @@ func (s *Simulation) settle(n *simNode) {
 	for _, o := range n.core.drain() {
 		switch o := o.(type) {
 		case *outSend:
+			n.stats.PacketsSent++
+			n.stats.BytesSent += uint64(len(o.buf))
 			to := s.byAddr[o.to.Addr]
-			if to == nil || !s.reachable(n, to) || (s.cfg.PacketLoss > 0 && s.rng.Float64() < s.cfg.PacketLoss) {
+			oversize := len(o.buf) > s.maxDatagram()
+			if to == nil || oversize || !s.reachable(n, to) || s.lost(n, to) {
+				n.stats.PacketsLost++
+				if oversize {
+					n.stats.Oversize++
+				}
 				s.record(simRecord{from: n.name, to: s.nameAt(o.to.Addr), buf: o.buf, dropped: true})
 				continue
 			}
@@ -452,24 +746,29 @@ func (s *Simulation) settle(n *simNode) {
 }
 
 // startExchange sends the request of a stream exchange on its way. Streams
-// are not subject to packet loss, only to partitions and crashes; an
-// unreachable peer makes the exchange fail at its deadline, as a dial or
-// read that times out would.
+// are not subject to packet loss, only to partitions, crashes and links
+// that lose everything; an unreachable peer makes the exchange fail at its
+// deadline, as a dial or read that times out would.
 func (s *Simulation) startExchange(n *simNode, o *outExchange) {
+	n.stats.Exchanges++
+	if len(o.msg) > 0 && messageType(o.msg[0]) == pushPullMsg {
+		n.stats.PushPulls++
+	}
 	req, err := encodeRequest(n.cfg, n.nonces, o.msg)
 	if err != nil {
-		s.push(&simEvent{at: s.now, kind: evReply, to: n, id: o.id, err: err})
+		s.push(&simEvent{at: s.now, kind: evReply, to: n, id: o.id, gen: n.gen, err: err})
 		return
 	}
+	n.stats.StreamBytes += uint64(len(req))
 	to := s.byAddr[o.to.Addr]
 	at := s.now.Add(s.delay())
-	if to == nil || !s.reachable(n, to) || at.After(o.deadline) {
+	if to == nil || !s.streamable(n, to) || at.After(o.deadline) {
 		s.record(simRecord{from: n.name, to: s.nameAt(o.to.Addr), stream: true, buf: req, dropped: true})
-		s.failExchange(n, o.id, o.deadline)
+		s.failExchange(n, n.gen, o.id, o.deadline)
 		return
 	}
 	s.record(simRecord{from: n.name, to: to.name, stream: true, buf: req})
-	s.push(&simEvent{at: at, kind: evRequest, to: to, from: n, buf: req, id: o.id, deadline: o.deadline})
+	s.push(&simEvent{at: at, kind: evRequest, to: to, from: n, buf: req, id: o.id, gen: n.gen, deadline: o.deadline})
 }
 
 // simConn is a stream's request as a net.Conn, for readRequest.
