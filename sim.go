@@ -39,6 +39,15 @@ type SimConfig struct {
 	// with 1) fails streams both ways, as TCP needs both.
 	PacketLoss float64
 
+	// LossyStreams makes streams suffer the loss datagrams do, as TCP
+	// does: a lost segment is sent again after a retransmission timeout
+	// (1 s for the connection's first segments, 200 ms for data, doubling
+	// each time), so a stream over a lossy link is slow, and fails when it
+	// misses its deadline. The request waits for the handshake (one segment
+	// each way) and its own segment; the answer for its segment. Off,
+	// streams arrive after one latency whatever the loss.
+	LossyStreams bool
+
 	// MaxDatagramSize is the largest datagram the network carries, in bytes;
 	// larger ones are dropped, as UDP drops what exceeds its limit. Zero
 	// means 65507, the most an IPv4 UDP datagram can hold.
@@ -517,6 +526,38 @@ func (s *Simulation) lost(a, b *simNode) bool {
 	return p > 0 && s.rng.Float64() < p
 }
 
+// retransmits is the extra time TCP takes to get one segment from a to b
+// through loss, first timing out after rto; ok is false when it gives up.
+func (s *Simulation) retransmits(a, b *simNode, rto time.Duration) (d time.Duration, ok bool) {
+	p := s.linkLoss(a, b)
+	if p <= 0 {
+		return 0, true
+	}
+	for range 15 { // Linux's tcp_retries2
+		if s.rng.Float64() >= p {
+			return d, true
+		}
+		d += rto
+		rto *= 2
+	}
+	return d, false
+}
+
+// streamDelay is the time a stream's request (req) or answer takes from a
+// to b beyond one latency, under LossyStreams.
+func (s *Simulation) streamDelay(a, b *simNode, req bool) (time.Duration, bool) {
+	if !s.cfg.LossyStreams {
+		return 0, true
+	}
+	if !req {
+		return s.retransmits(a, b, 200*time.Millisecond)
+	}
+	syn, ok1 := s.retransmits(a, b, time.Second)
+	synAck, ok2 := s.retransmits(b, a, time.Second)
+	data, ok3 := s.retransmits(a, b, 200*time.Millisecond)
+	return syn + synAck + data, ok1 && ok2 && ok3
+}
+
 func (s *Simulation) maxDatagram() int {
 	if s.cfg.MaxDatagramSize > 0 {
 		return s.cfg.MaxDatagramSize
@@ -688,14 +729,15 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 	if ev.expired {
 		return // the initiator has given up
 	}
-	back := &simEvent{at: s.now.Add(s.delay()), kind: evReply, to: ev.from, from: n, id: ev.id, gen: ev.gen}
+	extra, delivered := s.streamDelay(n, ev.from, false)
+	back := &simEvent{at: s.now.Add(s.delay() + extra), kind: evReply, to: ev.from, from: n, id: ev.id, gen: ev.gen}
 	if reply == nil {
 		back.err = io.EOF // closed without an answer
 	} else if back.buf, back.err = encodeStream(n.cfg, n.nonces, reply); back.err == nil {
 		n.stats.StreamBytes += uint64(len(back.buf))
 		s.record(simRecord{from: n.name, to: ev.from.name, stream: true, buf: back.buf})
 	}
-	if !s.streamable(n, ev.from) || back.at.After(ev.deadline) {
+	if !delivered || !s.streamable(n, ev.from) || back.at.After(ev.deadline) {
 		s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
 		return
 	}
@@ -762,7 +804,13 @@ func (s *Simulation) startExchange(n *simNode, o *outExchange) {
 	n.stats.StreamBytes += uint64(len(req))
 	to := s.byAddr[o.to.Addr]
 	at := s.now.Add(s.delay())
-	if to == nil || !s.streamable(n, to) || at.After(o.deadline) {
+	delivered := true
+	if to != nil {
+		var extra time.Duration
+		extra, delivered = s.streamDelay(n, to, true)
+		at = at.Add(extra)
+	}
+	if to == nil || !delivered || !s.streamable(n, to) || at.After(o.deadline) {
 		s.record(simRecord{from: n.name, to: s.nameAt(o.to.Addr), stream: true, buf: req, dropped: true})
 		s.failExchange(n, n.gen, o.id, o.deadline)
 		return
