@@ -118,7 +118,7 @@ func TestRunWritesSameFiles(t *testing.T) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	want := []string{"events.csv", "infection.csv", "nodes.csv", "summary.csv", "timeseries.csv"}
+	want := []string{"detection.svg", "events.csv", "infection.csv", "infection.svg", "members.svg", "nodes.csv", "summary.csv", "timeseries.csv"}
 	if !slices.Equal(names, want) {
 		t.Fatalf("files %v, want %v", names, want)
 	}
