@@ -80,7 +80,8 @@ type Simulation struct {
 	nodes  []*simNode
 	byName map[string]*simNode
 	byAddr map[string]*simNode
-	queue  timedHeap[*simEvent]
+	queue  simQueue
+	spare  []*simEvent        // handled events, for reuse
 	cut    map[[2]int]bool    // partitioned pairs, by node index, lower first
 	link   map[[2]int]float64 // one-way loss, by (from, to) node index
 	sink   metricSink
@@ -147,6 +148,7 @@ type simNode struct {
 	idx     int
 	name    string
 	addr    *net.UDPAddr
+	addrStr string
 	cfg     *Config
 	core    *core
 	logger  *log.Logger
@@ -226,12 +228,13 @@ func (s *Simulation) AddNode(name string) error {
 	// Addresses are loopback ones; nothing is ever sent on a real network.
 	ip := net.IPv4(127, byte(1+idx>>16), byte(idx>>8), byte(idx))
 	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}}
+	n.addrStr = n.addr.String()
 	if err := s.boot(n); err != nil {
 		return err
 	}
 	s.nodes = append(s.nodes, n)
 	s.byName[name] = n
-	s.byAddr[n.addr.String()] = n
+	s.byAddr[n.addrStr] = n
 	n.core.start(s.now, n.meta)
 	n.meta = nil
 	s.settle(n)
@@ -371,7 +374,7 @@ func (s *Simulation) Stall(name string, d time.Duration) error {
 	}
 	if until := s.now.Add(d); until.After(n.stallUntil) {
 		n.stallUntil = until
-		s.push(&simEvent{at: until, kind: evResume, to: n, gen: n.gen})
+		s.push(s.event(simEvent{at: until, kind: evResume, to: n, gen: n.gen}))
 	}
 	return nil
 }
@@ -385,8 +388,10 @@ func (s *Simulation) Stalled(name string) bool {
 // unstall ends n's stall and forgets its backlog, for a crash.
 func (s *Simulation) unstall(n *simNode) {
 	n.stallUntil = time.Time{}
-	clear(n.backlog)
-	n.backlog = n.backlog[:0]
+	for _, ev := range n.backlog {
+		s.release(ev)
+	}
+	n.backlog = nil
 }
 
 // SetNodeLoss sets the probability, from 0 to 1, that a datagram arriving
@@ -598,13 +603,13 @@ func (s *Simulation) RunUntil(cond func() bool, limit time.Duration) bool {
 }
 
 func (s *Simulation) runUntil(end time.Time, cond func() bool) bool {
-	for s.queue.len() > 0 {
-		if s.queue.nextAt().After(end) {
-			break
-		}
-		_, ev := s.queue.pop()
+	until := int64(end.Sub(simEpoch))
+	for len(s.queue.s) > 0 && s.queue.s[0].at <= until {
+		ev := s.queue.pop()
 		s.now = ev.at
-		s.dispatch(ev)
+		if !s.dispatch(ev) {
+			s.release(ev)
+		}
 		if cond != nil && cond() {
 			return true
 		}
@@ -639,21 +644,23 @@ type simEvent struct {
 // answer: the peer was unreachable, crashed, or answered too late.
 var errSimNoAnswer = &dialError{errors.New("simulated stream: no answer before the deadline")}
 
-func (s *Simulation) dispatch(ev *simEvent) {
+// dispatch delivers one event; it reports whether the event is held (in a
+// stalled node's backlog) rather than done with.
+func (s *Simulation) dispatch(ev *simEvent) (held bool) {
 	n := ev.to
 	if ev.kind == evRequest && (n.crashed || !s.streamable(ev.from, n)) {
 		// The request never arrives; the initiator waits in vain.
 		s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
-		return
+		return false
 	}
 	if n.crashed {
-		return
+		return false
 	}
 	if ev.kind == evResume {
 		if ev.gen == n.gen && ev.at.Equal(n.stallUntil) {
 			s.resume(n)
 		}
-		return
+		return false
 	}
 	if s.now.Before(n.stallUntil) {
 		if ev.kind == evRequest && !n.stallUntil.Add(s.cfg.Latency).Before(ev.deadline) {
@@ -663,10 +670,11 @@ func (s *Simulation) dispatch(ev *simEvent) {
 			s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
 		}
 		n.backlog = append(n.backlog, ev)
-		return
+		return true
 	}
 	s.handle(n, ev)
 	s.settle(n)
+	return false
 }
 
 // resume ends n's stall: it handles what waited, in order.
@@ -675,16 +683,17 @@ func (s *Simulation) resume(n *simNode) {
 	backlog := n.backlog
 	n.backlog = nil
 	for _, ev := range backlog {
-		if n.crashed {
-			break // a delegate crashed it
-		}
-		if ev.kind == evRequest && !s.streamable(ev.from, n) {
+		switch {
+		case n.crashed:
+			// A delegate crashed it: the rest is lost.
+		case ev.kind == evRequest && !s.streamable(ev.from, n):
 			if !ev.expired {
 				s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
 			}
-			continue
+		default:
+			s.handle(n, ev)
 		}
-		s.handle(n, ev)
+		s.release(ev)
 	}
 	if !n.crashed {
 		s.settle(n)
@@ -730,7 +739,7 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 		return // the initiator has given up
 	}
 	extra, delivered := s.streamDelay(n, ev.from, false)
-	back := &simEvent{at: s.now.Add(s.delay() + extra), kind: evReply, to: ev.from, from: n, id: ev.id, gen: ev.gen}
+	back := s.event(simEvent{at: s.now.Add(s.delay() + extra), kind: evReply, to: ev.from, from: n, id: ev.id, gen: ev.gen})
 	if reply == nil {
 		back.err = io.EOF // closed without an answer
 	} else if back.buf, back.err = encodeStream(n.cfg, n.nonces, reply); back.err == nil {
@@ -738,6 +747,7 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 		s.record(simRecord{from: n.name, to: ev.from.name, stream: true, buf: back.buf})
 	}
 	if !delivered || !s.streamable(n, ev.from) || back.at.After(ev.deadline) {
+		s.release(back)
 		s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
 		return
 	}
@@ -751,7 +761,7 @@ func (s *Simulation) failExchange(n *simNode, gen uint32, id uint64, deadline ti
 	if at.Before(s.now) {
 		at = s.now
 	}
-	s.push(&simEvent{at: at, kind: evReply, to: n, id: id, gen: gen, err: errSimNoAnswer})
+	s.push(s.event(simEvent{at: at, kind: evReply, to: n, id: id, gen: gen, err: errSimNoAnswer}))
 }
 
 // settle performs a node's outputs and books its next wake-up.
@@ -761,7 +771,7 @@ func (s *Simulation) settle(n *simNode) {
 		case *outSend:
 			n.stats.PacketsSent++
 			n.stats.BytesSent += uint64(len(o.buf))
-			to := s.byAddr[o.to.Addr]
+			to := s.nodeAt(o.to.Addr)
 			oversize := len(o.buf) > s.maxDatagram()
 			if to == nil || oversize || !s.reachable(n, to) || s.lost(n, to) {
 				n.stats.PacketsLost++
@@ -772,7 +782,7 @@ func (s *Simulation) settle(n *simNode) {
 				continue
 			}
 			s.record(simRecord{from: n.name, to: to.name, buf: o.buf})
-			s.push(&simEvent{at: s.now.Add(s.delay()), kind: evPacket, to: to, from: n, buf: o.buf})
+			s.push(s.event(simEvent{at: s.now.Add(s.delay()), kind: evPacket, to: to, from: n, buf: o.buf}))
 		case *outExchange:
 			s.startExchange(n, o)
 		case *outJoined, *outNotify, *outPingResult:
@@ -783,7 +793,7 @@ func (s *Simulation) settle(n *simNode) {
 	}
 	if at, ok := n.core.nextDeadline(); ok && !at.Equal(n.wakeAt) {
 		n.wakeAt = at
-		s.push(&simEvent{at: at, kind: evWake, to: n})
+		s.push(s.event(simEvent{at: at, kind: evWake, to: n}))
 	}
 }
 
@@ -798,11 +808,11 @@ func (s *Simulation) startExchange(n *simNode, o *outExchange) {
 	}
 	req, err := encodeRequest(n.cfg, n.nonces, o.msg)
 	if err != nil {
-		s.push(&simEvent{at: s.now, kind: evReply, to: n, id: o.id, gen: n.gen, err: err})
+		s.push(s.event(simEvent{at: s.now, kind: evReply, to: n, id: o.id, gen: n.gen, err: err}))
 		return
 	}
 	n.stats.StreamBytes += uint64(len(req))
-	to := s.byAddr[o.to.Addr]
+	to := s.nodeAt(o.to.Addr)
 	at := s.now.Add(s.delay())
 	delivered := true
 	if to != nil {
@@ -816,7 +826,7 @@ func (s *Simulation) startExchange(n *simNode, o *outExchange) {
 		return
 	}
 	s.record(simRecord{from: n.name, to: to.name, stream: true, buf: req})
-	s.push(&simEvent{at: at, kind: evRequest, to: to, from: n, buf: req, id: o.id, gen: n.gen, deadline: o.deadline})
+	s.push(s.event(simEvent{at: at, kind: evRequest, to: to, from: n, buf: req, id: o.id, gen: n.gen, deadline: o.deadline}))
 }
 
 // simConn is a stream's request as a net.Conn, for readRequest.
@@ -834,9 +844,40 @@ func (c *simConn) SetDeadline(time.Time) error      { return nil }
 func (c *simConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *simConn) SetWriteDeadline(time.Time) error { return nil }
 
+// nodeAt is the node at addr ("ip:port"), or nil. Every node's address is
+// 127.(1+i>>16).(i>>8).i:7946 for its index i, so the index is read off the
+// address instead of hashing it: this runs for every datagram sent.
+func (s *Simulation) nodeAt(addr string) *simNode {
+	var oct [4]int
+	k, v, digits := 0, 0, 0
+	for i := 0; i < len(addr); i++ {
+		c := addr[i]
+		switch {
+		case c >= '0' && c <= '9' && digits < 3:
+			v = v*10 + int(c-'0')
+			digits++
+		case (c == '.' && k < 3 || c == ':' && k == 3) && digits > 0:
+			oct[k] = v
+			k, v, digits = k+1, 0, 0
+			if c == ':' {
+				idx := (oct[1]-1)<<16 | oct[2]<<8 | oct[3]
+				if oct[0] == 127 && oct[1] >= 1 && idx < len(s.nodes) {
+					if n := s.nodes[idx]; n.addrStr == addr {
+						return n
+					}
+				}
+				return s.byAddr[addr]
+			}
+		default:
+			return s.byAddr[addr]
+		}
+	}
+	return s.byAddr[addr]
+}
+
 // nameAt is the name of the node at addr, or addr itself.
 func (s *Simulation) nameAt(addr string) string {
-	if n := s.byAddr[addr]; n != nil {
+	if n := s.nodeAt(addr); n != nil {
 		return n.name
 	}
 	return addr
@@ -851,5 +892,86 @@ func (s *Simulation) delay() time.Duration {
 }
 
 func (s *Simulation) push(ev *simEvent) {
-	s.queue.push(ev.at, ev)
+	s.queue.push(int64(ev.at.Sub(simEpoch)), ev)
+}
+
+// event returns a simEvent holding v, reusing a handled one: a busy
+// simulation handles millions, and allocating each would keep the garbage
+// collector busy.
+func (s *Simulation) event(v simEvent) *simEvent {
+	var ev *simEvent
+	if k := len(s.spare); k > 0 {
+		ev = s.spare[k-1]
+		s.spare = s.spare[:k-1]
+	} else {
+		ev = new(simEvent)
+	}
+	*ev = v
+	return ev
+}
+
+// release takes back an event that is done with.
+func (s *Simulation) release(ev *simEvent) {
+	*ev = simEvent{}
+	s.spare = append(s.spare, ev)
+}
+
+// simQueue is the network's event queue: a binary min-heap ordered by
+// virtual time in nanoseconds, then by insertion, so that events due at
+// the same instant are handled in the order they were made.
+type simQueue struct {
+	s   []simQueued
+	seq uint64
+}
+
+type simQueued struct {
+	at  int64
+	seq uint64
+	ev  *simEvent
+}
+
+func (a *simQueued) before(b *simQueued) bool {
+	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
+}
+
+func (q *simQueue) push(at int64, ev *simEvent) {
+	q.seq++
+	q.s = append(q.s, simQueued{at: at, seq: q.seq, ev: ev})
+	s := q.s
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !s[i].before(&s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+func (q *simQueue) pop() *simEvent {
+	s := q.s
+	top := s[0].ev
+	last := len(s) - 1
+	s[0] = s[last]
+	s[last] = simQueued{}
+	s = s[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(s) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(s) && s[r].before(&s[l]) {
+			m = r
+		}
+		if !s[m].before(&s[i]) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	q.s = s
+	return top
 }

@@ -423,3 +423,18 @@ func TestSimulationDatagramLimit(t *testing.T) {
 	_, ok = s.Stats("nobody")
 	require.False(t, ok)
 }
+
+// TestSimulationNodeAt reads node indexes off addresses and falls back to
+// the map for anything else.
+func TestSimulationNodeAt(t *testing.T) {
+	s := NewSimulation(SimConfig{})
+	for i := range 300 {
+		require.NoError(t, s.AddNode(simName(i)))
+	}
+	for _, n := range s.nodes {
+		require.Same(t, n, s.nodeAt(n.addrStr))
+	}
+	for _, a := range []string{"127.9.9.9:7946", "127.1.0.5:7947", "127.1.0.05:7946", "127.1.1.4", "", "x:1", "127.1.0.5:7946x", "1270.1.0.5:7946"} {
+		require.Nil(t, s.nodeAt(a), a)
+	}
+}
