@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -74,8 +75,8 @@ func infectionPlot(r *result) (*plot.Plot, error) {
 	p.X.Label.Text = "seconds since the event"
 	p.Y.Label.Text = "fraction of live nodes that know it"
 	p.Y.Min, p.Y.Max = 0, 1
-	p.Legend.Top = false
-	p.Legend.Left = false
+	p.Legend.Top = true
+	p.Legend.Left = true
 	k := 0
 	for _, e := range r.m.events {
 		if !e.keep || len(e.times) == 0 || e.target == 0 {
@@ -145,9 +146,17 @@ func detectionPlot(r *result) (*plot.Plot, error) {
 }
 
 // membersPlot draws the least, mean and most members a live node counts,
-// each second.
+// each second: from the start in formation, else from a little before the
+// fault.
 func membersPlot(r *result) (*plot.Plot, error) {
-	if len(r.series) == 0 {
+	series := r.series
+	if r.p.scenario != "formation" {
+		from := r.faultAt - 5*time.Second
+		for len(series) > 0 && series[0].at < from {
+			series = series[1:]
+		}
+	}
+	if len(series) == 0 {
 		return nil, nil
 	}
 	p := plot.New()
@@ -157,9 +166,8 @@ func membersPlot(r *result) (*plot.Plot, error) {
 		p.X.Label.Text += fmt.Sprintf(" (fault at %.0f s)", r.faultAt.Seconds())
 	}
 	p.Y.Label.Text = "members a live node counts (alive or suspect)"
-	p.Y.Min = 0
 	p.Legend.Top = false
-	p.Legend.Left = false
+	p.Legend.Left = true
 	lines := []struct {
 		name string
 		y    func(s sample) float64
@@ -170,8 +178,8 @@ func membersPlot(r *result) (*plot.Plot, error) {
 		{"live nodes", func(s sample) float64 { return float64(s.live) }},
 	}
 	for i, ln := range lines {
-		pts := make(plotter.XYs, len(r.series))
-		for j, s := range r.series {
+		pts := make(plotter.XYs, len(series))
+		for j, s := range series {
 			pts[j] = plotter.XY{X: s.at.Seconds(), Y: ln.y(s)}
 		}
 		l, err := plotter.NewLine(pts)

@@ -338,8 +338,6 @@ func (p *progress) update(at time.Duration) {
 	eta := "?"
 	if at > 0 && p.target > at {
 		eta = (time.Duration(float64(wall) * float64(p.target-at) / float64(at))).Round(time.Second).String()
-	} else if p.target <= at {
-		eta = "0s"
 	}
 	fmt.Fprintf(p.w, "\r%s: virtual %s of %s, wall %s, ETA %s   ", p.name, at.Round(time.Second), p.target.Round(time.Second), wall.Round(time.Second), eta)
 	p.wrote = true

@@ -215,7 +215,7 @@ func (r *runner) form() error {
 		return nil // the joins are the scenario
 	}
 	lastJoin := time.Duration(n-seeds) * joinSpacing
-	r.prog.phase("formation", lastJoin)
+	r.prog.phase("formation (joins, then until every node sees every other)", lastJoin)
 	for r.sim.Elapsed() < lastJoin+formationLimit && (w.at < 0 || r.sim.Elapsed() < lastJoin) {
 		r.step(r.sim.Elapsed() + sampleEvery)
 	}
