@@ -81,7 +81,9 @@ type metrics struct {
 	live    int
 
 	// View churn: the distinct member counts live observers had since the
-	// fault phase began.
+	// fault phase began, over the observers running since then (a node that
+	// starts later builds its view from nothing, which is not churn).
+	settled   bitset
 	sizes     bitset
 	numSizes  int
 	countSize bool
@@ -133,6 +135,7 @@ func newMetrics(names []string) *metrics {
 		members:     make([]int, n),
 		hist:        make([]int, n+1),
 		sizes:       newBitset(n + 1),
+		settled:     newBitset(n),
 		byMember:    make(map[int][]*event),
 		fpMembers:   newBitset(n),
 		harmed:      newBitset(n),
@@ -153,9 +156,9 @@ func (m *metrics) started(i int) {
 	m.wasDead.clearRange(i*m.n, m.n)
 	m.members[i] = 0
 	m.up.set(i)
+	m.settled.unset(i)
 	m.live++
 	m.hist[0]++
-	m.sawSize(0)
 }
 
 // stopped records that node i's process stopped (a crash, or a shutdown
@@ -170,8 +173,8 @@ func (m *metrics) stopped(i int) {
 	m.check()
 }
 
-func (m *metrics) sawSize(k int) {
-	if m.countSize && !m.sizes.has(k) {
+func (m *metrics) sawSize(o, k int) {
+	if m.countSize && m.settled.has(o) && !m.sizes.has(k) {
 		m.sizes.set(k)
 		m.numSizes++
 	}
@@ -182,7 +185,8 @@ func (m *metrics) startChurn() {
 	m.countSize = true
 	for i := range m.n {
 		if m.up.has(i) {
-			m.sawSize(m.members[i])
+			m.settled.set(i)
+			m.sawSize(i, m.members[i])
 		}
 	}
 }
@@ -232,7 +236,7 @@ func (m *metrics) transition(tr memberlist.SimTransition) {
 		if m.up.has(o) {
 			m.hist[m.members[o]-b2i(inNow)+b2i(!inNow)]--
 			m.hist[m.members[o]]++
-			m.sawSize(m.members[o])
+			m.sawSize(o, m.members[o])
 		}
 	}
 	switch tr.State {

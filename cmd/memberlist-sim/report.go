@@ -139,7 +139,9 @@ func summarize(r *result) []figure {
 	add("suspicions", strconv.Itoa(m.suspicions), "suspicions raised (observer, member)")
 	add("suspicions_refuted", strconv.Itoa(m.refuted), "suspicions that ended alive")
 	add("rejoined_after_dead", strconv.Itoa(m.flaps), "members back in a view after being dead there, fault phase")
-	add("distinct_view_sizes", strconv.Itoa(m.numSizes), "distinct member counts live nodes had in the fault phase (view churn)")
+	if p.scenario != "formation" {
+		add("distinct_view_sizes", strconv.Itoa(m.numSizes), "distinct member counts nodes running since the fault phase began had in it (view churn)")
+	}
 	lo, mean, hi := m.seenStats()
 	add("members_seen_min", strconv.Itoa(lo), "at the end, over live nodes")
 	add("members_seen_mean", num(mean), "")
