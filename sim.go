@@ -385,10 +385,14 @@ func (s *Simulation) Stalled(name string) bool {
 	return ok && s.now.Before(n.stallUntil)
 }
 
-// unstall ends n's stall and forgets its backlog, for a crash.
+// unstall ends n's stall and drops its backlog, for a crash or a restart;
+// peers waiting on a stream request in it see it fail at their deadline.
 func (s *Simulation) unstall(n *simNode) {
 	n.stallUntil = time.Time{}
 	for _, ev := range n.backlog {
+		if ev.kind == evRequest && !ev.expired {
+			s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+		}
 		s.release(ev)
 	}
 	n.backlog = nil
