@@ -97,17 +97,18 @@ type metrics struct {
 
 	// False positives: declarations of death about a running, unharmed
 	// member; and about a running member the scenario harms.
-	fpDecl      int
-	fpMembers   bitset
-	fpNum       int
-	harmedDecl  int
-	harmedNum   int
-	harmed      bitset
-	suspicions  int
-	refuted     int
-	openSuspect map[int64]bool
-	flaps       int    // a member back in an observer's view after it was dead there, during the fault phase
-	wasDead     bitset // bit o*n+m: o saw m dead, during the fault phase
+	fpDecl       int
+	fpMembers    bitset
+	fpNum        int
+	harmedDecl   int
+	harmedNum    int
+	harmed       bitset
+	byHarmedDecl int // declarations of death by a harmed observer about a running node
+	suspicions   int
+	refuted      int
+	openSuspect  map[int64]bool
+	flaps        int    // a member back in an observer's view after it was dead there, during the fault phase
+	wasDead      bitset // bit o*n+m: o saw m dead, during the fault phase
 
 	// A condition on the histogram and when it first held since it was
 	// armed: "every live node sees k members", for convergence.
@@ -255,7 +256,12 @@ func (m *metrics) transition(tr memberlist.SimTransition) {
 		if m.countSize {
 			m.wasDead.set(bit)
 		}
-		if m.up.has(x) && !m.left.has(x) && x != o {
+		switch {
+		case !m.up.has(x) || m.left.has(x) || x == o:
+		case m.faulty.has(o):
+			// A harmed node's own view: it hears too little to judge.
+			m.byHarmedDecl++
+		default:
 			if m.faulty.has(x) || (m.side != nil && m.side[o] != m.side[x]) {
 				m.harmedDecl++
 				if !m.harmed.has(x) {

@@ -130,11 +130,12 @@ func summarize(r *result) []figure {
 		add(k, v, "")
 	}
 
-	add("false_positive_members", strconv.Itoa(m.fpNum), "running, unharmed nodes declared dead by anyone")
-	add("false_positive_declarations", strconv.Itoa(m.fpDecl), "declarations of death about running, unharmed nodes")
+	add("false_positive_members", strconv.Itoa(m.fpNum), "running, unharmed nodes declared dead by an unharmed node")
+	add("false_positive_declarations", strconv.Itoa(m.fpDecl), "declarations of death about running, unharmed nodes, by unharmed nodes")
 	if (len(r.faulty) > 0 && p.scenario != "crash" && p.scenario != "leave") || m.side != nil {
 		add("harmed_members_declared_dead", strconv.Itoa(m.harmedNum), "running nodes the fault hits (or across the partition), declared dead by anyone")
 		add("harmed_declarations", strconv.Itoa(m.harmedDecl), "")
+		add("declarations_by_harmed_nodes", strconv.Itoa(m.byHarmedDecl), "deaths of running nodes declared in the views of nodes the fault hits")
 	}
 	add("suspicions", strconv.Itoa(m.suspicions), "suspicions raised (observer, member)")
 	add("suspicions_refuted", strconv.Itoa(m.refuted), "suspicions that ended alive")
