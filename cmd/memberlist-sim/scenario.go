@@ -296,13 +296,16 @@ func (r *runner) inject() error {
 			}
 		}
 		_ = r.sim.Partition(a, b)
-		split := func() bool {
+		// How many live nodes count exactly their own half.
+		splitNodes := func() int {
 			if half == n-half {
-				return m.hist[half] == m.live
+				return m.hist[half]
 			}
-			return m.hist[half]+m.hist[n-half] == m.live
+			return m.hist[half] + m.hist[n-half]
 		}
-		m.watchFor("split", split)
+		m.watchFor("split-50", func() bool { return 2*splitNodes() >= m.live })
+		m.watchFor("split-99", func() bool { return 100*splitNodes() >= 99*m.live })
+		m.watchFor("split", func() bool { return splitNodes() == m.live })
 		heal := r.p.heal
 		if heal <= 0 {
 			heal = r.p.duration / 2
