@@ -1,7 +1,10 @@
 package memberlist
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"hash"
 	"testing"
 	"time"
 
@@ -211,4 +214,249 @@ func TestSimulationDeliverAndObserve(t *testing.T) {
 	require.True(t, s.RunUntil(func() bool { _, ok := s.State(simName(1), "ghost"); return ok }, 10*time.Second))
 	require.NotZero(t, told, "the observer saw no message telling node-01 of the ghost")
 	require.Error(t, s.deliver("nobody", "127.9.9.9:7946", buf))
+}
+
+// traceHash is a digest of every transition, in order.
+func traceHash(h hash.Hash, tr SimTransition) {
+	fmt.Fprintf(h, "%d %s %s %d\n", tr.At, tr.Observer, tr.Member, tr.State)
+}
+
+// runHashed forms a cluster of n nodes on a lossy, jittery network, crashes
+// one, stalls another, and returns the digest of every transition, seen
+// through OnTransition.
+func runHashed(t *testing.T, seed uint64, n int, form time.Duration) (string, int) {
+	h := sha256.New()
+	count := 0
+	s := NewSimulation(SimConfig{Seed: seed, Latency: time.Millisecond, Jitter: 2 * time.Millisecond, PacketLoss: 0.01,
+		OnTransition: func(tr SimTransition) { traceHash(h, tr); count++ }})
+	for i := range n {
+		require.NoError(t, s.AddNode(simName(i)))
+	}
+	for i := 1; i < n; i++ {
+		require.NoError(t, s.Join(simName(i), simName((i+1)%3)))
+	}
+	s.RunFor(form)
+	require.NoError(t, s.Crash(simName(n/2)))
+	require.NoError(t, s.Stall(simName(n/3), 3*time.Second))
+	s.RunFor(5 * time.Second)
+	require.Empty(t, s.Trace, "with OnTransition set, Trace stays empty")
+	return hex.EncodeToString(h.Sum(nil)), count
+}
+
+// TestSimulationDeterministic200 runs 200 nodes twice with one seed and
+// expects the same transitions, in the same order at the same times; another
+// seed gives others. Under the race detector it runs 60 nodes, which take
+// as long there as 200 without it.
+func TestSimulationDeterministic200(t *testing.T) {
+	n := 200
+	if simRace {
+		n = 60
+	}
+	a, na := runHashed(t, 11, n, 10*time.Second)
+	b, nb := runHashed(t, 11, n, 10*time.Second)
+	require.Greater(t, na, n*n/2, "the cluster must have formed")
+	require.Equal(t, na, nb)
+	require.Equal(t, a, b, "same seed, different trace")
+	// Seeds differ from the first join on: a short run shows it.
+	c, _ := runHashed(t, 12, n, 0)
+	a2, _ := runHashed(t, 11, n, 0)
+	require.NotEqual(t, a2, c, "another seed gave the same trace")
+}
+
+// TestSimulationOnTransitionMatchesTrace checks that the hook hears exactly
+// what Trace would have kept.
+func TestSimulationOnTransitionMatchesTrace(t *testing.T) {
+	kept := runCrash(t, 5, 10, simName(2)).trace
+	var heard []SimTransition
+	sc := SimConfig{Seed: 5, Latency: time.Millisecond, Jitter: 2 * time.Millisecond,
+		OnTransition: func(tr SimTransition) { heard = append(heard, tr) }}
+	s := NewSimulation(sc)
+	startCluster(t, s, 10)
+	require.NoError(t, s.Crash(simName(2)))
+	require.True(t, s.RunUntil(func() bool { return len(heard) >= len(kept) }, 10*time.Minute))
+	require.Equal(t, kept, heard[:len(kept)])
+	require.Empty(t, s.Trace)
+}
+
+// TestSimulationLinkLoss cuts one direction of one link: nothing from a
+// reaches b, everything from b reaches a.
+func TestSimulationLinkLoss(t *testing.T) {
+	s := NewSimulation(SimConfig{Seed: 2, Latency: time.Millisecond})
+	startCluster(t, s, 4)
+	a, b := simName(0), simName(1)
+	require.NoError(t, s.SetLinkLoss(a, b, 1))
+	require.Error(t, s.SetLinkLoss(a, b, 1.5))
+	require.Error(t, s.SetLinkLoss(a, "nobody", 1))
+	sent := map[bool]int{}
+	dropped := map[bool]int{}
+	s.observe = func(r simRecord) {
+		if r.stream {
+			return
+		}
+		if (r.from == a && r.to == b) || (r.from == b && r.to == a) {
+			sent[r.from == a]++
+			if r.dropped {
+				dropped[r.from == a]++
+			}
+		}
+	}
+	s.RunFor(time.Minute)
+	require.Positive(t, sent[true])
+	require.Equal(t, sent[true], dropped[true], "a datagram from a reached b")
+	require.Positive(t, sent[false])
+	require.Zero(t, dropped[false], "a datagram from b to a was lost")
+	// Indirect probes through the others keep both alive.
+	for _, o := range []string{a, b} {
+		for i := range 4 {
+			st, _ := s.State(o, simName(i))
+			require.Equal(t, StateAlive, st, "%s sees %s as %v", o, simName(i), st)
+		}
+	}
+	require.NoError(t, s.SetLinkLoss(a, b, 0))
+	require.Empty(t, s.link)
+}
+
+// TestSimulationNodeLoss makes a node deaf: it hears nothing, cannot
+// refute, and everyone else declares it dead; once it hears again and
+// rejoins, everyone sees it alive.
+func TestSimulationNodeLoss(t *testing.T) {
+	s := NewSimulation(SimConfig{Seed: 4, Latency: time.Millisecond})
+	startCluster(t, s, 10)
+	deaf := simName(6)
+	require.NoError(t, s.SetNodeLoss(deaf, 1, 0))
+	require.Error(t, s.SetNodeLoss(deaf, -0.1, 0))
+	allDead := s.RunUntil(func() bool {
+		for i := range 10 {
+			if st, _ := s.State(simName(i), deaf); i != 6 && st != StateDead {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Minute)
+	require.True(t, allDead, "a node that hears nothing must be declared dead")
+	require.NoError(t, s.SetNodeLoss(deaf, 0, 0))
+	require.NoError(t, s.Join(deaf, simName(0)))
+	require.True(t, s.RunUntil(func() bool {
+		for i := range 10 {
+			if st, _ := s.State(simName(i), deaf); st != StateAlive {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Minute), "the node must be seen alive again after it rejoins")
+}
+
+// TestSimulationRestart crashes a node, lets it be declared dead, restarts
+// it with incarnation zero and has it join again: it must refute its death
+// and be seen alive everywhere.
+func TestSimulationRestart(t *testing.T) {
+	s := NewSimulation(SimConfig{Seed: 9, Latency: time.Millisecond, Jitter: 2 * time.Millisecond})
+	startCluster(t, s, 10)
+	x := simName(3)
+	require.NoError(t, s.Crash(x))
+	require.True(t, s.RunUntil(func() bool { st, _ := s.State(simName(0), x); return st == StateDead }, 5*time.Minute))
+	require.NoError(t, s.Restart(x))
+	_, known := s.State(x, simName(0))
+	require.False(t, known, "a restarted node knows nobody")
+	require.NoError(t, s.Join(x, simName(0)))
+	require.True(t, s.RunUntil(func() bool {
+		for i := range 10 {
+			if st, _ := s.State(simName(i), x); st != StateAlive {
+				return false
+			}
+			if s.NumMembers(simName(i)) != 10 {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Minute), "a restarted node must be seen alive everywhere")
+	// A running node restarted at once comes back too.
+	require.NoError(t, s.Restart(simName(5)))
+	require.NoError(t, s.Join(simName(5), simName(1), simName(2)))
+	s.RunFor(time.Minute)
+	for i := range 10 {
+		st, _ := s.State(simName(i), simName(5))
+		require.Equal(t, StateAlive, st)
+	}
+	require.Error(t, s.Restart("nobody"))
+}
+
+// TestSimulationStall stalls a node: it sends nothing while stalled, handles
+// what waited afterwards, and a short stall is not a death.
+func TestSimulationStall(t *testing.T) {
+	s := NewSimulation(SimConfig{Seed: 8, Latency: time.Millisecond})
+	startCluster(t, s, 10)
+	x := simName(2)
+	from := s.Elapsed()
+	require.NoError(t, s.Stall(x, 3*time.Second))
+	require.True(t, s.Stalled(x))
+	var during, after int
+	s.observe = func(r simRecord) {
+		if r.from != x {
+			return
+		}
+		if r.at < from+3*time.Second {
+			during++
+		} else {
+			after++
+		}
+	}
+	s.RunFor(3*time.Second - time.Millisecond)
+	require.True(t, s.Stalled(x))
+	s.RunFor(10 * time.Second)
+	require.False(t, s.Stalled(x))
+	require.Zero(t, during, "a stalled node sent something")
+	require.Positive(t, after, "the node did nothing after its stall")
+	for i := range 10 {
+		st, _ := s.State(simName(i), x)
+		require.NotEqual(t, StateDead, st)
+	}
+
+	// A stall longer than the suspicion timeout is a death; once the node
+	// runs again it hears of it and refutes.
+	require.NoError(t, s.Stall(x, 2*time.Minute))
+	require.True(t, s.RunUntil(func() bool { st, _ := s.State(simName(0), x); return st == StateDead }, 2*time.Minute))
+	require.True(t, s.RunUntil(func() bool {
+		for i := range 10 {
+			if st, _ := s.State(simName(i), x); st != StateAlive {
+				return false
+			}
+		}
+		return true
+	}, 3*time.Minute), "a node back from a stall must refute its death")
+}
+
+// TestSimulationDatagramLimit drops datagrams over the configured size.
+func TestSimulationDatagramLimit(t *testing.T) {
+	s := NewSimulation(SimConfig{Seed: 1, Latency: time.Millisecond, MaxDatagramSize: 10})
+	for i := range 2 {
+		require.NoError(t, s.AddNode(simName(i)))
+	}
+	require.NoError(t, s.Join(simName(1), simName(0)))
+	s.RunFor(10 * time.Second)
+	st, ok := s.Stats(simName(0))
+	require.True(t, ok)
+	require.Positive(t, st.PacketsSent)
+	require.Equal(t, st.PacketsSent, st.Oversize, "every datagram is over 10 bytes")
+	require.Equal(t, st.PacketsSent, st.PacketsLost)
+	st1, _ := s.Stats(simName(1))
+	require.Positive(t, st1.PushPulls, "the join is a push/pull")
+	require.Positive(t, st1.StreamBytes)
+	_, ok = s.Stats("nobody")
+	require.False(t, ok)
+}
+
+// TestSimulationNodeAt reads node indexes off addresses and falls back to
+// the map for anything else.
+func TestSimulationNodeAt(t *testing.T) {
+	s := NewSimulation(SimConfig{})
+	for i := range 300 {
+		require.NoError(t, s.AddNode(simName(i)))
+	}
+	for _, n := range s.nodes {
+		require.Same(t, n, s.nodeAt(n.addrStr))
+	}
+	for _, a := range []string{"127.9.9.9:7946", "127.1.0.5:7947", "127.1.0.05:7946", "127.1.1.4", "", "x:1", "127.1.0.5:7946x", "1270.1.0.5:7946"} {
+		require.Nil(t, s.nodeAt(a), a)
+	}
 }

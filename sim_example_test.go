@@ -1,0 +1,59 @@
+package memberlist_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/swimgo/memberlist"
+)
+
+// A simulated cluster of five nodes in virtual time: one node stalls for two
+// seconds (and is not declared dead), another crashes (and is), then comes
+// back as a new process and joins again. OnTransition counts the state
+// changes instead of keeping them in Trace.
+func ExampleSimulation_Restart() {
+	dead := 0
+	sim := memberlist.NewSimulation(memberlist.SimConfig{
+		Seed:       1,
+		Latency:    time.Millisecond,
+		PacketLoss: 0.01,
+		OnTransition: func(tr memberlist.SimTransition) {
+			if tr.State == memberlist.StateDead {
+				dead++
+			}
+		},
+	})
+	names := []string{"a", "b", "c", "d", "e"}
+	for _, n := range names {
+		_ = sim.AddNode(n)
+	}
+	for _, n := range names[1:] {
+		_ = sim.Join(n, "a")
+	}
+	sim.RunFor(30 * time.Second)
+	fmt.Println("a sees", sim.NumMembers("a"), "members")
+
+	_ = sim.Stall("b", 2*time.Second)
+	sim.RunFor(30 * time.Second)
+	fmt.Println("deaths after b's stall:", dead)
+
+	_ = sim.Crash("c")
+	sim.RunFor(20 * time.Second)
+	state, _ := sim.State("a", "c")
+	fmt.Println("after c's crash, a sees c as", state)
+	sim.RunFor(time.Minute)
+	_, known := sim.State("a", "c")
+	fmt.Println("a minute later, a still knows c:", known)
+
+	_ = sim.Restart("c")
+	_ = sim.Join("c", "a")
+	sim.RunFor(time.Minute)
+	state, _ = sim.State("a", "c")
+	fmt.Println("after c's restart, a sees c as", state, "and", sim.NumMembers("a"), "members")
+	// Output:
+	// a sees 5 members
+	// deaths after b's stall: 0
+	// after c's crash, a sees c as dead
+	// a minute later, a still knows c: false
+	// after c's restart, a sees c as alive and 5 members
+}
