@@ -243,7 +243,10 @@ func (b *bench) scaleSearch(p plan) {
 	}
 	capNote := fmt.Sprintf("scale: largest N converged within %v, in memory (doubling from %d, cap %d, tries per step %d)", p.scaleWait, p.scaleStart, p.scaleCap, p.scaleTries)
 	for i := range 2 {
-		b.tab.add(i, []fig{{Name: capNote, Value: float64(largest[i])}})
+		// Zero is an honest answer: not even the smallest cluster converged
+		// in time (the reference's in-memory network often loses a member
+		// at start-up, and a loaded machine makes it likelier).
+		b.tab.add(i, []fig{{Name: capNote, Value: float64(largest[i]), ZeroOK: true}})
 	}
 	both := min(largest[0], largest[1])
 	if both == 0 {
