@@ -1,10 +1,72 @@
-// This file owns timedHeap, the binary min-heap behind the core's timers and
-// the simulator's event queue. Entries are ordered by time, and entries due
-// at the same time by insertion order, so that runs are deterministic.
+// This file owns the binary min-heap behind the core's timers (timedHeap)
+// and the simulator's event queue (simQueue in sim.go): one sift-up and one
+// sift-down over any entry type that orders itself. Entries due at the same
+// time are ordered by insertion, so that runs are deterministic.
 
 package memberlist
 
 import "time"
+
+// heapEntry is an entry type of minHeap: a value type whose pointer says
+// whether it comes before another.
+type heapEntry[E any] interface {
+	*E
+	before(*E) bool
+}
+
+// minHeap is a binary min-heap of E values.
+type minHeap[E any, P heapEntry[E]] struct {
+	s []E
+}
+
+func (h *minHeap[E, P]) len() int { return len(h.s) }
+
+// top returns the earliest entry; the heap must not be empty.
+func (h *minHeap[E, P]) top() *E { return &h.s[0] }
+
+// push adds e.
+func (h *minHeap[E, P]) push(e E) {
+	h.s = append(h.s, e)
+	s := h.s
+	i := len(s) - 1
+	for i > 0 {
+		p := (i - 1) / 2
+		if !P(&s[i]).before(&s[p]) {
+			break
+		}
+		s[i], s[p] = s[p], s[i]
+		i = p
+	}
+}
+
+// pop removes and returns the earliest entry; the heap must not be empty.
+func (h *minHeap[E, P]) pop() E {
+	s := h.s
+	top := s[0]
+	last := len(s) - 1
+	s[0] = s[last]
+	var zero E
+	s[last] = zero // pins nothing
+	s = s[:last]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= len(s) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(s) && P(&s[r]).before(&s[l]) {
+			m = r
+		}
+		if !P(&s[m]).before(&s[i]) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	h.s = s
+	return top
+}
 
 type timedEntry[T any] struct {
 	at time.Time
@@ -19,59 +81,28 @@ func (e *timedEntry[T]) before(o *timedEntry[T]) bool {
 	return e.id < o.id
 }
 
+// timedHeap holds values due at times, earliest first.
 type timedHeap[T any] struct {
-	s   []timedEntry[T]
+	h   minHeap[timedEntry[T], *timedEntry[T]]
 	ids uint64
 }
 
-func (h *timedHeap[T]) len() int { return len(h.s) }
+func (h *timedHeap[T]) len() int { return h.h.len() }
 
 // nextAt is when the earliest entry is due; the heap must not be empty.
-func (h *timedHeap[T]) nextAt() time.Time { return h.s[0].at }
+func (h *timedHeap[T]) nextAt() time.Time { return h.h.top().at }
 
 // peek returns the earliest entry's value; the heap must not be empty.
-func (h *timedHeap[T]) peek() *T { return &h.s[0].v }
+func (h *timedHeap[T]) peek() *T { return &h.h.top().v }
 
 // push adds v, due at at.
 func (h *timedHeap[T]) push(at time.Time, v T) {
 	h.ids++
-	h.s = append(h.s, timedEntry[T]{at: at, id: h.ids, v: v})
-	s := h.s
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !s[i].before(&s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
+	h.h.push(timedEntry[T]{at: at, id: h.ids, v: v})
 }
 
 // pop removes and returns the earliest entry; the heap must not be empty.
 func (h *timedHeap[T]) pop() (time.Time, T) {
-	s := h.s
-	top := s[0]
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = timedEntry[T]{}
-	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && s[r].before(&s[l]) {
-			m = r
-		}
-		if !s[m].before(&s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	h.s = s
-	return top.at, top.v
+	e := h.h.pop()
+	return e.at, e.v
 }

@@ -608,7 +608,7 @@ func (s *Simulation) RunUntil(cond func() bool, limit time.Duration) bool {
 
 func (s *Simulation) runUntil(end time.Time, cond func() bool) bool {
 	until := int64(end.Sub(simEpoch))
-	for len(s.queue.s) > 0 && s.queue.s[0].at <= until {
+	for s.queue.h.len() > 0 && s.queue.h.top().at <= until {
 		ev := s.queue.pop()
 		s.now = ev.at
 		if !s.dispatch(ev) {
@@ -924,7 +924,7 @@ func (s *Simulation) release(ev *simEvent) {
 // virtual time in nanoseconds, then by insertion, so that events due at
 // the same instant are handled in the order they were made.
 type simQueue struct {
-	s   []simQueued
+	h   minHeap[simQueued, *simQueued]
 	seq uint64
 }
 
@@ -940,42 +940,7 @@ func (a *simQueued) before(b *simQueued) bool {
 
 func (q *simQueue) push(at int64, ev *simEvent) {
 	q.seq++
-	q.s = append(q.s, simQueued{at: at, seq: q.seq, ev: ev})
-	s := q.s
-	i := len(s) - 1
-	for i > 0 {
-		p := (i - 1) / 2
-		if !s[i].before(&s[p]) {
-			break
-		}
-		s[i], s[p] = s[p], s[i]
-		i = p
-	}
+	q.h.push(simQueued{at: at, seq: q.seq, ev: ev})
 }
 
-func (q *simQueue) pop() *simEvent {
-	s := q.s
-	top := s[0].ev
-	last := len(s) - 1
-	s[0] = s[last]
-	s[last] = simQueued{}
-	s = s[:last]
-	i := 0
-	for {
-		l := 2*i + 1
-		if l >= len(s) {
-			break
-		}
-		m := l
-		if r := l + 1; r < len(s) && s[r].before(&s[l]) {
-			m = r
-		}
-		if !s[m].before(&s[i]) {
-			break
-		}
-		s[i], s[m] = s[m], s[i]
-		i = m
-	}
-	q.s = s
-	return top
-}
+func (q *simQueue) pop() *simEvent { return q.h.pop().ev }

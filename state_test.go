@@ -706,7 +706,7 @@ func TestCoreIdleNodeWakesOnlyToProbe(t *testing.T) {
 	require.False(t, parked.IsZero())
 	h.addPeer("b", 3, 1)
 	h.sent()
-	next := h.c.timers.s
+	next := h.c.timers.h.s
 	found := false
 	for _, e := range next {
 		if e.v.kind == tGossip {
