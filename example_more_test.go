@@ -1,0 +1,123 @@
+package memberlist_test
+
+import (
+	"fmt"
+	"io"
+	"sort"
+
+	"github.com/swimgo/memberlist"
+)
+
+// note is a user broadcast: a newer note with the same key replaces an
+// older one still waiting in the queue.
+type note struct {
+	key, text string
+}
+
+func (n *note) Invalidates(other memberlist.Broadcast) bool {
+	o, ok := other.(*note)
+	return ok && o.key == n.key
+}
+func (n *note) Name() string    { return n.key }
+func (n *note) Message() []byte { return []byte(n.text) }
+func (n *note) Finished()       {}
+
+// A TransmitLimitedQueue spreads a delegate's own messages by gossip: each
+// is sent a few times (RetransmitMult times the digits of the cluster
+// size) and then dropped; a newer message with the same name replaces the
+// queued one.
+func ExampleTransmitLimitedQueue() {
+	q := &memberlist.TransmitLimitedQueue{
+		NumNodes:       func() int { return 10 },
+		RetransmitMult: 1,
+	}
+	q.QueueBroadcast(&note{key: "color", text: "color=red"})
+	q.QueueBroadcast(&note{key: "color", text: "color=blue"}) // replaces red
+	q.QueueBroadcast(&note{key: "size", text: "size=9"})
+	fmt.Println("queued:", q.NumQueued())
+
+	// What a Delegate's GetBroadcasts returns for one packet's spare room.
+	for round := 1; q.NumQueued() > 0; round++ {
+		var got []string
+		for _, m := range q.GetBroadcasts(2, 1400) {
+			got = append(got, string(m))
+		}
+		sort.Strings(got)
+		fmt.Println("packet", round, got)
+	}
+	// Output:
+	// queued: 2
+	// packet 1 [color=blue size=9]
+	// packet 2 [color=blue size=9]
+}
+
+// Keys rotate without a moment where two nodes cannot read each other:
+// install the new key everywhere, make it primary everywhere, then remove
+// the old one.
+func ExampleKeyring() {
+	oldKey := []byte("0123456789abcdef")
+	newKey := []byte("fedcba9876543210")
+	ring, err := memberlist.NewKeyring(nil, oldKey)
+	if err != nil {
+		panic(err)
+	}
+	show := func(step string) {
+		fmt.Printf("%-8s primary=%s keys=%d\n", step, ring.GetPrimaryKey()[:4], len(ring.GetKeys()))
+	}
+	show("start")
+	if err := ring.AddKey(newKey); err != nil { // 1. on every node
+		panic(err)
+	}
+	show("added")
+	if err := ring.UseKey(newKey); err != nil { // 2. on every node
+		panic(err)
+	}
+	show("used")
+	if err := ring.RemoveKey(oldKey); err != nil { // 3. on every node
+		panic(err)
+	}
+	show("removed")
+	// Output:
+	// start    primary=0123 keys=1
+	// added    primary=0123 keys=2
+	// used     primary=fedc keys=2
+	// removed  primary=fedc keys=1
+}
+
+// An EventDelegate hears joins, leaves and updates; ChannelEventDelegate
+// turns them into a channel. Here a node on the in-memory network hears
+// another join and then leave.
+func ExampleChannelEventDelegate() {
+	var network memberlist.MockNetwork
+	events := make(chan memberlist.NodeEvent, 16)
+	start := func(name string, ev memberlist.EventDelegate) *memberlist.Memberlist {
+		conf := memberlist.DefaultLocalConfig()
+		conf.Name = name
+		conf.Transport = network.NewTransport(name)
+		conf.LogOutput = io.Discard
+		conf.Events = ev
+		list, err := memberlist.Create(conf)
+		if err != nil {
+			panic(err)
+		}
+		return list
+	}
+	a := start("a", &memberlist.ChannelEventDelegate{Ch: events})
+	defer a.Shutdown()
+	b := start("b", nil)
+	if _, err := b.Join([]string{"a/" + a.LocalNode().Address()}); err != nil {
+		panic(err)
+	}
+	if err := b.Leave(0); err != nil {
+		panic(err)
+	}
+	_ = b.Shutdown()
+	for range 3 {
+		e := <-events
+		fmt.Println(e.Event, e.Node.Name, e.Node.State)
+	}
+	// Output:
+	// join a alive
+	// join b alive
+	// leave b left
+}
