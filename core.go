@@ -119,6 +119,10 @@ type core struct {
 	// and stopped; zero while it runs.
 	gossipParkedAt time.Time
 
+	// userMsgs collects the user messages of the packet being handled; see
+	// deliverUserMsgs.
+	userMsgs [][]byte
+
 	timers timedHeap[timer]
 	now    time.Time
 	epoch  time.Time // start time; stateChange counts from it, monotonically

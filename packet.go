@@ -72,6 +72,23 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		buf = body
 	}
 	c.handleCommand(buf, from, ts, 0)
+	c.deliverUserMsgs()
+}
+
+// deliverUserMsgs hands the packet's user messages to the delegate once the
+// rest of the packet is handled, the last one first. The reference queues
+// user messages for a handoff goroutine that takes the newest first, after
+// the packet's membership news, so two broadcasts that ride in one packet
+// reach NotifyMsg in reverse order there; applications written against it
+// may depend on that order.
+func (c *core) deliverUserMsgs() {
+	msgs := c.userMsgs
+	for i := len(msgs) - 1; i >= 0; i-- {
+		m := msgs[i]
+		msgs[i] = nil
+		c.cfg.Delegate.NotifyMsg(m)
+	}
+	c.userMsgs = msgs[:0]
 }
 
 // rejected counts a dropped inbound packet by reason. Anyone can send any
@@ -172,7 +189,7 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 		}
 	case userMsg:
 		if c.cfg.Delegate != nil {
-			c.cfg.Delegate.NotifyMsg(body)
+			c.userMsgs = append(c.userMsgs, body)
 		}
 	default:
 		c.rejected("type")

@@ -3,6 +3,7 @@ package memberlist
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"testing"
@@ -717,4 +718,43 @@ func TestCoreIdleNodeWakesOnlyToProbe(t *testing.T) {
 		}
 	}
 	require.True(t, found, "queued news schedules a gossip round")
+}
+
+// userMsgLog records NotifyMsg calls and what the core knew at each.
+type userMsgLog struct {
+	c    **core
+	msgs []string
+}
+
+func (d *userMsgLog) NodeMeta(int) []byte { return nil }
+func (d *userMsgLog) NotifyMsg(b []byte) {
+	_, knowsX := (*d.c).memberState("x")
+	d.msgs = append(d.msgs, fmt.Sprintf("%s knows-x=%v", b, knowsX))
+}
+func (d *userMsgLog) GetBroadcasts(int, int) [][]byte { return nil }
+func (d *userMsgLog) LocalState(bool) []byte          { return nil }
+func (d *userMsgLog) MergeRemoteState([]byte, bool)   {}
+
+// The user messages of one packet reach NotifyMsg after the packet's
+// membership news and the last first, as the reference's LIFO handoff
+// queue delivers them.
+func TestCoreUserMessagesOfAPacketNewestFirst(t *testing.T) {
+	var c *core
+	log := &userMsgLog{c: &c}
+	h := newHarness(t, func(cfg *Config) { cfg.Delegate = log })
+	c = h.c
+	alive, err := encodeMsg(aliveMsg, &alive{Incarnation: 1, Node: "x", Addr: net.IPv4(127, 0, 0, 5).To4(), Port: 7946, Vsn: []uint8{1, 5, 2, 0, 0, 0}}, false)
+	require.NoError(t, err)
+	pkt := makeCompound([][]byte{
+		append([]byte{byte(userMsg)}, "first"...),
+		alive,
+		append([]byte{byte(userMsg)}, "second"...),
+	})
+	h.c.handlePacket(h.now, pkt, peerAddr, h.now)
+	require.Equal(t, []string{"second knows-x=true", "first knows-x=true"}, log.msgs)
+
+	// A lone user message is delivered as before.
+	log.msgs = nil
+	h.c.handlePacket(h.now, append([]byte{byte(userMsg)}, "alone"...), peerAddr, h.now)
+	require.Equal(t, []string{"alone knows-x=true"}, log.msgs)
 }
