@@ -121,3 +121,53 @@ func ExampleChannelEventDelegate() {
 	// join b alive
 	// leave b left
 }
+
+// inbox is a Delegate that hands the user messages it receives to a
+// channel; a real one would also gossip its own state.
+type inbox struct{ msgs chan string }
+
+func (d *inbox) NodeMeta(limit int) []byte { return nil }
+
+// NotifyMsg must not keep msg: the slice is reused after it returns.
+func (d *inbox) NotifyMsg(msg []byte)                       { d.msgs <- string(msg) }
+func (d *inbox) GetBroadcasts(overhead, limit int) [][]byte { return nil }
+func (d *inbox) LocalState(join bool) []byte                { return nil }
+func (d *inbox) MergeRemoteState(buf []byte, join bool)     {}
+
+// A Delegate receives the user messages other members send it, best effort
+// in one packet or reliably over a stream.
+func ExampleDelegate() {
+	var network memberlist.MockNetwork
+	start := func(name string, d memberlist.Delegate) *memberlist.Memberlist {
+		conf := memberlist.DefaultLocalConfig()
+		conf.Name = name
+		conf.Transport = network.NewTransport(name)
+		conf.LogOutput = io.Discard
+		conf.Delegate = d
+		list, err := memberlist.Create(conf)
+		if err != nil {
+			panic(err)
+		}
+		return list
+	}
+	box := &inbox{msgs: make(chan string, 4)}
+	a := start("a", box)
+	defer a.Shutdown()
+	b := start("b", &inbox{msgs: make(chan string, 4)})
+	defer b.Shutdown()
+	if _, err := b.Join([]string{"a/" + a.LocalNode().Address()}); err != nil {
+		panic(err)
+	}
+	to := a.LocalNode()
+	if err := b.SendBestEffort(to, []byte("hello over UDP")); err != nil {
+		panic(err)
+	}
+	fmt.Println(<-box.msgs)
+	if err := b.SendReliable(to, []byte("hello over TCP")); err != nil {
+		panic(err)
+	}
+	fmt.Println(<-box.msgs)
+	// Output:
+	// hello over UDP
+	// hello over TCP
+}
