@@ -1,0 +1,212 @@
+// This file owns the simulated network: who can reach whom (partitions,
+// crashes, loss in general, per node and per direction of a link), how long
+// a datagram or a stream message takes, and how an address finds its node.
+
+package memberlist
+
+import (
+	"fmt"
+	"time"
+)
+
+// SetNodeLoss sets the probability, from 0 to 1, that a datagram arriving
+// at node name (in) or sent by it (out) is lost, on top of
+// SimConfig.PacketLoss: a node behind a faulty card or a congested link.
+// With 1, streams to and from it fail too. SetNodeLoss(name, 0, 0) restores
+// the node.
+func (s *Simulation) SetNodeLoss(name string, in, out float64) error {
+	n, err := s.node(name)
+	if err != nil {
+		return err
+	}
+	if err := checkLoss(in); err != nil {
+		return err
+	}
+	if err := checkLoss(out); err != nil {
+		return err
+	}
+	n.inLoss, n.outLoss = in, out
+	return nil
+}
+
+// SetLinkLoss sets the probability, from 0 to 1, that a datagram from node
+// from to node to is lost, on top of every other loss; the other direction
+// is not affected. With 1, streams between the two fail in both directions.
+// Zero restores the link.
+func (s *Simulation) SetLinkLoss(from, to string, p float64) error {
+	a, err := s.node(from)
+	if err != nil {
+		return err
+	}
+	b, err := s.node(to)
+	if err != nil {
+		return err
+	}
+	if err := checkLoss(p); err != nil {
+		return err
+	}
+	if p == 0 {
+		delete(s.link, [2]int{a.idx, b.idx})
+	} else {
+		s.link[[2]int{a.idx, b.idx}] = p
+	}
+	return nil
+}
+
+func checkLoss(p float64) error {
+	if !(p >= 0 && p <= 1) {
+		return fmt.Errorf("memberlist: loss probability %v is not between 0 and 1", p)
+	}
+	return nil
+}
+
+// Partition cuts every path between a node of side a and a node of side b.
+func (s *Simulation) Partition(a, b []string) error {
+	for _, x := range a {
+		for _, y := range b {
+			nx, err := s.node(x)
+			if err != nil {
+				return err
+			}
+			ny, err := s.node(y)
+			if err != nil {
+				return err
+			}
+			s.cut[pairKey(nx.idx, ny.idx)] = true
+		}
+	}
+	return nil
+}
+
+// Heal removes every partition.
+func (s *Simulation) Heal() {
+	clear(s.cut)
+}
+
+func pairKey(a, b int) [2]int {
+	if a > b {
+		a, b = b, a
+	}
+	return [2]int{a, b}
+}
+
+func (s *Simulation) reachable(a, b *simNode) bool {
+	return !a.crashed && !b.crashed && !s.cut[pairKey(a.idx, b.idx)]
+}
+
+// linkLoss is the probability that a datagram from a to b is lost.
+func (s *Simulation) linkLoss(a, b *simNode) float64 {
+	var l float64
+	if len(s.link) > 0 {
+		l = s.link[[2]int{a.idx, b.idx}]
+	}
+	if a.outLoss == 0 && b.inLoss == 0 && l == 0 {
+		return s.cfg.PacketLoss
+	}
+	return 1 - (1-s.cfg.PacketLoss)*(1-a.outLoss)*(1-b.inLoss)*(1-l)
+}
+
+// streamable reports whether a stream between a and b can carry data: both
+// directions must deliver something.
+func (s *Simulation) streamable(a, b *simNode) bool {
+	if !s.reachable(a, b) {
+		return false
+	}
+	if a.outLoss >= 1 || a.inLoss >= 1 || b.outLoss >= 1 || b.inLoss >= 1 {
+		return false
+	}
+	return len(s.link) == 0 || (s.link[[2]int{a.idx, b.idx}] < 1 && s.link[[2]int{b.idx, a.idx}] < 1)
+}
+
+// lost draws whether a datagram from a to b is lost, drawing from the
+// network's random source only when loss is possible.
+func (s *Simulation) lost(a, b *simNode) bool {
+	p := s.linkLoss(a, b)
+	return p > 0 && s.rng.Float64() < p
+}
+
+// retransmits is the extra time TCP takes to get one segment from a to b
+// through loss, first timing out after rto; ok is false when it gives up.
+func (s *Simulation) retransmits(a, b *simNode, rto time.Duration) (d time.Duration, ok bool) {
+	p := s.linkLoss(a, b)
+	if p <= 0 {
+		return 0, true
+	}
+	for range 15 { // Linux's tcp_retries2
+		if s.rng.Float64() >= p {
+			return d, true
+		}
+		d += rto
+		rto *= 2
+	}
+	return d, false
+}
+
+// streamDelay is the time a stream's request (req) or answer takes from a
+// to b beyond one latency, under LossyStreams.
+func (s *Simulation) streamDelay(a, b *simNode, req bool) (time.Duration, bool) {
+	if !s.cfg.LossyStreams {
+		return 0, true
+	}
+	if !req {
+		return s.retransmits(a, b, 200*time.Millisecond)
+	}
+	syn, ok1 := s.retransmits(a, b, time.Second)
+	synAck, ok2 := s.retransmits(b, a, time.Second)
+	data, ok3 := s.retransmits(a, b, 200*time.Millisecond)
+	return syn + synAck + data, ok1 && ok2 && ok3
+}
+
+func (s *Simulation) maxDatagram() int {
+	if s.cfg.MaxDatagramSize > 0 {
+		return s.cfg.MaxDatagramSize
+	}
+	return 65507
+}
+
+// nodeAt is the node at addr ("ip:port"), or nil. Every node's address is
+// 127.(1+i>>16).(i>>8).i:7946 for its index i, so the index is read off the
+// address instead of hashing it: this runs for every datagram sent.
+func (s *Simulation) nodeAt(addr string) *simNode {
+	var oct [4]int
+	k, v, digits := 0, 0, 0
+	for i := 0; i < len(addr); i++ {
+		c := addr[i]
+		switch {
+		case c >= '0' && c <= '9' && digits < 3:
+			v = v*10 + int(c-'0')
+			digits++
+		case (c == '.' && k < 3 || c == ':' && k == 3) && digits > 0:
+			oct[k] = v
+			k, v, digits = k+1, 0, 0
+			if c == ':' {
+				idx := (oct[1]-1)<<16 | oct[2]<<8 | oct[3]
+				if oct[0] == 127 && oct[1] >= 1 && idx < len(s.nodes) {
+					if n := s.nodes[idx]; n.addrStr == addr {
+						return n
+					}
+				}
+				return s.byAddr[addr]
+			}
+		default:
+			return s.byAddr[addr]
+		}
+	}
+	return s.byAddr[addr]
+}
+
+// nameAt is the name of the node at addr, or addr itself.
+func (s *Simulation) nameAt(addr string) string {
+	if n := s.nodeAt(addr); n != nil {
+		return n.name
+	}
+	return addr
+}
+
+func (s *Simulation) delay() time.Duration {
+	d := s.cfg.Latency
+	if s.cfg.Jitter > 0 {
+		d += time.Duration(s.rng.Int64N(int64(s.cfg.Jitter) + 1))
+	}
+	return d
+}
