@@ -62,6 +62,17 @@ func (globalMetrics) SetGaugeWithLabels(key []string, val float32, labels []metr
 	metrics.SetGaugeWithLabels(key, val, labels)
 }
 
+// countRejected counts one input dropped as malformed, mislabelled or
+// unacceptable in memberlist.<kind>.rejected (kind udp, tcp or msg),
+// labelled with the reason. Anyone can send anything to the ports, so the
+// log line that goes with each drop is at DEBUG level (a flood must not
+// flood the logs); this metric is what shows garbage or a misconfigured
+// peer on a dashboard.
+func countRejected(sink metricSink, labels []metrics.Label, kind, reason string) {
+	sink.IncrCounterWithLabels([]string{"memberlist", kind, "rejected"}, 1,
+		append(labels[:len(labels):len(labels)], metrics.Label{Name: "reason", Value: reason}))
+}
+
 // discardMetrics drops every metric.
 type discardMetrics struct{}
 

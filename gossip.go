@@ -109,6 +109,13 @@ func sharedBytes(h unique.Handle[string]) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
+// internBytes returns the handle of b's bytes. unique.Make copies a string
+// it has not seen, so b is looked up through a view rather than converted
+// first: news every other core already interned costs no copy at all.
+func internBytes(b []byte) unique.Handle[string] {
+	return unique.Make(unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
 func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify uint64) {
 	buf, err := encodeMsg(t, msg, c.cfg.MsgpackUseNewTimeFormat)
 	if err != nil {
@@ -116,7 +123,7 @@ func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify ui
 		return
 	}
 	c.unparkGossip()
-	b := coreBroadcast{node: unique.Make(node), msg: unique.Make(string(buf))}
+	b := coreBroadcast{node: unique.Make(node), msg: internBytes(buf)}
 	if notify != 0 {
 		c.queue.queueBroadcast(&notifyBroadcast{coreBroadcast: b, c: c, token: notify})
 		return

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 	"unique"
-
-	metrics "github.com/hashicorp/go-metrics"
 )
 
 // nodeState is this node's view of one member, 64 bytes (see the scale
@@ -94,7 +92,7 @@ func (n *nodeState) setMeta(m []byte) {
 		n.metaH = unique.Handle[string]{}
 		return
 	}
-	n.metaH = unique.Make(string(m))
+	n.metaH = internBytes(m)
 }
 
 func (n *nodeState) deadOrLeft() bool {
@@ -194,8 +192,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	// address, must never make a member (random garbage can decode as an
 	// alive message); no well-formed peer sends one.
 	if a.Node == "" || !validAddr(a.Addr) {
-		c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "rejected"}, 1,
-			append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "reason", Value: "alive"}))
+		countRejected(c.metrics, c.labels, "msg", "alive")
 		c.log.Printf("[DEBUG] memberlist: Ignoring an alive message for %q with a %d-byte address", a.Node, len(a.Addr))
 		return
 	}

@@ -12,8 +12,6 @@ import (
 	"io"
 	"net"
 	"time"
-
-	metrics "github.com/hashicorp/go-metrics"
 )
 
 // Framing overheads the reference budgets for when it fills a packet.
@@ -91,14 +89,10 @@ func (c *core) deliverUserMsgs() {
 	c.userMsgs = msgs[:0]
 }
 
-// rejected counts a dropped inbound packet by reason. Anyone can send any
-// bytes to the port, so the log line that follows each drop is at DEBUG level
-// (a flood must not flood the logs); the metric, labelled with the reason
-// (label, decrypt, crc, decode, ...), is what shows garbage or a
-// misconfigured peer on a dashboard.
+// rejected counts a dropped inbound packet by reason (label, decrypt, crc,
+// decode, ...); see countRejected.
 func (c *core) rejected(reason string) {
-	c.metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "rejected"}, 1,
-		append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "reason", Value: reason}))
+	countRejected(c.metrics, c.labels, "udp", reason)
 }
 
 // maxNesting bounds compound-in-compressed-in-compound recursion, so a
@@ -223,7 +217,7 @@ func (c *core) handleStream(now time.Time, msg *streamMsg, from net.Addr) []byte
 		}
 		return out
 	default:
-		streamRejected(c.metrics, c.labels, "type")
+		countRejected(c.metrics, c.labels, "tcp", "type")
 		c.log.Printf("[DEBUG] memberlist: Received invalid msgType (%d) %s", msg.t, LogAddress(from))
 		return nil
 	}

@@ -159,13 +159,6 @@ func readReply(cfg *Config, sink metricSink, r io.Reader) (*streamMsg, error) {
 	return decodeStreamBody(t, body)
 }
 
-// streamRejected counts an inbound stream dropped by reason; like dropped
-// packets, it is logged at DEBUG level only, the metric being the signal.
-func streamRejected(sink metricSink, labels []metrics.Label, reason string) {
-	sink.IncrCounterWithLabels([]string{"memberlist", "tcp", "rejected"}, 1,
-		append(labels[:len(labels):len(labels)], metrics.Label{Name: "reason", Value: reason}))
-}
-
 // readRequest reads the request an inbound stream opens with: the label
 // header, which must be ours, the envelope and the body. A rejected stream
 // is counted and logged here; when the peer should hear why, errReply is
@@ -174,7 +167,7 @@ func streamRejected(sink metricSink, labels []metrics.Label, reason string) {
 // push/pulls with it).
 func readRequest(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn, admit func(messageType) bool) (msg *streamMsg, errReply []byte) {
 	reject := func(reason, format string, args ...any) {
-		streamRejected(sink, cfg.MetricLabels, reason)
+		countRejected(sink, cfg.MetricLabels, "tcp", reason)
 		logger.Printf("[DEBUG] memberlist: "+format+" %s", append(args, LogConn(conn))...)
 	}
 	rest, label, err := RemoveLabelHeaderFromStream(conn)

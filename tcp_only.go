@@ -254,8 +254,7 @@ func (t *tcpOnlyTransport) dropInnerPackets() {
 			if !ok {
 				return
 			}
-			metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "rejected"}, 1,
-				append(t.labels[:len(t.labels):len(t.labels)], metrics.Label{Name: "reason", Value: "tcp_only"}))
+			countRejected(globalMetrics{}, t.labels, "udp", "tcp_only")
 			t.logger.Printf("[DEBUG] memberlist: TCP-only: dropping a UDP packet %s", LogAddress(p.From))
 		}
 	}
@@ -377,8 +376,7 @@ func (t *tcpOnlyTransport) readPackets(conn net.Conn, br *bufio.Reader, at int) 
 		}
 		n := int(binary.BigEndian.Uint32(hdr[:]))
 		if n == 0 || n+4 > t.maxFrame {
-			metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "rejected"}, 1,
-				append(t.labels[:len(t.labels):len(t.labels)], metrics.Label{Name: "reason", Value: "tcp_only_frame"}))
+			countRejected(globalMetrics{}, t.labels, "tcp", "tcp_only_frame")
 			t.logger.Printf("[DEBUG] memberlist: TCP-only: bad packet length %d, closing %s", n, LogConn(conn))
 			return
 		}
