@@ -244,8 +244,8 @@ type Config struct {
 	// be replaced (see DeadNodeReclaimTime). Nil only logs it.
 	Conflict ConflictDelegate
 
-	// Merge may veto a join or push/pull sync by looking at the remote
-	// side's members, for example to keep two clusters apart. Nil accepts
+	// Merge may veto a join (the push/pull of ours or of a peer joining
+	// through us) by looking at the remote side's members, for example to keep two clusters apart. Nil accepts
 	// every merge.
 	Merge MergeDelegate
 

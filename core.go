@@ -112,7 +112,7 @@ type core struct {
 	leaveToken  uint64
 
 	awareness *awareness
-	queue     broadcastQueue
+	news      newsQueue
 
 	// The probe round under way (nil between rounds), the indirect pings we
 	// relay for peers and the users' Pings, each keyed by the sequence number
@@ -346,7 +346,7 @@ func (c *core) fire(t *timer) {
 	case tProbe:
 		c.probeTick()
 	case tGossip:
-		if c.queue.numQueued() == 0 && c.cfg.Delegate == nil {
+		if c.news.numQueued() == 0 && c.cfg.Delegate == nil {
 			// Nothing to gossip and no delegate that could have something:
 			// park the ticker until a broadcast is queued (unparkGossip),
 			// so an idle node does not wake five times a second for
@@ -370,7 +370,7 @@ func (c *core) fire(t *timer) {
 	case tSuspicion:
 		c.suspicionFired(t.node, t.susp)
 	case tQueueCheck:
-		c.metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.queue.numQueued()), c.labels)
+		c.metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.news.numQueued()), c.labels)
 		c.schedule(c.now.Add(c.cfg.QueueCheckInterval), timer{kind: tQueueCheck})
 	}
 }

@@ -56,9 +56,9 @@ type ConflictDelegate interface {
 }
 
 // MergeDelegate can veto the merge of two clusters. It is called with the
-// remote side's members during a Join, and again when a push/pull or an alive
-// message would add a node; it is not called for periodic anti-entropy of
-// nodes already known.
+// remote side's members during a push/pull that is part of a join, ours
+// (Join) or the peer's (a node joining through us); it is not called for
+// the periodic push/pull, nor for alive messages (see AliveDelegate).
 type MergeDelegate interface {
 	// NotifyMerge returns a non-nil error to refuse the merge with peers.
 	NotifyMerge(peers []*Node) error

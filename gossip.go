@@ -60,46 +60,6 @@ func (c *core) packetRoom(msgLen int) int {
 	return room
 }
 
-// coreBroadcast is a membership message queued for gossip. Messages about
-// the same node invalidate each other: only the newest news matters. It is
-// 16 bytes: the node's name and the encoded message are unique.Handles, so
-// that the many cores of a simulation that gossip the same news hold one
-// copy of its bytes between them.
-type coreBroadcast struct {
-	node unique.Handle[string]
-	msg  unique.Handle[string]
-}
-
-func (b *coreBroadcast) Invalidates(other Broadcast) bool {
-	switch o := other.(type) {
-	case *coreBroadcast:
-		return o.node == b.node
-	case *notifyBroadcast:
-		return o.node == b.node
-	}
-	return false
-}
-
-func (b *coreBroadcast) Name() string { return b.node.Value() }
-
-// Message returns the shared bytes of the message; they must not be
-// modified (see sharedBytes).
-func (b *coreBroadcast) Message() []byte { return sharedBytes(b.msg) }
-
-func (b *coreBroadcast) Finished() {}
-
-// notifyBroadcast is a coreBroadcast that someone waits for (our own Leave
-// or UpdateNode): when the queue lets go of it, the core emits outNotify.
-type notifyBroadcast struct {
-	coreBroadcast
-	c     *core
-	token uint64
-}
-
-func (b *notifyBroadcast) Finished() {
-	b.c.emit(&outNotify{token: b.token})
-}
-
 // sharedBytes views the bytes of an interned string without copying. The
 // result is read-only: every user of a broadcast's message only reads it
 // (packets are built by copying it, see gossip), so the string's
@@ -116,25 +76,35 @@ func internBytes(b []byte) unique.Handle[string] {
 	return unique.Make(unsafe.String(unsafe.SliceData(b), len(b)))
 }
 
-func (c *core) encodeAndBroadcast(node string, t messageType, msg any, notify uint64) {
+// encodeAndBroadcast queues msg, news about member st, for gossip. notify,
+// when non-zero, is the token of an outNotify to emit once the message is
+// done.
+func (c *core) encodeAndBroadcast(st *nodeState, t messageType, msg any, notify uint64) {
 	buf, err := encodeMsg(t, msg, c.cfg.MsgpackUseNewTimeFormat)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
 		return
 	}
 	c.unparkGossip()
-	b := coreBroadcast{node: unique.Make(node), msg: internBytes(buf)}
-	if notify != 0 {
-		c.queue.queueBroadcast(&notifyBroadcast{coreBroadcast: b, c: c, token: notify})
-		return
+	c.notifyDone(c.news.push(st, internBytes(buf), notify))
+}
+
+// notifyDone emits outNotify for each token.
+func (c *core) notifyDone(tokens []uint64) {
+	for _, t := range tokens {
+		c.emit(&outNotify{token: t})
 	}
-	c.queue.queueBroadcast(&b)
 }
 
 // getBroadcasts returns our broadcasts first, then the delegate's user
 // broadcasts in the room left, each framed as a user message.
 func (c *core) getBroadcasts(overhead, limit int) [][]byte {
-	out := c.queue.getBroadcasts(overhead, limit, retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)))
+	news, done := c.news.take(overhead, limit, retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)))
+	c.notifyDone(done)
+	var out [][]byte
+	if len(news) > 0 {
+		out = append(make([][]byte, 0, len(news)+1), news...)
+	}
 	d := c.cfg.Delegate
 	if d == nil {
 		return out

@@ -29,6 +29,7 @@ type nodeState struct {
 	st          uint8    // NodeStateType
 	ipLen       uint8    // 4 or 16, as the member sent it
 	vsn         [6]uint8 // PMin, PMax, PCur, DMin, DMax, DCur
+	newsGen     uint16   // odd while news about the member is queued; see newsQueue
 }
 
 // name is the member's name.
@@ -181,7 +182,7 @@ func (c *core) refute(me *nodeState, accusedInc uint32) {
 		Meta:        me.meta(),
 		Vsn:         me.vsnSlice(),
 	}
-	c.encodeAndBroadcast(me.name(), aliveMsg, &a, 0)
+	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
 }
 
 // aliveNode handles news that a member is alive. notify, when non-zero, is
@@ -292,7 +293,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		c.log.Printf("[WARN] memberlist: Refuting an alive message for '%s' (%v:%d) meta:(%v VS %v), vsn:(%v VS %v)",
 			a.Node, net.IP(a.Addr), a.Port, a.Meta, st.meta(), a.Vsn, st.vsnSlice())
 	} else {
-		c.encodeAndBroadcast(a.Node, aliveMsg, a, notify)
+		c.encodeAndBroadcast(st, aliveMsg, a, notify)
 		changed := false
 		if len(a.Vsn) >= 6 && !bytes.Equal(st.vsn[:], a.Vsn[:6]) {
 			copy(st.vsn[:], a.Vsn[:6])
@@ -339,7 +340,7 @@ func (c *core) suspectNode(s *suspect) {
 	// independent one is gossiped on so that others hear it too.
 	if st.susp != nil {
 		if st.susp.confirm(s.From) {
-			c.encodeAndBroadcast(s.Node, suspectMsg, s, 0)
+			c.encodeAndBroadcast(st, suspectMsg, s, 0)
 			c.scheduleSuspicion(st)
 		}
 		return
@@ -352,7 +353,7 @@ func (c *core) suspectNode(s *suspect) {
 		c.log.Printf("[WARN] memberlist: Refuting a suspect message (from: %s)", s.From)
 		return
 	}
-	c.encodeAndBroadcast(s.Node, suspectMsg, s, 0)
+	c.encodeAndBroadcast(st, suspectMsg, s, 0)
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "suspect"}, 1, c.labels)
 
 	st.incarnation = s.Incarnation
@@ -404,9 +405,9 @@ func (c *core) deadNode(d *dead) {
 			c.log.Printf("[WARN] memberlist: Refuting a dead message (from: %s)", d.From)
 			return
 		}
-		c.encodeAndBroadcast(d.Node, deadMsg, d, c.leaveToken)
+		c.encodeAndBroadcast(st, deadMsg, d, c.leaveToken)
 	} else {
-		c.encodeAndBroadcast(d.Node, deadMsg, d, 0)
+		c.encodeAndBroadcast(st, deadMsg, d, 0)
 	}
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, c.labels)
 

@@ -418,6 +418,7 @@ func (c *core) resetNodes() {
 	for _, n := range c.nodes {
 		if n.deadOrLeft() && n.stateChange < limit {
 			c.index.remove(n.name())
+			c.notifyDone(c.news.drop(n))
 			c.touch(n, true)
 			continue
 		}

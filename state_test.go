@@ -186,7 +186,7 @@ func (h *harness) state(name string) NodeStateType {
 	return st
 }
 
-func (h *harness) queued() int { return h.c.queue.numQueued() }
+func (h *harness) queued() int { return h.c.news.numQueued() }
 
 func TestCoreAliveAddsMemberAndGossipsIt(t *testing.T) {
 	h := newHarness(t, nil)

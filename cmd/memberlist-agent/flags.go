@@ -182,7 +182,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.Var(profile, "profile", "timing preset: lan, wan or local")
 	fs.Var(&keys, "key", "base64 AES key (16, 24 or 32 bytes); repeatable, the first encrypts")
 	fs.StringVar(&o.label, "label", "", "cluster label; nodes with other labels are ignored")
-	fs.Var(&o.http, "http", "HTTP status address (`host:port`): /, /members, /health, /metrics")
+	fs.Var(&o.http, "http", "HTTP status address (`host:port`): /, /members, /health, /metrics, /events")
 	fs.Var(logFormat, "log-format", "log format: text or json")
 	fs.Var(level, "log-level", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.tcpOnly, "tcp-only", false, "send every message over TCP streams, no UDP (all members must use it)")

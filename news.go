@@ -1,0 +1,273 @@
+// This file owns the core's queue of member news: the alive, suspect and
+// dead messages it gossips about members. Newer news about a member
+// supersedes the older, so at most one message per member is pending; each
+// is sent a bounded number of times, the least-sent first.
+//
+// The queue is built for the simulator's scale budget (DESIGN.md): while
+// 10,000 nodes join, every core has news about nearly every member pending
+// at once, so an entry costs 24 bytes in a slice and nothing per member
+// beyond two bytes of nodeState (newsGen), instead of a tree node, a map
+// slot and a boxed Broadcast.
+
+package memberlist
+
+import "unique"
+
+// newsEntry is a pending message about a member, or a stale one: it is live
+// only while gen equals the member's newsGen. A zero node is a hole left by
+// an entry that was sent or found stale.
+type newsEntry struct {
+	node *nodeState
+	msg  unique.Handle[string]
+	gen  uint16
+}
+
+// newsNotify is a token to emit as outNotify once the entry (node, gen) is
+// done: sent as often as the limit allows, superseded, or dropped.
+type newsNotify struct {
+	node  *nodeState
+	gen   uint16
+	token uint64
+}
+
+// newsQueue holds the core's member news. tiers[t] holds the entries sent t
+// times so far, oldest first; a packet is filled from tier 0 up, newest
+// first within a tier. A member's newsGen is odd while it has a message
+// pending and changes whenever that message is superseded or done, which
+// turns the member's older entries stale without finding them; stale entries
+// and holes are swept out whenever they outnumber the live entries.
+//
+// It takes no lock: the core owns it on its own goroutine.
+type newsQueue struct {
+	tiers    []newsTier
+	live     int // members with a message pending
+	slots    int // entries in tiers: live, stale and holes
+	notifies []newsNotify
+
+	// Scratch reused across takes so that steady gossip does not allocate.
+	resend []movedNews
+	picked [][]byte
+	done   []uint64
+}
+
+// newsTier is one tier's entries in fixed-size chunks, oldest first. News
+// moves through the tiers as a wave, each tier swelling and then emptying
+// in turn; chunks let a tier give back its memory as it empties, where a
+// slice would keep room for every member in every tier.
+type newsTier []*newsChunk
+
+// newsChunkLen makes a chunk 752 bytes, just under the runtime's 768-byte
+// size class.
+const newsChunkLen = 31
+
+// newsChunk holds up to newsChunkLen entries, filled from the front; holes
+// counts the entries among the first n that are holes.
+type newsChunk struct {
+	n, holes int32
+	e        [newsChunkLen]newsEntry
+}
+
+// add appends e as the tier's newest entry.
+func (t *newsTier) add(e newsEntry) {
+	k := len(*t)
+	if k == 0 || (*t)[k-1].n == newsChunkLen {
+		*t = append(*t, new(newsChunk))
+		k++
+	}
+	c := (*t)[k-1]
+	c.e[c.n] = e
+	c.n++
+}
+
+// tidy drops the chunks that hold only holes and the holes at the tier's
+// newest end, where a take leaves most of them, and returns how many slots
+// the tier still has.
+func (t *newsTier) tidy() int {
+	kept := (*t)[:0]
+	slots := 0
+	for _, c := range *t {
+		if c.holes == c.n {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	clear((*t)[len(kept):])
+	if k := len(kept); k > 0 {
+		c := kept[k-1]
+		for c.n > 0 && c.e[c.n-1].node == nil {
+			c.n--
+			c.holes--
+		}
+	}
+	for _, c := range kept {
+		slots += int(c.n)
+	}
+	if len(kept) == 0 {
+		kept = nil
+	}
+	*t = kept
+	return slots
+}
+
+// movedNews is an entry sent during a take, on its way to its next tier.
+type movedNews struct {
+	e    newsEntry
+	tier int
+}
+
+// maxNewsMisfits bounds how many pending messages too long for the room left
+// a take passes over before it gives up on filling the packet: the tail of
+// a packet is not worth a scan of a queue that holds 10,000 messages.
+const maxNewsMisfits = 16
+
+// numQueued is how many members have a message pending.
+func (q *newsQueue) numQueued() int { return q.live }
+
+// push queues msg about st, superseding st's pending message if it has one.
+// It returns the notify tokens that are now done (the superseded message's).
+func (q *newsQueue) push(st *nodeState, msg unique.Handle[string], notify uint64) []uint64 {
+	done := q.done[:0]
+	if st.newsGen&1 == 1 {
+		done = q.finish(st, done)
+		st.newsGen += 2
+	} else {
+		st.newsGen++
+		q.live++
+	}
+	if len(q.tiers) == 0 {
+		q.tiers = append(q.tiers, nil)
+	}
+	q.tiers[0].add(newsEntry{node: st, msg: msg, gen: st.newsGen})
+	q.slots++
+	if notify != 0 {
+		q.notifies = append(q.notifies, newsNotify{node: st, gen: st.newsGen, token: notify})
+	}
+	q.maybeSweep()
+	q.done = done[:0]
+	return done
+}
+
+// drop forgets st's pending message, if any, as when st leaves the member
+// table, and returns the notify tokens that are now done.
+func (q *newsQueue) drop(st *nodeState) []uint64 {
+	done := q.done[:0]
+	if st.newsGen&1 == 1 {
+		done = q.finish(st, done)
+		st.newsGen++
+		q.live--
+	}
+	q.maybeSweep()
+	q.done = done[:0]
+	return done
+}
+
+// finish appends to done the notify token waiting for st's pending message,
+// if any, and forgets it.
+func (q *newsQueue) finish(st *nodeState, done []uint64) []uint64 {
+	for i, n := range q.notifies {
+		if n.node == st && n.gen == st.newsGen {
+			done = append(done, n.token)
+			q.notifies = append(q.notifies[:i], q.notifies[i+1:]...)
+			break
+		}
+	}
+	return done
+}
+
+// take returns pending messages to piggyback on one packet: their lengths
+// plus overhead bytes each add up to at most limit. Each returned message
+// counts one more transmit; one sent transmitLimit times is done, and its
+// notify token, if any, is returned in done. The messages share the
+// interned bytes and must not be modified. The slices are reused by the
+// next call.
+func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, done []uint64) {
+	if q.live == 0 {
+		return nil, nil
+	}
+	picked, resend, done := q.picked[:0], q.resend[:0], q.done[:0]
+	used, misfits := 0, 0
+	full := false
+	for t := 0; t < len(q.tiers) && !full; t++ {
+		tier := q.tiers[t]
+	chunks:
+		for ci := len(tier) - 1; ci >= 0; ci-- {
+			c := tier[ci]
+			for i := c.n - 1; i >= 0; i-- {
+				e := &c.e[i]
+				if e.node == nil {
+					continue
+				}
+				if e.node.newsGen != e.gen {
+					*e = newsEntry{}
+					c.holes++
+					continue
+				}
+				free := limit - used - overhead
+				msg := sharedBytes(e.msg)
+				if len(msg) > free {
+					misfits++
+					if free <= 0 || misfits > maxNewsMisfits {
+						full = true
+						break chunks
+					}
+					continue
+				}
+				used += overhead + len(msg)
+				picked = append(picked, msg)
+				if t+1 >= transmitLimit {
+					done = q.finish(e.node, done)
+					e.node.newsGen++
+					q.live--
+				} else {
+					resend = append(resend, movedNews{e: *e, tier: t + 1})
+				}
+				*e = newsEntry{}
+				c.holes++
+			}
+		}
+		q.tiers[t].tidy()
+	}
+	// Entries sent move up a tier only now, or a later tier's scan in
+	// this same take would find them again. They were taken newest first;
+	// appended in reverse, they keep newest-last order in their new tier.
+	for i := len(resend) - 1; i >= 0; i-- {
+		m := resend[i]
+		for len(q.tiers) <= m.tier {
+			q.tiers = append(q.tiers, nil)
+		}
+		q.tiers[m.tier].add(m.e)
+		resend[i] = movedNews{}
+	}
+	q.slots = 0
+	for t := range q.tiers {
+		q.slots += q.tiers[t].tidy()
+	}
+	q.maybeSweep()
+	q.picked, q.resend, q.done = picked[:0], resend[:0], done[:0]
+	return picked, done
+}
+
+// maybeSweep drops stale entries and holes once they outnumber the live
+// entries, so they cost at most as much as the live ones. The cost of a
+// sweep is paid for by the pushes and takes that made the garbage.
+func (q *newsQueue) maybeSweep() {
+	if q.slots <= 2*q.live+64 {
+		return
+	}
+	q.slots = 0
+	for t, tier := range q.tiers {
+		var kept newsTier
+		for _, c := range tier {
+			for _, e := range c.e[:c.n] {
+				if e.node != nil && e.node.newsGen == e.gen {
+					kept.add(e)
+				}
+			}
+		}
+		q.tiers[t] = kept
+		q.slots += kept.tidy()
+	}
+	for len(q.tiers) > 0 && len(q.tiers[len(q.tiers)-1]) == 0 {
+		q.tiers = q.tiers[:len(q.tiers)-1]
+	}
+}
