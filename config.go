@@ -211,8 +211,10 @@ type Config struct {
 
 	// Keyring holds every key this node can decrypt with; the primary one
 	// also encrypts. Keys can be added, switched and removed at runtime to
-	// rotate them without downtime. Nil means no keys unless SecretKey is
-	// set, in which case Create makes one.
+	// rotate them without downtime, and an empty Keyring (encryption off)
+	// can be moved to encryption at runtime too (see Keyring). Nil means no
+	// keys unless SecretKey is set, in which case Create makes one; a node
+	// created with nil and no SecretKey needs a restart to encrypt.
 	Keyring *Keyring
 
 	// Delegate lets the application ride on the protocol: supply node

@@ -21,8 +21,8 @@ var (
 	errSendsPlaintext   = errors.New("cannot reject plaintext while this node sends plaintext")
 )
 
-// Keyring holds the encryption keys of a node. The first key is the primary:
-// it encrypts everything the node sends and is tried first when decrypting.
+// Keyring holds the encryption keys of a node. The first key is the primary
+// (unless the ring has none, see below): it encrypts everything the node sends and is tried first when decrypting.
 // The other keys only decrypt, which lets a cluster rotate keys without a
 // moment where two nodes cannot read each other.
 //
@@ -38,9 +38,11 @@ var (
 //	key A to key B:      AddDecryptionKey(B), UseKey(B), RemoveKey(A)
 //	key K to plaintext:  AcceptPlaintext(), UsePlaintext(), RemoveKey(K)
 //
-// After each step every node can read what every other node sends, whether
-// or not that node has taken the step yet; and each step can be undone by
-// the step to its left in the reverse direction.
+// Throughout, every node can read what every other node sends, whether or
+// not either has taken the current step yet. To back out, undo the steps
+// taken, last first: AddDecryptionKey and RemoveKey undo each other, as do
+// AcceptPlaintext and RejectPlaintext; UseKey(old) or UsePlaintext undoes
+// UseKey(new). Keys never travel on the wire.
 //
 // Config.GossipVerifyOutgoing and Config.GossipVerifyIncoming, when false,
 // override the ring for the node's whole life: the node then never encrypts,
