@@ -185,15 +185,17 @@ type Config struct {
 	GossipToTheDeadTime time.Duration
 
 	// GossipVerifyIncoming, when encryption is on, rejects inbound packets
-	// and streams that are not encrypted. Turn it off while moving a running
-	// cluster from plaintext to encrypted gossip, until every node sends
-	// encrypted traffic.
+	// and streams that are not encrypted. Turned off, the node accepts
+	// plaintext for its whole life, whatever its Keyring says. It is the
+	// reference's way to move a cluster from plaintext to encryption, one
+	// restart per node and step; Keyring.AddDecryptionKey and
+	// Keyring.RejectPlaintext do the same at runtime (see Keyring).
 	GossipVerifyIncoming bool
 
 	// GossipVerifyOutgoing, when encryption is on, makes this node encrypt
-	// what it sends. Turn it off (with GossipVerifyIncoming) during the first
-	// step of a move to encryption, so that nodes without the key can still
-	// read this node's traffic.
+	// what it sends with the Keyring's primary key. Turned off, the node
+	// sends plaintext for its whole life; a Keyring without a primary key
+	// (Keyring.AddDecryptionKey, Keyring.UsePlaintext) does so at runtime.
 	GossipVerifyOutgoing bool
 
 	// EnableCompression compresses outgoing packets and streams with LZW,
@@ -209,8 +211,10 @@ type Config struct {
 
 	// Keyring holds every key this node can decrypt with; the primary one
 	// also encrypts. Keys can be added, switched and removed at runtime to
-	// rotate them without downtime. Nil means no keys unless SecretKey is
-	// set, in which case Create makes one.
+	// rotate them without downtime, and an empty Keyring (encryption off)
+	// can be moved to encryption at runtime too (see Keyring). Nil means no
+	// keys unless SecretKey is set, in which case Create makes one; a node
+	// created with nil and no SecretKey needs a restart to encrypt.
 	Keyring *Keyring
 
 	// Delegate lets the application ride on the protocol: supply node
@@ -452,12 +456,36 @@ func (c *Config) BuildVsnArray() []uint8 {
 }
 
 // EncryptionEnabled reports whether the Keyring holds at least one key, that
-// is whether traffic is encrypted or decryption is attempted.
+// is whether decryption is attempted. Whether traffic is encrypted also takes
+// a primary key (a ring may hold only decryption keys, see
+// Keyring.AddDecryptionKey) and GossipVerifyOutgoing.
 func (c *Config) EncryptionEnabled() bool {
 	if c.Keyring == nil {
 		return false
 	}
 	return len(c.Keyring.snapshot()) > 0
+}
+
+// outboundKey returns the key to encrypt what this node sends with, or nil
+// to send plaintext: no primary key in the Keyring, or GossipVerifyOutgoing
+// off.
+func (c *Config) outboundKey() []byte {
+	if !c.GossipVerifyOutgoing {
+		return nil
+	}
+	return c.Keyring.primaryKey()
+}
+
+// inboundKeys returns, from one read of the Keyring, the keys to try on what
+// arrives and whether what none of them opens may be read as plaintext: with
+// no keys, or while the ring accepts plaintext, or with GossipVerifyIncoming
+// off.
+func (c *Config) inboundKeys() (keys [][]byte, plaintextOK bool) {
+	st := c.Keyring.load()
+	if len(st.keys) == 0 {
+		return nil, true
+	}
+	return st.keys, st.acceptPlain || !c.GossipVerifyIncoming
 }
 
 // IPMustBeChecked reports whether CIDRsAllowed restricts remote addresses,

@@ -53,7 +53,8 @@ func ExampleTransmitLimitedQueue() {
 
 // Keys rotate without a moment where two nodes cannot read each other:
 // install the new key everywhere, make it primary everywhere, then remove
-// the old one.
+// the old one. (AddDecryptionKey does the same as AddKey here; it differs
+// only on an empty ring, where AddKey turns encryption on at once.)
 func ExampleKeyring() {
 	oldKey := []byte("0123456789abcdef")
 	newKey := []byte("fedcba9876543210")
@@ -82,6 +83,41 @@ func ExampleKeyring() {
 	// added    primary=0123 keys=2
 	// used     primary=fedc keys=2
 	// removed  primary=fedc keys=1
+}
+
+// Encryption is turned on in a running cluster in three steps, each done on
+// every node before the next begins, so that every node can always read
+// every other: read the key, then send with it, then stop reading
+// plaintext. The nodes must have been created with a Keyring, even an
+// empty one.
+func ExampleKeyring_AddDecryptionKey() {
+	key := []byte("0123456789abcdef")
+	ring := &memberlist.Keyring{} // Config.Keyring of a node that sends plaintext
+	show := func(step string) {
+		sends := "plaintext"
+		if p := ring.GetPrimaryKey(); p != nil {
+			sends = "key " + string(p[:4])
+		}
+		fmt.Printf("%-18s sends %-9s reads plaintext=%-5v keys=%d\n", step, sends, ring.AcceptsPlaintext(), len(ring.GetKeys()))
+	}
+	show("start")
+	if err := ring.AddDecryptionKey(key); err != nil { // 1. on every node
+		panic(err)
+	}
+	show("AddDecryptionKey")
+	if err := ring.UseKey(key); err != nil { // 2. on every node
+		panic(err)
+	}
+	show("UseKey")
+	if err := ring.RejectPlaintext(); err != nil { // 3. on every node
+		panic(err)
+	}
+	show("RejectPlaintext")
+	// Output:
+	// start              sends plaintext reads plaintext=true  keys=0
+	// AddDecryptionKey   sends plaintext reads plaintext=true  keys=1
+	// UseKey             sends key 0123  reads plaintext=true  keys=1
+	// RejectPlaintext    sends key 0123  reads plaintext=false keys=1
 }
 
 // An EventDelegate hears joins, leaves and updates; ChannelEventDelegate

@@ -242,3 +242,199 @@ func TestKeyringConcurrentUse(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyringPlaintextSteps walks rings through the steps that turn
+// encryption on, change the key and turn it off, and the ways back, checking
+// after every step what the node sends (the primary key, nil for plaintext),
+// which keys it decrypts with and whether it reads plaintext.
+func TestKeyringPlaintextSteps(t *testing.T) {
+	type step struct {
+		name      string
+		op        func(k *Keyring) error
+		wantErr   error
+		keys      [][]byte // GetKeys after the step
+		primary   []byte   // GetPrimaryKey after the step; nil means plaintext
+		plaintext bool     // AcceptsPlaintext after the step
+	}
+	addDec := func(key []byte) func(*Keyring) error {
+		return func(k *Keyring) error { return k.AddDecryptionKey(key) }
+	}
+	add := func(key []byte) func(*Keyring) error { return func(k *Keyring) error { return k.AddKey(key) } }
+	use := func(key []byte) func(*Keyring) error { return func(k *Keyring) error { return k.UseKey(key) } }
+	remove := func(key []byte) func(*Keyring) error { return func(k *Keyring) error { return k.RemoveKey(key) } }
+	usePlain := func(k *Keyring) error { return k.UsePlaintext() }
+	accept := func(k *Keyring) error { return k.AcceptPlaintext() }
+	reject := func(k *Keyring) error { return k.RejectPlaintext() }
+
+	tests := []struct {
+		name  string
+		start func() *Keyring
+		steps []step
+	}{
+		{"plaintext to a key and back", func() *Keyring { return &Keyring{} }, []step{
+			{"empty ring reads plaintext", accept, nil, nil, nil, true},
+			{"use plaintext on an empty ring is a no-op", usePlain, nil, nil, nil, true},
+			{"an empty ring cannot reject plaintext", reject, errSendsPlaintext, nil, nil, true},
+			{"1: decryption key keeps sending plaintext", addDec(keyA), nil, [][]byte{keyA}, nil, true},
+			{"again is a no-op", addDec(keyA), nil, [][]byte{keyA}, nil, true},
+			{"a bad key is refused", addDec([]byte("short")), errInvalidKeySize, [][]byte{keyA}, nil, true},
+			{"rejecting while sending plaintext is refused", reject, errSendsPlaintext, [][]byte{keyA}, nil, true},
+			{"2: use the key, still read plaintext", use(keyA), nil, [][]byte{keyA}, keyA, true},
+			{"3: reject plaintext", reject, nil, [][]byte{keyA}, keyA, false},
+			{"reject again is a no-op", reject, nil, [][]byte{keyA}, keyA, false},
+			{"undo 3", accept, nil, [][]byte{keyA}, keyA, true},
+			{"undo 2", usePlain, nil, [][]byte{keyA}, nil, true},
+			{"the only key is not primary, so it may go", remove(keyA), nil, nil, nil, true},
+			{"back to the legacy empty ring: AddKey makes primary", add(keyB), nil, [][]byte{keyB}, keyB, false},
+		}},
+		{"key A to key B and back", func() *Keyring { k, _ := NewKeyring(nil, keyA); return k }, []step{
+			{"start: A only, no plaintext", accept, nil, [][]byte{keyA}, keyA, true},
+			{"undo", reject, nil, [][]byte{keyA}, keyA, false},
+			{"1: B decrypts only", addDec(keyB), nil, [][]byte{keyA, keyB}, keyA, false},
+			{"2: B is primary, A still decrypts", use(keyB), nil, [][]byte{keyB, keyA}, keyB, false},
+			{"undo 2", use(keyA), nil, [][]byte{keyA, keyB}, keyA, false},
+			{"redo 2", use(keyB), nil, [][]byte{keyB, keyA}, keyB, false},
+			{"the primary cannot go", remove(keyB), errRemovePrimaryKey, [][]byte{keyB, keyA}, keyB, false},
+			{"3: retire A", remove(keyA), nil, [][]byte{keyB}, keyB, false},
+			{"undo 3", addDec(keyA), nil, [][]byte{keyB, keyA}, keyB, false},
+		}},
+		{"key to plaintext", func() *Keyring { k, _ := NewKeyring([][]byte{keyB}, keyA); return k }, []step{
+			{"1: read plaintext too", accept, nil, [][]byte{keyA, keyB}, keyA, true},
+			{"2: send plaintext, keep decrypting", usePlain, nil, [][]byte{keyA, keyB}, nil, true},
+			{"use plaintext again is a no-op", usePlain, nil, [][]byte{keyA, keyB}, nil, true},
+			{"AddKey on a ring with keys does not make primary", add(keyC), nil, [][]byte{keyA, keyB, keyC}, nil, true},
+			{"UseKey on an unknown key is refused", use(keyD), errKeyNotInstalled, [][]byte{keyA, keyB, keyC}, nil, true},
+			{"3: retire the keys, the former primary first", remove(keyA), nil, [][]byte{keyB, keyC}, nil, true},
+			{"3: ...", remove(keyC), nil, [][]byte{keyB}, nil, true},
+			{"3: the last one leaves an empty ring", remove(keyB), nil, nil, nil, true},
+			{"the empty ring forgot the plaintext state", add(keyD), nil, [][]byte{keyD}, keyD, false},
+		}},
+		{"UseKey keeps accepting plaintext", func() *Keyring { return &Keyring{} }, []step{
+			{"two decryption keys", addDec(keyA), nil, [][]byte{keyA}, nil, true},
+			{"...", addDec(keyB), nil, [][]byte{keyA, keyB}, nil, true},
+			{"use the second; it goes first", use(keyB), nil, [][]byte{keyB, keyA}, keyB, true},
+			{"plaintext again: order kept", usePlain, nil, [][]byte{keyB, keyA}, nil, true},
+			{"the first key is primary once used, even in place", use(keyB), nil, [][]byte{keyB, keyA}, keyB, true},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := tt.start()
+			for _, s := range tt.steps {
+				err := s.op(k)
+				if s.wantErr != nil {
+					require.ErrorIs(t, err, s.wantErr, s.name)
+				} else {
+					require.NoError(t, err, s.name)
+				}
+				assert.Equal(t, s.keys, k.GetKeys(), s.name)
+				assert.Equal(t, s.primary, k.GetPrimaryKey(), s.name)
+				assert.Equal(t, s.primary, k.primaryKey(), s.name)
+				assert.Equal(t, s.plaintext, k.AcceptsPlaintext(), s.name)
+				st := k.load()
+				assert.False(t, st.sendPlain && !st.acceptPlain, "%s: a node must read what it sends", s.name)
+				if len(st.keys) == 0 {
+					assert.Equal(t, keyringState{}, st, "%s: an empty ring has no plaintext state", s.name)
+				}
+			}
+		})
+	}
+}
+
+// TestKeyringPlaintextNilPointer: the new methods, like the old ones, fail
+// on a nil ring instead of panicking; a nil ring reads plaintext.
+func TestKeyringPlaintextNilPointer(t *testing.T) {
+	var k *Keyring
+	assert.ErrorIs(t, k.AddDecryptionKey(keyA), errNilKeyring)
+	assert.ErrorIs(t, k.UsePlaintext(), errNilKeyring)
+	assert.ErrorIs(t, k.AcceptPlaintext(), errNilKeyring)
+	assert.ErrorIs(t, k.RejectPlaintext(), errNilKeyring)
+	assert.True(t, k.AcceptsPlaintext())
+}
+
+// TestKeyringPlaintextConcurrentUse moves a ring between sending plaintext
+// and encrypting from several goroutines while readers check, under -race,
+// that every state they load is one a node may be in.
+func TestKeyringPlaintextConcurrentUse(t *testing.T) {
+	var k Keyring
+	var wg sync.WaitGroup
+	ops := []func() error{
+		func() error { return k.AddDecryptionKey(keyA) },
+		func() error { return k.AddDecryptionKey(keyB) },
+		func() error { return k.UseKey(keyA) },
+		func() error { return k.UseKey(keyB) },
+		k.UsePlaintext,
+		k.AcceptPlaintext,
+		k.RejectPlaintext,
+		func() error { return k.RemoveKey(keyA) },
+		func() error { return k.RemoveKey(keyB) },
+	}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 300 {
+				_ = ops[(w*7+i)%len(ops)]()
+			}
+		}()
+	}
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 300 {
+				st := k.load()
+				assert.False(t, st.sendPlain && !st.acceptPlain, "sends plaintext it would not read")
+				if len(st.keys) == 0 {
+					assert.Equal(t, keyringState{}, st)
+				}
+				if p := k.primaryKey(); p != nil {
+					assert.True(t, bytes.Equal(p, keyA) || bytes.Equal(p, keyB), "primary %x", p)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestConfigKeyringPolicy: what a node sends and accepts comes from its
+// Keyring at the moment, unless GossipVerifyOutgoing or GossipVerifyIncoming
+// is off, which overrides the ring for the node's whole life.
+func TestConfigKeyringPolicy(t *testing.T) {
+	empty := func() *Keyring { return &Keyring{} }
+	decryptOnly := func() *Keyring { k := &Keyring{}; _ = k.AddDecryptionKey(keyA); return k }
+	primary := func() *Keyring { k, _ := NewKeyring([][]byte{keyB}, keyA); return k }
+	primaryPlain := func() *Keyring { k := primary(); _ = k.AcceptPlaintext(); return k }
+	tests := []struct {
+		name             string
+		ring             func() *Keyring
+		verifyIn         bool
+		verifyOut        bool
+		wantSend         []byte   // nil: plaintext
+		wantKeys         [][]byte // tried on what arrives
+		wantPlaintextOK  bool
+		wantEncryptionOn bool // EncryptionEnabled, unchanged in meaning
+	}{
+		{"no keyring", func() *Keyring { return nil }, true, true, nil, nil, true, false},
+		{"empty ring", empty, true, true, nil, nil, true, false},
+		{"decryption key only", decryptOnly, true, true, nil, [][]byte{keyA}, true, true},
+		{"primary key", primary, true, true, keyA, [][]byte{keyA, keyB}, false, true},
+		{"primary key, accepting plaintext", primaryPlain, true, true, keyA, [][]byte{keyA, keyB}, true, true},
+		{"GossipVerifyIncoming off accepts plaintext", primary, false, true, keyA, [][]byte{keyA, keyB}, true, true},
+		{"GossipVerifyOutgoing off sends plaintext", primary, true, false, nil, [][]byte{keyA, keyB}, false, true},
+		{"both off", primary, false, false, nil, [][]byte{keyA, keyB}, true, true},
+		{"both off, decryption key only", decryptOnly, false, false, nil, [][]byte{keyA}, true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultLANConfig()
+			c.Keyring = tt.ring()
+			c.GossipVerifyIncoming, c.GossipVerifyOutgoing = tt.verifyIn, tt.verifyOut
+			assert.Equal(t, tt.wantSend, c.outboundKey())
+			keys, ok := c.inboundKeys()
+			assert.Equal(t, tt.wantKeys, keys)
+			assert.Equal(t, tt.wantPlaintextOK, ok)
+			assert.Equal(t, tt.wantEncryptionOn, c.EncryptionEnabled())
+		})
+	}
+}

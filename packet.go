@@ -48,10 +48,10 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		c.log.Printf("[DEBUG] memberlist: discarding packet: %v %s", err, LogAddress(from))
 		return
 	}
-	if c.cfg.EncryptionEnabled() {
-		plain, err := decryptPayload(c.cfg.Keyring.snapshot(), buf, []byte(label))
+	if keys, plaintextOK := c.cfg.inboundKeys(); len(keys) > 0 {
+		plain, err := decryptPayload(keys, buf, []byte(label))
 		if err != nil {
-			if c.cfg.GossipVerifyIncoming {
+			if !plaintextOK {
 				c.rejected("decrypt")
 				c.log.Printf("[DEBUG] memberlist: Decrypt packet failed: %v %s", err, LogAddress(from))
 				return
@@ -315,9 +315,9 @@ func sealPacket(cfg *Config, nonces io.Reader, msg []byte, crc bool) ([]byte, er
 	if crc {
 		msg = addCRC(msg)
 	}
-	if cfg.EncryptionEnabled() && cfg.GossipVerifyOutgoing {
+	if key := cfg.outboundKey(); key != nil {
 		var out bytes.Buffer
-		if err := encryptPayload(nonces, encryptionVersionFor(cfg.ProtocolVersion), cfg.Keyring.primaryKey(), msg, []byte(cfg.Label), &out); err != nil {
+		if err := encryptPayload(nonces, encryptionVersionFor(cfg.ProtocolVersion), key, msg, []byte(cfg.Label), &out); err != nil {
 			return nil, fmt.Errorf("encrypt packet: %w", err)
 		}
 		msg = out.Bytes()

@@ -50,8 +50,8 @@ func encodeStream(cfg *Config, nonces io.Reader, msg []byte) ([]byte, error) {
 		}
 		msg = comp
 	}
-	if cfg.EncryptionEnabled() && cfg.GossipVerifyOutgoing {
-		enc, err := encryptStream(nonces, encryptionVersionFor(cfg.ProtocolVersion), cfg.Keyring.primaryKey(), msg, cfg.Label)
+	if key := cfg.outboundKey(); key != nil {
+		enc, err := encryptStream(nonces, encryptionVersionFor(cfg.ProtocolVersion), key, msg, cfg.Label)
 		if err != nil {
 			return nil, fmt.Errorf("encrypt stream message: %w", err)
 		}
@@ -87,11 +87,12 @@ func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (mes
 		return 0, nil, err
 	}
 	t := messageType(b[0])
+	keys, plaintextOK := cfg.inboundKeys()
 	if t == encryptMsg {
-		if !cfg.EncryptionEnabled() {
+		if len(keys) == 0 {
 			return 0, nil, errors.New("remote state is encrypted and encryption is not configured")
 		}
-		plain, err := decryptStream(cfg.Keyring.snapshot(), r, label, maxPushStateBytes)
+		plain, err := decryptStream(keys, r, label, maxPushStateBytes)
 		if plain != nil {
 			sink.AddSampleWithLabels([]string{"memberlist", "size", "remote"}, float32(len(plain)), cfg.MetricLabels)
 		}
@@ -103,7 +104,7 @@ func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (mes
 		}
 		t = messageType(plain[0])
 		r = bytes.NewReader(plain[1:])
-	} else if cfg.EncryptionEnabled() && cfg.GossipVerifyIncoming {
+	} else if !plaintextOK {
 		return 0, nil, errors.New("encryption is configured but remote state is not encrypted")
 	}
 	if t == compressMsg {
