@@ -249,8 +249,8 @@ type Config struct {
 	Conflict ConflictDelegate
 
 	// Merge may veto a join (the push/pull of ours or of a peer joining
-	// through us) by looking at the remote side's members, for example to keep two clusters apart. Nil accepts
-	// every merge.
+	// through us) by looking at the remote side's members, for example to
+	// keep two clusters apart. Nil accepts every merge.
 	Merge MergeDelegate
 
 	// Ping may add a payload to this node's acks and is given the round

@@ -51,10 +51,11 @@ func (c *core) gossip() {
 
 // packetRoom is how many bytes of messages fit in one datagram that already
 // carries msgLen bytes: UDPBufferSize less the compound header, the label
-// header and, when packets are encrypted, the encryption overhead.
+// header and, when this node encrypts what it sends (a primary key, see
+// Config.outboundKey), the encryption overhead.
 func (c *core) packetRoom(msgLen int) int {
 	room := c.cfg.UDPBufferSize - msgLen - compoundHeaderOverhead - labelOverhead(c.cfg.Label)
-	if c.cfg.EncryptionEnabled() && c.cfg.GossipVerifyOutgoing {
+	if c.cfg.outboundKey() != nil {
 		room -= encryptOverhead(c.encryptionVersion())
 	}
 	return room
