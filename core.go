@@ -102,8 +102,10 @@ type core struct {
 	advAddr net.IP
 	advPort uint16
 
-	nodes      []*nodeState
-	index      memberIndex
+	nodes []*nodeState
+	index memberTable
+	// suspicions holds the running suspicion of each suspect member.
+	suspicions map[*nodeState]*suspicion
 	probeIndex int
 
 	incarnation uint32
@@ -193,19 +195,21 @@ func localMeta(conf *Config) ([]byte, error) {
 // been through setUpNode.
 func newCore(cfg *Config, addr net.IP, port uint16, env coreEnv) *core {
 	c := &core{
-		cfg:       cfg,
-		log:       env.logger,
-		metrics:   env.metrics,
-		nonces:    env.nonces,
-		labels:    cfg.MetricLabels,
-		rng:       rand.New(rand.NewPCG(env.seed, env.seed^0x9e3779b97f4a7c15)),
-		advAddr:   addr,
-		advPort:   port,
-		awareness: newAwareness(cfg.AwarenessMaxMultiplier),
-		relays:    make(map[uint32]*relay),
-		pings:     make(map[uint32]*userPing),
-		exchanges: make(map[uint64]*pendingExchange),
+		cfg:        cfg,
+		log:        env.logger,
+		metrics:    env.metrics,
+		nonces:     env.nonces,
+		labels:     cfg.MetricLabels,
+		rng:        rand.New(rand.NewPCG(env.seed, env.seed^0x9e3779b97f4a7c15)),
+		advAddr:    addr,
+		advPort:    port,
+		awareness:  newAwareness(cfg.AwarenessMaxMultiplier),
+		relays:     make(map[uint32]*relay),
+		suspicions: make(map[*nodeState]*suspicion),
+		pings:      make(map[uint32]*userPing),
+		exchanges:  make(map[uint64]*pendingExchange),
 	}
+	c.news.table = &c.index
 	if c.log == nil {
 		c.log = cfg.logger()
 	}
@@ -263,6 +267,30 @@ func (c *core) stagger(d time.Duration) time.Duration {
 // passes the real current time, so wall-clock steps do not reap or reclaim members early.
 func (c *core) elapsed() int64 {
 	return int64(c.now.Sub(c.epoch))
+}
+
+// elapsedMs is elapsed in milliseconds, wrapping after 49.7 days.
+func (c *core) elapsedMs() uint32 {
+	return uint32(c.now.Sub(c.epoch) / time.Millisecond)
+}
+
+// stamp records now as the time of st's last state change.
+func (c *core) stamp(st *nodeState) { st.stateChange = c.elapsedMs() }
+
+// stateAge is how long ago st last changed state, to the millisecond. The
+// stamp is 32 bits of milliseconds (nodeState's budget), so an age wraps
+// after 49.7 days; the ages that matter are those of dead members, which
+// resetNodes forgets after GossipToTheDeadTime.
+func (c *core) stateAge(st *nodeState) time.Duration {
+	return time.Duration(c.elapsedMs()-st.stateChange) * time.Millisecond
+}
+
+// endSuspicion forgets st's suspicion, if any: a timer still set for it
+// finds it gone.
+func (c *core) endSuspicion(st *nodeState) {
+	if len(c.suspicions) > 0 {
+		delete(c.suspicions, st)
+	}
 }
 
 func (c *core) nextSeqNo() uint32 {
@@ -332,7 +360,7 @@ func (c *core) stale(t *timer) bool {
 	case tPingExpire:
 		return c.pings[t.seq] == nil
 	case tSuspicion:
-		return t.node.susp != t.susp || c.index.get(t.node.name()) != t.node
+		return c.suspicions[t.node] != t.susp || c.index.get(t.node.name()) != t.node
 	}
 	return false
 }

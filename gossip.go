@@ -15,7 +15,6 @@ import (
 // dead for less than GossipToTheDeadTime (so the dead hear they are dead).
 func (c *core) gossip() {
 	start := c.now
-	deadLimit := c.elapsed() - int64(c.cfg.GossipToTheDeadTime)
 	peers := c.kRandomNodes(c.cfg.GossipNodes, func(n *nodeState) bool {
 		if n.name() == c.cfg.Name {
 			return true
@@ -24,7 +23,7 @@ func (c *core) gossip() {
 		case StateAlive, StateSuspect:
 			return false
 		case StateDead:
-			return n.stateChange < deadLimit
+			return c.stateAge(n) > c.cfg.GossipToTheDeadTime
 		default:
 			return true
 		}

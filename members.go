@@ -12,19 +12,20 @@ import (
 	"unique"
 )
 
-// nodeState is this node's view of one member, 64 bytes (see the scale
-// budget in DESIGN.md): no maps, timers or channels per entry, suspicion
-// state only while the member is suspect, the address inline, and the name
-// and metadata as unique.Handles, so that the many cores of a simulation
-// share one copy of each name and metadata instead of one per core, and a
-// name compares by pointer.
+// nodeState is this node's view of one member, 56 bytes (see the scale
+// budget in DESIGN.md), kept in a memberTable chunk: no maps, timers or
+// channels per entry, suspicion state in the core's suspicions map and only
+// while the member is suspect, the address inline, and the name and
+// metadata as unique.Handles, so that the many cores of a simulation share
+// one copy of each name and metadata instead of one per core, and a name
+// compares by pointer.
 type nodeState struct {
 	id          unique.Handle[string] // the name
 	metaH       unique.Handle[string] // the metadata; the zero Handle is nil metadata
-	susp        *suspicion            // non-nil only while suspect
-	stateChange int64                 // core.elapsed() at the last state change
 	ip          [16]byte              // the address's first ipLen bytes
 	incarnation uint32
+	stateChange uint32 // core.elapsedMs() at the last state change; see stateAge
+	slot        uint32 // where the member lives in the memberTable
 	port        uint16
 	st          uint8    // NodeStateType
 	ipLen       uint8    // 4 or 16, as the member sent it
@@ -234,7 +235,8 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			c.log.Printf("[WARN] memberlist: Rejected node %s (%v): %s", a.Node, net.IP(a.Addr), err)
 			return
 		}
-		st = &nodeState{id: unique.Make(a.Node), port: a.Port, st: uint8(StateDead)}
+		st = c.index.alloc()
+		st.id, st.port, st.st = unique.Make(a.Node), a.Port, uint8(StateDead)
 		st.setAddr(a.Addr)
 		st.setMeta(a.Meta)
 		if len(a.Vsn) > 5 {
@@ -256,7 +258,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			return
 		}
 		reclaim := c.cfg.DeadNodeReclaimTime > 0 &&
-			c.elapsed()-st.stateChange > int64(c.cfg.DeadNodeReclaimTime)
+			c.stateAge(st) > c.cfg.DeadNodeReclaimTime
 		if st.state() == StateLeft || (st.state() == StateDead && reclaim) {
 			c.log.Printf("[INFO] memberlist: Updating address for left or failed node %s from %v:%d to %v:%d",
 				st.name(), st.addr(), st.port, net.IP(a.Addr), a.Port)
@@ -278,7 +280,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	if a.Incarnation < st.incarnation && isLocal {
 		return
 	}
-	st.susp = nil // any suspicion timer is now stale
+	c.endSuspicion(st) // any suspicion timer is now stale
 
 	oldState := st.state()
 	oldMeta := st.metaH
@@ -311,7 +313,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 		if st.state() != StateAlive {
 			st.setState(StateAlive)
-			st.stateChange = c.elapsed()
+			c.stamp(st)
 			changed = true
 		}
 		if changed {
@@ -338,8 +340,8 @@ func (c *core) suspectNode(s *suspect) {
 	}
 	// A suspicion already running takes the message as a confirmation; an
 	// independent one is gossiped on so that others hear it too.
-	if st.susp != nil {
-		if st.susp.confirm(s.From) {
+	if susp := c.suspicions[st]; susp != nil {
+		if susp.confirm(s.From) {
 			c.encodeAndBroadcast(st, suspectMsg, s, 0)
 			c.scheduleSuspicion(st)
 		}
@@ -358,27 +360,28 @@ func (c *core) suspectNode(s *suspect) {
 
 	st.incarnation = s.Incarnation
 	st.setState(StateSuspect)
-	st.stateChange = c.elapsed()
+	c.stamp(st)
 	c.touch(st, false)
 
-	st.susp = suspicionFor(c.cfg, c.numNodes(), s.From, c.now)
+	c.suspicions[st] = suspicionFor(c.cfg, c.numNodes(), s.From, c.now)
 	c.scheduleSuspicion(st)
 }
 
 func (c *core) scheduleSuspicion(st *nodeState) {
-	c.schedule(st.susp.deadline(), timer{kind: tSuspicion, node: st, susp: st.susp})
+	susp := c.suspicions[st]
+	c.schedule(susp.deadline(), timer{kind: tSuspicion, node: st, susp: susp})
 }
 
 // suspicionFired declares a suspect dead when its timeout passes, unless the
 // suspicion was cleared or replaced since the timer was set.
 func (c *core) suspicionFired(st *nodeState, s *suspicion) {
-	if st.susp != s || st.state() != StateSuspect || c.index.get(st.name()) != st {
+	if c.suspicions[st] != s || st.state() != StateSuspect || c.index.get(st.name()) != st {
 		return
 	}
 	if c.now.Before(s.deadline()) {
 		return
 	}
-	st.susp = nil
+	c.endSuspicion(st)
 	if k := int(s.k); k > 0 && s.confirmations() < k {
 		c.metrics.IncrCounterWithLabels([]string{"memberlist", "degraded", "timeout"}, 1, c.labels)
 	}
@@ -395,7 +398,7 @@ func (c *core) deadNode(d *dead) {
 	if !ok || d.Incarnation < st.incarnation {
 		return
 	}
-	st.susp = nil
+	c.endSuspicion(st)
 	if st.deadOrLeft() {
 		return
 	}
@@ -417,7 +420,7 @@ func (c *core) deadNode(d *dead) {
 	} else {
 		st.setState(StateDead)
 	}
-	st.stateChange = c.elapsed()
+	c.stamp(st)
 	c.touch(st, false)
 	if c.cfg.Events != nil {
 		c.cfg.Events.NotifyLeave(st.toNode())

@@ -5,7 +5,7 @@
 //
 // The queue is built for the simulator's scale budget (DESIGN.md): while
 // 10,000 nodes join, every core has news about nearly every member pending
-// at once, so an entry costs 24 bytes in a slice and nothing per member
+// at once, so an entry costs 16 bytes in a chunk and nothing per member
 // beyond two bytes of nodeState (newsGen), instead of a tree node, a map
 // slot and a boxed Broadcast.
 
@@ -13,19 +13,19 @@ package memberlist
 
 import "unique"
 
-// newsEntry is a pending message about a member, or a stale one: it is live
-// only while gen equals the member's newsGen. A zero node is a hole left by
-// an entry that was sent or found stale.
+// newsEntry is a pending message about the member at slot, or a stale one:
+// it is live only while gen equals the member's newsGen. A zero msg is a
+// hole left by an entry that was sent or found stale.
 type newsEntry struct {
-	node *nodeState
 	msg  unique.Handle[string]
+	slot uint32
 	gen  uint16
 }
 
 // newsNotify is a token to emit as outNotify once the entry (node, gen) is
 // done: sent as often as the limit allows, superseded, or dropped.
 type newsNotify struct {
-	node  *nodeState
+	slot  uint32
 	gen   uint16
 	token uint64
 }
@@ -39,6 +39,7 @@ type newsNotify struct {
 //
 // It takes no lock: the core owns it on its own goroutine.
 type newsQueue struct {
+	table    *memberTable // where the members are
 	tiers    []newsTier
 	live     int // members with a message pending
 	slots    int // entries in tiers: live, stale and holes
@@ -56,14 +57,13 @@ type newsQueue struct {
 // slice would keep room for every member in every tier.
 type newsTier []*newsChunk
 
-// newsChunkLen makes a chunk 752 bytes, just under the runtime's 768-byte
-// size class.
-const newsChunkLen = 31
+// newsChunkLen makes a chunk 1,024 bytes, a size class of the runtime.
+const newsChunkLen = 63
 
 // newsChunk holds up to newsChunkLen entries, filled from the front; holes
 // counts the entries among the first n that are holes.
 type newsChunk struct {
-	n, holes int32
+	n, holes int32 // 8 bytes
 	e        [newsChunkLen]newsEntry
 }
 
@@ -94,7 +94,7 @@ func (t *newsTier) tidy() int {
 	clear((*t)[len(kept):])
 	if k := len(kept); k > 0 {
 		c := kept[k-1]
-		for c.n > 0 && c.e[c.n-1].node == nil {
+		for c.n > 0 && c.e[c.n-1].msg == (unique.Handle[string]{}) {
 			c.n--
 			c.holes--
 		}
@@ -137,10 +137,10 @@ func (q *newsQueue) push(st *nodeState, msg unique.Handle[string], notify uint64
 	if len(q.tiers) == 0 {
 		q.tiers = append(q.tiers, nil)
 	}
-	q.tiers[0].add(newsEntry{node: st, msg: msg, gen: st.newsGen})
+	q.tiers[0].add(newsEntry{msg: msg, slot: st.slot, gen: st.newsGen})
 	q.slots++
 	if notify != 0 {
-		q.notifies = append(q.notifies, newsNotify{node: st, gen: st.newsGen, token: notify})
+		q.notifies = append(q.notifies, newsNotify{slot: st.slot, gen: st.newsGen, token: notify})
 	}
 	q.maybeSweep()
 	q.done = done[:0]
@@ -165,7 +165,7 @@ func (q *newsQueue) drop(st *nodeState) []uint64 {
 // if any, and forgets it.
 func (q *newsQueue) finish(st *nodeState, done []uint64) []uint64 {
 	for i, n := range q.notifies {
-		if n.node == st && n.gen == st.newsGen {
+		if n.slot == st.slot && n.gen == st.newsGen {
 			done = append(done, n.token)
 			q.notifies = append(q.notifies[:i], q.notifies[i+1:]...)
 			break
@@ -194,10 +194,11 @@ func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, don
 			c := tier[ci]
 			for i := c.n - 1; i >= 0; i-- {
 				e := &c.e[i]
-				if e.node == nil {
+				if e.msg == (unique.Handle[string]{}) {
 					continue
 				}
-				if e.node.newsGen != e.gen {
+				st := q.table.at(e.slot)
+				if st.newsGen != e.gen {
 					*e = newsEntry{}
 					c.holes++
 					continue
@@ -215,8 +216,8 @@ func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, don
 				used += overhead + len(msg)
 				picked = append(picked, msg)
 				if t+1 >= transmitLimit {
-					done = q.finish(e.node, done)
-					e.node.newsGen++
+					done = q.finish(st, done)
+					st.newsGen++
 					q.live--
 				} else {
 					resend = append(resend, movedNews{e: *e, tier: t + 1})
@@ -259,7 +260,7 @@ func (q *newsQueue) maybeSweep() {
 		var kept newsTier
 		for _, c := range tier {
 			for _, e := range c.e[:c.n] {
-				if e.node != nil && e.node.newsGen == e.gen {
+				if e.msg != (unique.Handle[string]{}) && q.table.at(e.slot).newsGen == e.gen {
 					kept.add(e)
 				}
 			}

@@ -10,6 +10,13 @@ import (
 
 func newsMsg(s string) unique.Handle[string] { return unique.Make(s) }
 
+// newTestNews returns an empty queue over a table of its own, and a
+// function that adds a member to that table.
+func newTestNews() (*newsQueue, func() *nodeState) {
+	q := &newsQueue{table: &memberTable{}}
+	return q, q.table.alloc
+}
+
 func takeStrings(q *newsQueue, limit, transmitLimit int) ([]string, []uint64) {
 	msgs, done := q.take(0, limit, transmitLimit)
 	var out []string
@@ -21,73 +28,73 @@ func takeStrings(q *newsQueue, limit, transmitLimit int) ([]string, []uint64) {
 
 func TestNewsQueue(t *testing.T) {
 	t.Run("newest first within a tier, least sent first across tiers", func(t *testing.T) {
-		var q newsQueue
-		a, b, c := &nodeState{}, &nodeState{}, &nodeState{}
+		q, node := newTestNews()
+		a, b, c := node(), node(), node()
 		q.push(a, newsMsg("a1"), 0)
 		q.push(b, newsMsg("b1"), 0)
-		got, _ := takeStrings(&q, 2, 3) // room for one
+		got, _ := takeStrings(q, 2, 3) // room for one
 		require.Equal(t, []string{"b1"}, got)
 		q.push(c, newsMsg("c1"), 0)
-		got, _ = takeStrings(&q, 100, 3)
+		got, _ = takeStrings(q, 100, 3)
 		require.Equal(t, []string{"c1", "a1", "b1"}, got, "tier 0 newest first, then tier 1")
-		got, _ = takeStrings(&q, 100, 3)
+		got, _ = takeStrings(q, 100, 3)
 		require.Equal(t, []string{"c1", "a1", "b1"}, got, "order kept as they move up together")
 		require.Equal(t, 2, q.numQueued(), "b1 was sent its third time and is done")
 	})
 
 	t.Run("sent transmitLimit times then done", func(t *testing.T) {
-		var q newsQueue
-		a := &nodeState{}
+		q, node := newTestNews()
+		a := node()
 		q.push(a, newsMsg("a1"), 7)
 		for i := range 2 {
-			got, done := takeStrings(&q, 100, 3)
+			got, done := takeStrings(q, 100, 3)
 			require.Equal(t, []string{"a1"}, got, "take %d", i)
 			require.Empty(t, done)
 		}
-		got, done := takeStrings(&q, 100, 3)
+		got, done := takeStrings(q, 100, 3)
 		require.Equal(t, []string{"a1"}, got)
 		require.Equal(t, []uint64{7}, done, "the notify token is done with the last send")
 		require.Zero(t, q.numQueued())
-		got, _ = takeStrings(&q, 100, 3)
+		got, _ = takeStrings(q, 100, 3)
 		require.Empty(t, got)
 	})
 
 	t.Run("newer news supersedes older", func(t *testing.T) {
-		var q newsQueue
-		a := &nodeState{}
+		q, node := newTestNews()
+		a := node()
 		q.push(a, newsMsg("a1"), 5)
-		takeStrings(&q, 100, 10)
+		takeStrings(q, 100, 10)
 		done := q.push(a, newsMsg("a2"), 0)
 		require.Equal(t, []uint64{5}, done, "the superseded message's token is done")
 		require.Equal(t, 1, q.numQueued())
-		got, _ := takeStrings(&q, 100, 10)
+		got, _ := takeStrings(q, 100, 10)
 		require.Equal(t, []string{"a2"}, got, "only the newest, back at tier 0")
 	})
 
 	t.Run("drop forgets a member's news", func(t *testing.T) {
-		var q newsQueue
-		a, b := &nodeState{}, &nodeState{}
+		q, node := newTestNews()
+		a, b := node(), node()
 		q.push(a, newsMsg("a1"), 9)
 		q.push(b, newsMsg("b1"), 0)
 		require.Equal(t, []uint64{9}, q.drop(a))
 		require.Empty(t, q.drop(a), "dropping twice is harmless")
 		require.Equal(t, 1, q.numQueued())
-		got, _ := takeStrings(&q, 100, 10)
+		got, _ := takeStrings(q, 100, 10)
 		require.Equal(t, []string{"b1"}, got)
 	})
 
 	t.Run("a message too long is passed over for shorter ones", func(t *testing.T) {
-		var q newsQueue
-		a, b := &nodeState{}, &nodeState{}
+		q, node := newTestNews()
+		a, b := node(), node()
 		q.push(a, newsMsg("short"), 0)
 		q.push(b, newsMsg("a much longer message"), 0)
-		got, _ := takeStrings(&q, 10, 10)
+		got, _ := takeStrings(q, 10, 10)
 		require.Equal(t, []string{"short"}, got)
 	})
 
 	t.Run("overhead counts per message", func(t *testing.T) {
-		var q newsQueue
-		a, b := &nodeState{}, &nodeState{}
+		q, node := newTestNews()
+		a, b := node(), node()
 		q.push(a, newsMsg("aa"), 0)
 		q.push(b, newsMsg("bb"), 0)
 		msgs, _ := q.take(3, 9, 10)
@@ -98,11 +105,14 @@ func TestNewsQueue(t *testing.T) {
 // A queue that keeps being refilled with news about the same members holds
 // garbage only in proportion to its live entries.
 func TestNewsQueueSweepsStaleEntries(t *testing.T) {
-	var q newsQueue
-	nodes := make([]nodeState, 10)
+	q, node := newTestNews()
+	nodes := make([]*nodeState, 10)
+	for i := range nodes {
+		nodes[i] = node()
+	}
 	for round := range 1000 {
 		for i := range nodes {
-			q.push(&nodes[i], newsMsg(fmt.Sprint(round)), 0)
+			q.push(nodes[i], newsMsg(fmt.Sprint(round)), 0)
 		}
 		if round%3 == 0 {
 			q.take(0, 20, 4)
@@ -122,12 +132,32 @@ func TestNewsQueueSweepsStaleEntries(t *testing.T) {
 // A take over a queue of many messages that do not fit gives up after a
 // bounded number of misfits rather than scanning everything.
 func TestNewsQueueBoundedScan(t *testing.T) {
-	var q newsQueue
-	nodes := make([]nodeState, 1000)
+	q, node := newTestNews()
+	nodes := make([]*nodeState, 1000)
 	for i := range nodes {
-		q.push(&nodes[i], newsMsg(fmt.Sprintf("message number %04d", i)), 0)
+		nodes[i] = node()
 	}
-	q.push(&nodeState{}, newsMsg("tiny"), 0) // newest: taken first
-	got, _ := takeStrings(&q, 10, 4)
+	for i := range nodes {
+		q.push(nodes[i], newsMsg(fmt.Sprintf("message number %04d", i)), 0)
+	}
+	q.push(node(), newsMsg("tiny"), 0) // newest: taken first
+	got, _ := takeStrings(q, 10, 4)
 	require.Equal(t, []string{"tiny"}, got)
+}
+
+// A member's slot reused by a newer member after release carries none of
+// the old member's news.
+func TestNewsQueueReusedSlot(t *testing.T) {
+	q, node := newTestNews()
+	old := node()
+	q.push(old, newsMsg("old news"), 3)
+	require.Equal(t, []uint64{3}, q.drop(old))
+	slot := old.slot
+	q.table.release(old)
+	fresh := node()
+	require.Equal(t, slot, fresh.slot, "the slot is reused")
+	q.push(fresh, newsMsg("fresh news"), 0)
+	got, _ := takeStrings(q, 100, 5)
+	require.Equal(t, []string{"fresh news"}, got)
+	require.Equal(t, 1, q.numQueued())
 }

@@ -414,12 +414,13 @@ func (c *core) pingExpired(seq uint32) {
 // or left for longer than GossipToTheDeadTime and reshuffles the rest.
 func (c *core) resetNodes() {
 	keep := c.nodes[:0]
-	limit := c.elapsed() - int64(c.cfg.GossipToTheDeadTime)
 	for _, n := range c.nodes {
-		if n.deadOrLeft() && n.stateChange < limit {
+		if n.deadOrLeft() && c.stateAge(n) > c.cfg.GossipToTheDeadTime {
 			c.index.remove(n.name())
 			c.notifyDone(c.news.drop(n))
 			c.touch(n, true)
+			c.endSuspicion(n)
+			c.index.release(n)
 			continue
 		}
 		keep = append(keep, n)

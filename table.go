@@ -1,9 +1,16 @@
-// This file owns memberIndex, the core's lookup of members by name: an
-// open-addressing hash table with linear probing over two parallel arrays,
-// 32-bit hash tags and member pointers, kept at most three quarters full.
-// It costs about 16 bytes per member where a Go map[string]*nodeState costs
-// about 50, which matters at the scale budget's 10^8 entries in one
-// simulator process, and a lookup reads a member only when its tag matches.
+// This file owns the storage of the member table: memberTable keeps the
+// core's nodeStates in fixed-size chunks, each member at a numbered slot,
+// and finds them by name through an open-addressing hash table with linear
+// probing over two parallel arrays, 8-bit hash tags and 32-bit slot numbers,
+// kept at most three quarters full.
+//
+// Both parts are shaped by the scale budget (DESIGN.md: 10^8 entries in one
+// simulator process): a nodeState in a chunk costs its 56 bytes and nothing
+// more (allocated one by one, each would take a 64-byte size class), and the
+// index about 8 bytes per member, with no pointers for the collector to scan,
+// where a Go map[string]*nodeState costs about 50. A member keeps its slot,
+// and so its address, for as long as it is in the table; the slot is reused
+// only after release.
 
 package memberlist
 
@@ -14,83 +21,127 @@ import "hash/maphash"
 // deterministic.
 var memberHashSeed = maphash.MakeSeed()
 
-type memberIndex struct {
-	tags  []uint32 // hash tag of the member in the same slot; 0 marks an empty slot
-	slots []*nodeState
+// tableChunk is how many nodeStates a chunk holds: 292 × 56 = 16,352 bytes,
+// just under the runtime's 16 KiB size class.
+const tableChunk = 292
+
+type memberTable struct {
+	chunks []*[tableChunk]nodeState
+	free   []uint32 // released slots, reused last in, first out
+	used   uint32   // slots ever handed out
+
+	tags  []uint8  // a byte of the hash of the member in the same slot
+	slots []uint32 // 1 + the member's slot; 0 marks an empty slot
 	count int
 }
 
-func memberTag(name string) uint32 {
-	h := uint32(maphash.String(memberHashSeed, name))
-	if h == 0 {
-		h = 1 // 0 marks an empty slot
+// alloc returns a zeroed nodeState at a free slot. It is not in the index
+// until put. The news generation is kept across reuse, so that news queued
+// about the slot's previous member stays stale (see newsQueue).
+func (x *memberTable) alloc() *nodeState {
+	var slot uint32
+	if n := len(x.free); n > 0 {
+		slot = x.free[n-1]
+		x.free = x.free[:n-1]
+	} else {
+		slot = x.used
+		x.used++
+		if int(slot/tableChunk) == len(x.chunks) {
+			x.chunks = append(x.chunks, new([tableChunk]nodeState))
+		}
 	}
-	return h
+	st := x.at(slot)
+	*st = nodeState{slot: slot, newsGen: st.newsGen}
+	return st
 }
 
+// release gives st's slot back for reuse; st must not be in the index, and
+// must not be used after. Its name and metadata are let go of at once.
+func (x *memberTable) release(st *nodeState) {
+	*st = nodeState{slot: st.slot, newsGen: st.newsGen}
+	x.free = append(x.free, st.slot)
+}
+
+// at returns the nodeState at slot.
+func (x *memberTable) at(slot uint32) *nodeState {
+	return &x.chunks[slot/tableChunk][slot%tableChunk]
+}
+
+func memberHash(name string) uint64 {
+	return maphash.String(memberHashSeed, name)
+}
+
+// memberTag is the byte of h the index keeps to skip most mismatches
+// without reading the member; the low bits pick the home slot.
+func memberTag(h uint64) uint8 { return uint8(h >> 56) }
+
 // get returns the member named name, or nil.
-func (x *memberIndex) get(name string) *nodeState {
+func (x *memberTable) get(name string) *nodeState {
 	if x.count == 0 {
 		return nil
 	}
-	tag := memberTag(name)
-	mask := len(x.tags) - 1
-	for i := int(tag) & mask; ; i = (i + 1) & mask {
-		switch t := x.tags[i]; {
-		case t == 0:
+	h := memberHash(name)
+	tag := memberTag(h)
+	mask := len(x.slots) - 1
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		s := x.slots[i]
+		if s == 0 {
 			return nil
-		case t == tag:
-			if st := x.slots[i]; st.name() == name {
+		}
+		if x.tags[i] == tag {
+			if st := x.at(s - 1); st.name() == name {
 				return st
 			}
 		}
 	}
 }
 
-// put adds st, whose name must not be in the index yet.
-func (x *memberIndex) put(st *nodeState) {
-	if 4*(x.count+1) > 3*len(x.tags) {
+// put adds st, from alloc, whose name must not be in the index yet.
+func (x *memberTable) put(st *nodeState) {
+	if 4*(x.count+1) > 3*len(x.slots) {
 		x.grow()
 	}
-	x.place(memberTag(st.name()), st)
+	x.place(memberHash(st.name()), st.slot)
 	x.count++
 }
 
-func (x *memberIndex) place(tag uint32, st *nodeState) {
-	mask := len(x.tags) - 1
-	i := int(tag) & mask
-	for x.tags[i] != 0 {
+func (x *memberTable) place(h uint64, slot uint32) {
+	mask := len(x.slots) - 1
+	i := int(h) & mask
+	for x.slots[i] != 0 {
 		i = (i + 1) & mask
 	}
-	x.tags[i], x.slots[i] = tag, st
+	x.tags[i], x.slots[i] = memberTag(h), slot+1
 }
 
-func (x *memberIndex) grow() {
-	oldTags, oldSlots := x.tags, x.slots
-	size := max(8, 2*len(oldTags))
-	x.tags, x.slots = make([]uint32, size), make([]*nodeState, size)
-	for i, t := range oldTags {
-		if t != 0 {
-			x.place(t, oldSlots[i])
+func (x *memberTable) grow() {
+	old := x.slots
+	size := max(8, 2*len(old))
+	x.tags, x.slots = make([]uint8, size), make([]uint32, size)
+	for _, s := range old {
+		if s != 0 {
+			x.place(memberHash(x.at(s-1).name()), s-1)
 		}
 	}
 }
 
-// remove drops the member named name, if present. Later members of its
-// probe run are shifted back into the hole, so that no tombstones build up.
-func (x *memberIndex) remove(name string) {
+// remove drops the member named name from the index, if present; its slot
+// stays taken until release. Later members of its probe run are shifted
+// back into the hole, so that no tombstones build up.
+func (x *memberTable) remove(name string) {
 	if x.count == 0 {
 		return
 	}
-	tag := memberTag(name)
-	mask := len(x.tags) - 1
-	i := int(tag) & mask
+	h := memberHash(name)
+	tag := memberTag(h)
+	mask := len(x.slots) - 1
+	i := int(h) & mask
 	for ; ; i = (i + 1) & mask {
-		t := x.tags[i]
-		if t == 0 {
+		s := x.slots[i]
+		if s == 0 {
 			return
 		}
-		if t == tag && x.slots[i].name() == name {
+		if x.tags[i] == tag && x.at(s-1).name() == name {
 			break
 		}
 	}
@@ -98,12 +149,12 @@ func (x *memberIndex) remove(name string) {
 	// Backward-shift deletion: walk the run after the hole and move back
 	// every entry whose home slot does not lie in (hole, its slot].
 	hole := i
-	for j := (i + 1) & mask; x.tags[j] != 0; j = (j + 1) & mask {
-		home := int(x.tags[j]) & mask
+	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
+		home := int(memberHash(x.at(x.slots[j]-1).name())) & mask
 		if (j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j) {
 			x.tags[hole], x.slots[hole] = x.tags[j], x.slots[j]
 			hole = j
 		}
 	}
-	x.tags[hole], x.slots[hole] = 0, nil
+	x.tags[hole], x.slots[hole] = 0, 0
 }

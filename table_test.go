@@ -15,19 +15,23 @@ import (
 // probe runs wrap around the table and deletions shift entries back.
 func TestMemberIndexAgainstMap(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	var x memberIndex
+	var x memberTable
 	want := map[string]*nodeState{}
 	for i := range 200000 {
 		name := fmt.Sprintf("n%d", rng.IntN(3000))
 		switch rng.IntN(3) {
 		case 0:
 			if want[name] == nil {
-				st := &nodeState{id: unique.Make(name)}
+				st := x.alloc()
+				st.id = unique.Make(name)
 				x.put(st)
 				want[name] = st
 			}
 		case 1:
 			x.remove(name)
+			if st := want[name]; st != nil {
+				x.release(st)
+			}
 			delete(want, name)
 		default:
 			require.Same(t, want[name], x.get(name), "step %d: get %s", i, name)
@@ -39,11 +43,15 @@ func TestMemberIndexAgainstMap(t *testing.T) {
 			}
 		}
 	}
-	require.LessOrEqual(t, 4*x.count, 3*len(x.tags), "at most three quarters full")
+	require.LessOrEqual(t, 4*x.count, 3*len(x.slots), "at most three quarters full")
+	require.LessOrEqual(t, int(x.used), 3000, "released slots are reused")
 }
 
-// TestNodeStateSize pins the member-table entry at 64 bytes, the scale
-// budget's share for it (DESIGN.md).
+// TestNodeStateSize pins the member-table entry at 56 bytes, and its chunk
+// just under a size class of the runtime (DESIGN.md's scale budget).
 func TestNodeStateSize(t *testing.T) {
-	require.Equal(t, uintptr(64), unsafe.Sizeof(nodeState{}))
+	require.Equal(t, uintptr(56), unsafe.Sizeof(nodeState{}))
+	require.Equal(t, uintptr(16352), unsafe.Sizeof([tableChunk]nodeState{}))
+	require.Equal(t, uintptr(16), unsafe.Sizeof(newsEntry{}))
+	require.Equal(t, uintptr(1016), unsafe.Sizeof(newsChunk{}))
 }
