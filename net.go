@@ -7,6 +7,7 @@
 package memberlist
 
 import (
+	"bufio"
 	"bytes"
 	"compress/lzw"
 	"encoding/binary"
@@ -660,6 +661,11 @@ func readFull(r io.Reader, n int) ([]byte, error) {
 // longer than limit or nested deeper than maxMsgpackDepth, and asks r only for
 // bytes it knows it needs, so a lying length costs no memory.
 func readMsgpackValue(r io.Reader, dst []byte, limit int) ([]byte, error) {
+	if br, ok := r.(*bufio.Reader); ok {
+		if v, ok, err := peekMsgpackValue(br, dst, limit); ok || err != nil {
+			return v, err
+		}
+	}
 	var s msgpackScanner
 	buf := dst[:0]
 	for {
@@ -682,6 +688,30 @@ func readMsgpackValue(r io.Reader, dst []byte, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// peekMsgpackValue is readMsgpackValue's fast path for a value that r
+// already holds whole in its buffer, as most values of a push/pull do: one
+// scan over the buffered bytes and one copy, instead of a read per header.
+// ok is false, with nothing consumed, when the buffer holds only part of
+// the value.
+func peekMsgpackValue(r *bufio.Reader, dst []byte, limit int) (v []byte, ok bool, err error) {
+	n := r.Buffered()
+	if n == 0 {
+		return nil, false, nil
+	}
+	b, _ := r.Peek(n)
+	var s msgpackScanner
+	done, _, err := s.scan(b, limit)
+	if err != nil {
+		return nil, false, err
+	}
+	if !done {
+		return nil, false, nil
+	}
+	v = append(dst[:0], b[:s.pos]...)
+	_, _ = r.Discard(s.pos)
+	return v, true, nil
 }
 
 // msgpackScanner finds where one msgpack value ends without decoding it. It

@@ -4,6 +4,7 @@
 package memberlist
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
@@ -894,6 +895,25 @@ func TestReadMsgpackValueFormats(t *testing.T) {
 			_, err = readMsgpackValue(bytes.NewReader(b), nil, len(b)-1)
 			if len(b) > 1 {
 				assert.Error(t, err, "value %d (%T) must exceed a limit one short", i, v)
+			}
+
+			// Through a bufio.Reader (the fast path when the value is
+			// buffered whole, the slow one when not), with small and
+			// large buffers: the same bytes, the same limit.
+			for _, size := range []int{16, 4096, 1 << 20} {
+				br := bufio.NewReaderSize(bytes.NewReader(append(bytes.Clone(b), 0xc1)), size)
+				_, _ = br.Peek(1) // fill the buffer, as a stream read would
+				got, err := readMsgpackValue(br, nil, len(b))
+				require.NoError(t, err, "value %d (%T), buffer %d", i, v, size)
+				assert.Equal(t, b, got, "value %d (%T), buffer %d", i, v, size)
+				rest, _ := io.ReadAll(br)
+				assert.Equal(t, []byte{0xc1}, rest, "value %d (%T), buffer %d: over-read", i, v, size)
+				br = bufio.NewReaderSize(bytes.NewReader(b), size)
+				_, _ = br.Peek(1)
+				_, err = readMsgpackValue(br, nil, len(b)-1)
+				if len(b) > 1 {
+					assert.Error(t, err, "value %d (%T), buffer %d: a limit one short", i, v, size)
+				}
 			}
 		}
 	}
