@@ -184,6 +184,20 @@ type Config struct {
 	// means dead nodes are never gossiped to.
 	GossipToTheDeadTime time.Duration
 
+	// ReconnectInterval is how often this node tries to reach a member it
+	// declared dead by failure (never one that left): a push/pull with one
+	// such member, picked at random, at its last address. A partition that
+	// heals, or a node back from a long pause, then rejoins both sides with
+	// no call from the application; the reference never re-merges such a
+	// split. Like PushPullInterval it is scaled up in large clusters, and
+	// it costs nothing while no member is lost. 0 disables it, as in the
+	// reference, leaving re-joins to the application. Must be >= 0.
+	ReconnectInterval time.Duration
+
+	// ReconnectTimeout is how long after its failure a member is still
+	// tried (see ReconnectInterval). Must be >= 0.
+	ReconnectTimeout time.Duration
+
 	// GossipVerifyIncoming, when encryption is on, rejects inbound packets
 	// and streams that are not encrypted. Turned off, the node accepts
 	// plaintext for its whole life, whatever its Keyring says. It is the
@@ -393,6 +407,8 @@ func DefaultLANConfig() *Config {
 		GossipNodes:             3,
 		GossipInterval:          200 * time.Millisecond,
 		GossipToTheDeadTime:     30 * time.Second,
+		ReconnectInterval:       30 * time.Second,
+		ReconnectTimeout:        24 * time.Hour,
 		GossipVerifyIncoming:    true,
 		GossipVerifyOutgoing:    true,
 		EnableCompression:       true,
@@ -420,6 +436,7 @@ func DefaultWANConfig() *Config {
 	c.GossipNodes = 4
 	c.GossipInterval = 500 * time.Millisecond
 	c.GossipToTheDeadTime = 60 * time.Second
+	c.ReconnectInterval = 60 * time.Second
 	return c
 }
 
@@ -437,6 +454,7 @@ func DefaultLocalConfig() *Config {
 	c.ProbeInterval = time.Second
 	c.GossipInterval = 100 * time.Millisecond
 	c.GossipToTheDeadTime = 15 * time.Second
+	c.ReconnectInterval = 15 * time.Second
 	return c
 }
 
@@ -591,6 +609,12 @@ func (c *Config) validate() error {
 	}
 	if c.GossipInterval < 0 {
 		bad("GossipInterval", c.GossipInterval, ">= 0 (0 disables periodic gossip)")
+	}
+	if c.ReconnectInterval < 0 {
+		bad("ReconnectInterval", c.ReconnectInterval, ">= 0 (0 disables reconnecting to failed members)")
+	}
+	if c.ReconnectTimeout < 0 {
+		bad("ReconnectTimeout", c.ReconnectTimeout, ">= 0 (0 disables reconnecting to failed members)")
 	}
 
 	// Multipliers and counts.

@@ -69,6 +69,8 @@ func TestConfigDefaults(t *testing.T) {
 		GossipInterval:          200 * time.Millisecond,
 		GossipNodes:             3,
 		GossipToTheDeadTime:     30 * time.Second,
+		ReconnectInterval:       30 * time.Second,
+		ReconnectTimeout:        24 * time.Hour,
 		GossipVerifyIncoming:    true,
 		GossipVerifyOutgoing:    true,
 		EnableCompression:       true,
@@ -87,6 +89,7 @@ func TestConfigDefaults(t *testing.T) {
 	wan.GossipNodes = 4
 	wan.GossipInterval = 500 * time.Millisecond
 	wan.GossipToTheDeadTime = 60 * time.Second
+	wan.ReconnectInterval = 60 * time.Second
 
 	local := lan
 	local.TCPTimeout = 1 * time.Second
@@ -98,6 +101,7 @@ func TestConfigDefaults(t *testing.T) {
 	local.ProbeInterval = 1 * time.Second
 	local.GossipInterval = 100 * time.Millisecond
 	local.GossipToTheDeadTime = 15 * time.Second
+	local.ReconnectInterval = 15 * time.Second
 
 	tests := []struct {
 		name string
@@ -165,6 +169,10 @@ func TestConfigValidate(t *testing.T) {
 		{"GossipInterval 0 disables", func(c *Config) { c.GossipInterval = 0 }, nil},
 		{"GossipInterval negative", func(c *Config) { c.GossipInterval = -1 }, []string{"GossipInterval"}},
 		{"GossipToTheDeadTime negative", func(c *Config) { c.GossipToTheDeadTime = -1 }, nil},
+		{"ReconnectInterval 0 disables", func(c *Config) { c.ReconnectInterval = 0 }, nil},
+		{"ReconnectInterval negative", func(c *Config) { c.ReconnectInterval = -1 }, []string{"ReconnectInterval"}},
+		{"ReconnectTimeout 0 disables", func(c *Config) { c.ReconnectTimeout = 0 }, nil},
+		{"ReconnectTimeout negative", func(c *Config) { c.ReconnectTimeout = -1 }, []string{"ReconnectTimeout"}},
 		{"DeadNodeReclaimTime negative", func(c *Config) { c.DeadNodeReclaimTime = -1 }, nil},
 
 		{"IndirectChecks 0", func(c *Config) { c.IndirectChecks = 0 }, nil},

@@ -104,6 +104,10 @@ type core struct {
 
 	nodes []*nodeState
 	index memberTable
+	// Members declared dead by failure, to reconnect to; see reconnect.go.
+	lost           []lostPeer
+	reconnectArmed bool // a tReconnect timer is set
+
 	// suspicions holds the running suspicion of each suspect member.
 	suspicions map[*nodeState]*suspicion
 	probeIndex int
@@ -397,6 +401,8 @@ func (c *core) fire(t *timer) {
 		c.pingExpired(t.seq)
 	case tSuspicion:
 		c.suspicionFired(t.node, t.susp)
+	case tReconnect:
+		c.reconnectTick()
 	case tQueueCheck:
 		c.metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.news.numQueued()), c.labels)
 		c.schedule(c.now.Add(c.cfg.QueueCheckInterval), timer{kind: tQueueCheck})

@@ -419,6 +419,7 @@ func (c *core) deadNode(d *dead) {
 		st.setState(StateLeft)
 	} else {
 		st.setState(StateDead)
+		c.noteLost(st)
 	}
 	c.stamp(st)
 	c.touch(st, false)

@@ -83,6 +83,7 @@ const (
 	tPingExpire                    // a user's Ping unanswered
 	tSuspicion                     // a suspect's timeout may have passed
 	tQueueCheck                    // sample the broadcast queue depth
+	tReconnect                     // try a failed member; see reconnect.go
 )
 
 // timer is a wake-up the core asked for. It is never cancelled: when it

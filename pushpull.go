@@ -22,9 +22,10 @@ import (
 type exchangeKind uint8
 
 const (
-	exPushPull exchangeKind = iota // periodic anti-entropy
-	exJoin                         // a join, reported with outJoined
-	exTCPPing                      // the probe round's TCP fallback ping
+	exPushPull  exchangeKind = iota // periodic anti-entropy
+	exJoin                          // a join, reported with outJoined
+	exTCPPing                       // the probe round's TCP fallback ping
+	exReconnect                     // a push/pull with a failed member; see reconnect.go
 )
 
 // exchange is a stream exchange asked for with outExchange and not yet
@@ -78,6 +79,17 @@ func (c *core) exchangeDone(now time.Time, id uint64, reply *streamMsg, err erro
 	}
 	if ex.kind == exJoin {
 		c.emit(&outJoined{id: id, err: err})
+		return
+	}
+	if ex.kind == exReconnect {
+		// A failed member that is still unreachable is the usual answer,
+		// not an error.
+		if err != nil {
+			c.log.Printf("[DEBUG] memberlist: Reconnect to failed member %s (%s) failed: %s", ex.to.Name, ex.to.Addr, err)
+			return
+		}
+		c.metrics.IncrCounterWithLabels([]string{"memberlist", "reconnect", "success"}, 1, c.labels)
+		c.log.Printf("[INFO] memberlist: Exchanged state with failed member %s (%s)", ex.to.Name, ex.to.Addr)
 		return
 	}
 	if err != nil {

@@ -93,6 +93,7 @@ type tsNodeOpts struct {
 	reclaim      time.Duration
 	pushPull     time.Duration
 	gossipToDead time.Duration
+	reconnect    *time.Duration // ReconnectInterval, when given (0s disables)
 }
 
 // tsEnv is the state of one transcript.
@@ -620,6 +621,9 @@ func (e *tsEnv) nodeConfig(name string) *Config {
 	if o.pushPull > 0 {
 		cfg.PushPullInterval = o.pushPull
 	}
+	if o.reconnect != nil {
+		cfg.ReconnectInterval = *o.reconnect
+	}
 	if o.gossipToDead > 0 {
 		cfg.GossipToTheDeadTime = o.gossipToDead
 	}
@@ -654,7 +658,7 @@ func (e *tsEnv) cmdLog(args []string) error {
 // add-nodes n=3 | add-nodes a b c, with node options:
 // veto-merge=true conflicts=true meta=v1 reclaim=10s pushpull=30s gossip-to-dead=30s
 func (e *tsEnv) cmdAddNodes(args []string) error {
-	pos, kv, err := kvArgs(args, "n", "veto-merge", "conflicts", "meta", "reclaim", "pushpull", "gossip-to-dead")
+	pos, kv, err := kvArgs(args, "n", "veto-merge", "conflicts", "meta", "reclaim", "pushpull", "gossip-to-dead", "reconnect")
 	if err != nil {
 		return err
 	}
@@ -674,6 +678,13 @@ func (e *tsEnv) cmdAddNodes(args []string) error {
 	}
 	if o.gossipToDead, err = parseDuration(kv, "gossip-to-dead", 0); err != nil {
 		return err
+	}
+	if _, ok := kv["reconnect"]; ok {
+		d, err := parseDuration(kv, "reconnect", 0)
+		if err != nil {
+			return err
+		}
+		o.reconnect = &d
 	}
 	names := pos
 	if v, ok := kv["n"]; ok {
