@@ -269,10 +269,6 @@ func (c *core) stagger(d time.Duration) time.Duration {
 
 // elapsed is the time since start, from the monotonic clock when the shell
 // passes the real current time, so wall-clock steps do not reap or reclaim members early.
-func (c *core) elapsed() int64 {
-	return int64(c.now.Sub(c.epoch))
-}
-
 // elapsedMs is elapsed in milliseconds, wrapping after 49.7 days.
 func (c *core) elapsedMs() uint32 {
 	return uint32(c.now.Sub(c.epoch) / time.Millisecond)
