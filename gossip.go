@@ -7,6 +7,7 @@
 package memberlist
 
 import (
+	"slices"
 	"unique"
 	"unsafe"
 )
@@ -96,31 +97,47 @@ func (c *core) notifyDone(tokens []uint64) {
 	}
 }
 
-// getBroadcasts returns our broadcasts first, then the delegate's user
-// broadcasts in the room left, each framed as a user message.
+// userBroadcastShare reserves for the delegate's user broadcasts a
+// 1/userBroadcastShare share of every packet that membership news would
+// otherwise fill: in a large cluster, or while many nodes join, news never
+// runs out and the reference starves user broadcasts (its issue 299). Room
+// the delegate leaves unused goes back to news.
+const userBroadcastShare = 4
+
+// getBroadcasts returns the messages to piggyback on one packet, up to limit
+// bytes with overhead each: membership news first, in all the room but the
+// user broadcasts' share; then the delegate's user broadcasts, each framed
+// as a user message, in the room left; then more news in whatever room the
+// user broadcasts did not take.
 func (c *core) getBroadcasts(overhead, limit int) [][]byte {
-	news, done := c.news.take(overhead, limit, retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)))
-	c.notifyDone(done)
-	var out [][]byte
-	if len(news) > 0 {
-		out = append(make([][]byte, 0, len(news)+1), news...)
-	}
+	transmits := retransmitLimit(c.cfg.RetransmitMult, len(c.nodes))
 	d := c.cfg.Delegate
 	if d == nil {
-		return out
+		news, done := c.news.take(overhead, limit, transmits)
+		c.notifyDone(done)
+		return slices.Clone(news)
 	}
-	used := 0
-	for _, m := range out {
-		used += len(m) + overhead
-	}
-	avail := limit - used
-	if avail > overhead+userMsgOverhead {
-		for _, m := range d.GetBroadcasts(overhead+userMsgOverhead, avail) {
-			buf := make([]byte, 1+len(m))
-			buf[0] = byte(userMsg)
-			copy(buf[1:], m)
-			out = append(out, buf)
+	used := c.news.fill(overhead, limit-limit/userBroadcastShare, transmits)
+	var user [][]byte
+	if avail := limit - used; avail > overhead+userMsgOverhead {
+		user = d.GetBroadcasts(overhead+userMsgOverhead, avail)
+		for _, m := range user {
+			used += overhead + userMsgOverhead + len(m)
 		}
+	}
+	c.news.fill(overhead, limit-used, transmits)
+	news, done := c.news.commit()
+	c.notifyDone(done)
+	if len(news)+len(user) == 0 {
+		return nil
+	}
+	out := make([][]byte, 0, len(news)+len(user))
+	out = append(out, news...)
+	for _, m := range user {
+		buf := make([]byte, 1+len(m))
+		buf[0] = byte(userMsg)
+		copy(buf[1:], m)
+		out = append(out, buf)
 	}
 	return out
 }

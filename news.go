@@ -181,10 +181,18 @@ func (q *newsQueue) finish(st *nodeState, done []uint64) []uint64 {
 // interned bytes and must not be modified. The slices are reused by the
 // next call.
 func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, done []uint64) {
+	q.fill(overhead, limit, transmitLimit)
+	return q.commit()
+}
+
+// fill is the first half of take, which may run more than once for one
+// packet: it picks messages into the packet being built, up to room bytes
+// with overhead, and returns the bytes used. Until commit, the messages
+// picked are out of the queue, so a second fill does not pick them again.
+func (q *newsQueue) fill(overhead, room, transmitLimit int) int {
 	if q.live == 0 {
-		return nil, nil
+		return 0
 	}
-	picked, resend, done := q.picked[:0], q.resend[:0], q.done[:0]
 	used, misfits := 0, 0
 	full := false
 	for t := 0; t < len(q.tiers) && !full; t++ {
@@ -203,7 +211,7 @@ func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, don
 					c.holes++
 					continue
 				}
-				free := limit - used - overhead
+				free := room - used - overhead
 				msg := sharedBytes(e.msg)
 				if len(msg) > free {
 					misfits++
@@ -214,13 +222,13 @@ func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, don
 					continue
 				}
 				used += overhead + len(msg)
-				picked = append(picked, msg)
+				q.picked = append(q.picked, msg)
 				if t+1 >= transmitLimit {
-					done = q.finish(st, done)
+					q.done = q.finish(st, q.done)
 					st.newsGen++
 					q.live--
 				} else {
-					resend = append(resend, movedNews{e: *e, tier: t + 1})
+					q.resend = append(q.resend, movedNews{e: *e, tier: t + 1})
 				}
 				*e = newsEntry{}
 				c.holes++
@@ -228,8 +236,15 @@ func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, don
 		}
 		q.tiers[t].tidy()
 	}
-	// Entries sent move up a tier only now, or a later tier's scan in
-	// this same take would find them again. They were taken newest first;
+	return used
+}
+
+// commit ends a packet begun with fill: it returns the messages picked and
+// the notify tokens now done, and moves each message sent up a tier.
+func (q *newsQueue) commit() (msgs [][]byte, done []uint64) {
+	picked, resend, done := q.picked, q.resend, q.done
+	// Entries sent move up a tier only now, or a later tier's scan for the
+	// same packet would find them again. They were taken newest first;
 	// appended in reverse, they keep newest-last order in their new tier.
 	for i := len(resend) - 1; i >= 0; i-- {
 		m := resend[i]
@@ -245,6 +260,9 @@ func (q *newsQueue) take(overhead, limit, transmitLimit int) (msgs [][]byte, don
 	}
 	q.maybeSweep()
 	q.picked, q.resend, q.done = picked[:0], resend[:0], done[:0]
+	if len(picked) == 0 {
+		picked = nil
+	}
 	return picked, done
 }
 
