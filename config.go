@@ -291,10 +291,13 @@ type Config struct {
 	// Create rejects a Config with more.
 	Logger *log.Logger
 
-	// HandoffQueueDepth is kept for compatibility and not used: the
-	// reference queues inbound gossip here before handling it, while this
-	// implementation handles packets in arrival order straight from the
-	// transport's own bounded queue, so a flood still costs bounded memory.
+	// HandoffQueueDepth bounds each of the two queues in which membership
+	// news (alive, suspect, dead) and user messages wait while the node
+	// reads the packets that arrived together; they are then handled news
+	// first, each queue newest first, so a node that falls behind spends its
+	// time on the freshest news. Messages beyond it are dropped and counted
+	// in memberlist.handoff.dropped. Probes and acks never wait. 0 or less
+	// means the default, 1024 (the reference drops everything then).
 	HandoffQueueDepth int
 
 	// UDPBufferSize is the largest packet this node sends, in bytes: gossip

@@ -136,9 +136,13 @@ type core struct {
 	// and stopped; zero while it runs.
 	gossipParkedAt time.Time
 
-	// userMsgs collects the user messages of the packet being handled; see
-	// deliverUserMsgs.
-	userMsgs [][]byte
+	// The handoff queues: membership news and user messages of the
+	// packets being handled, handled once they are all read; see handoff.
+	// holdHandoff is set by a driver that hands over several packets at
+	// once and then calls flushHandoff itself.
+	handoffNews []handoffMsg
+	handoffUser []handoffMsg
+	holdHandoff bool
 
 	timers timedHeap[timer]
 	now    time.Time

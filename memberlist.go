@@ -248,7 +248,7 @@ func (m *Memberlist) loop(id chan<- uint64) {
 				continue
 			}
 			m.inCore.Store(true)
-			m.core.handlePacket(time.Now(), p.Buf, p.From, p.Timestamp)
+			packets = m.handlePackets(p, packets)
 		case fn := <-m.calls:
 			m.inCore.Store(true)
 			fn(m.core)
@@ -258,6 +258,38 @@ func (m *Memberlist) loop(id chan<- uint64) {
 			m.core.tick(time.Now())
 		}
 	}
+}
+
+// maxPacketBatch bounds how many waiting packets the loop reads before it
+// handles their membership news and user messages (see core.handoff): enough
+// for the handoff's priorities to matter when the node falls behind, few
+// enough that timers and calls are not held up for long.
+const maxPacketBatch = 64
+
+// handlePackets gives the core p and then, without waiting, the packets
+// already queued behind it, up to maxPacketBatch, before the core handles
+// their news: so a node that falls behind handles the freshest news first,
+// as the reference's handoff queues do. It returns the packet channel, or
+// nil once it is closed.
+func (m *Memberlist) handlePackets(p *Packet, packets <-chan *Packet) <-chan *Packet {
+	m.core.holdHandoff = true
+	m.core.handlePacket(time.Now(), p.Buf, p.From, p.Timestamp)
+batch:
+	for range maxPacketBatch - 1 {
+		select {
+		case p, ok := <-packets:
+			if !ok {
+				packets = nil
+				break batch
+			}
+			m.core.handlePacket(time.Now(), p.Buf, p.From, p.Timestamp)
+		default:
+			break batch
+		}
+	}
+	m.core.holdHandoff = false
+	m.core.flushHandoff()
+	return packets
 }
 
 // ErrShutdown is returned by the methods of a node that is shut down.

@@ -9,6 +9,7 @@ package memberlist
 import (
 	"bytes"
 	"fmt"
+	metrics "github.com/hashicorp/go-metrics"
 	"io"
 	"net"
 	"time"
@@ -70,23 +71,108 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		buf = body
 	}
 	c.handleCommand(buf, from, ts, 0)
-	c.deliverUserMsgs()
+	if !c.holdHandoff {
+		c.flushHandoff()
+	}
 }
 
-// deliverUserMsgs hands the packet's user messages to the delegate once the
-// rest of the packet is handled, the last one first. The reference queues
-// user messages for a handoff goroutine that takes the newest first, after
-// the packet's membership news, so two broadcasts that ride in one packet
-// reach NotifyMsg in reverse order there; applications written against it
-// may depend on that order.
-func (c *core) deliverUserMsgs() {
-	msgs := c.userMsgs
-	for i := len(msgs) - 1; i >= 0; i-- {
-		m := msgs[i]
-		msgs[i] = nil
-		c.cfg.Delegate.NotifyMsg(m)
+// handoffMsg is a membership message (alive, suspect or dead) or a user
+// message waiting in a handoff queue.
+type handoffMsg struct {
+	t    messageType
+	body []byte
+	from net.Addr
+}
+
+// handoff queues m. Probes and acks are handled as they arrive; membership
+// news and user messages wait until the packets that came together are all
+// read, and are then handled membership news first, each queue newest first
+// (flushHandoff), as the reference's handoff queues take them. A node that
+// falls behind thus spends its time on the freshest news, and drops what
+// does not fit in HandoffQueueDepth (counted in memberlist.handoff.dropped).
+func (c *core) handoff(m handoffMsg) {
+	depth := c.cfg.HandoffQueueDepth
+	if depth <= 0 {
+		depth = defaultHandoffQueueDepth
 	}
-	c.userMsgs = msgs[:0]
+	q := &c.handoffNews
+	if m.t == userMsg {
+		q = &c.handoffUser
+	}
+	if len(*q) >= depth {
+		c.metrics.IncrCounterWithLabels([]string{"memberlist", "handoff", "dropped"}, 1,
+			append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "type", Value: m.t.String()}))
+		c.log.Printf("[DEBUG] memberlist: handler queue full, dropping message (%d) %s", m.t, LogAddress(m.from))
+		return
+	}
+	*q = append(*q, m)
+}
+
+// defaultHandoffQueueDepth is the depth of each handoff queue when
+// HandoffQueueDepth is not positive: the reference's default. (The
+// reference then drops every message, which no working cluster relies on.)
+const defaultHandoffQueueDepth = 1024
+
+// flushHandoff handles what waits in the handoff queues: the membership
+// news, the last queued first, then the user messages, the last first. The
+// reference's handoff goroutine takes them in that order; so two user
+// broadcasts that ride in one packet reach NotifyMsg in reverse order
+// there, and applications written against it may depend on that.
+func (c *core) flushHandoff() {
+	for n := len(c.handoffNews); n > 0; n = len(c.handoffNews) {
+		m := c.handoffNews[n-1]
+		c.handoffNews[n-1] = handoffMsg{}
+		c.handoffNews = c.handoffNews[:n-1]
+		c.handleNews(m)
+	}
+	for n := len(c.handoffUser); n > 0; n = len(c.handoffUser) {
+		m := c.handoffUser[n-1]
+		c.handoffUser[n-1] = handoffMsg{}
+		c.handoffUser = c.handoffUser[:n-1]
+		if c.cfg.Delegate != nil {
+			c.cfg.Delegate.NotifyMsg(m.body)
+		}
+	}
+	if cap(c.handoffNews) > 4*defaultHandoffQueueDepth {
+		c.handoffNews = nil // a burst's queue gives its memory back
+	}
+	if cap(c.handoffUser) > 4*defaultHandoffQueueDepth {
+		c.handoffUser = nil
+	}
+}
+
+// handleNews handles a membership message from the handoff queue.
+func (c *core) handleNews(m handoffMsg) {
+	body, from := m.body, m.from
+	switch m.t {
+	case suspectMsg:
+		var s suspect
+		if c.decode(body, &s, "suspect message", from) {
+			c.suspectNode(&s)
+		}
+	case aliveMsg:
+		if err := c.ensureCanConnect(from); err != nil {
+			c.log.Printf("[DEBUG] memberlist: Blocked alive message: %s %s", err, LogAddress(from))
+			return
+		}
+		var a alive
+		if !c.decode(body, &a, "alive message", from) {
+			return
+		}
+		if c.cfg.IPMustBeChecked() && len(a.Addr) > 0 {
+			if err := c.cfg.IPAllowed(a.Addr); err != nil {
+				c.log.Printf("[DEBUG] memberlist: Blocked alive.Addr=%s message from: %s %s", net.IP(a.Addr), err, LogAddress(from))
+				return
+			}
+		}
+		a.Port = c.peerPort(a.Port)
+		c.aliveNode(&a, 0, false)
+	case deadMsg:
+		var d dead
+		if c.decode(body, &d, "dead message", from) {
+			c.deadNode(&d)
+		}
+	}
 }
 
 // rejected counts a dropped inbound packet by reason (label, decrypt, crc,
@@ -154,36 +240,11 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 		if c.decode(body, &nack, "nack response", from) {
 			c.handleNackResp(&nack)
 		}
-	case suspectMsg:
-		var s suspect
-		if c.decode(body, &s, "suspect message", from) {
-			c.suspectNode(&s)
-		}
-	case aliveMsg:
-		if err := c.ensureCanConnect(from); err != nil {
-			c.log.Printf("[DEBUG] memberlist: Blocked alive message: %s %s", err, LogAddress(from))
-			return
-		}
-		var a alive
-		if !c.decode(body, &a, "alive message", from) {
-			return
-		}
-		if c.cfg.IPMustBeChecked() && len(a.Addr) > 0 {
-			if err := c.cfg.IPAllowed(a.Addr); err != nil {
-				c.log.Printf("[DEBUG] memberlist: Blocked alive.Addr=%s message from: %s %s", net.IP(a.Addr), err, LogAddress(from))
-				return
-			}
-		}
-		a.Port = c.peerPort(a.Port)
-		c.aliveNode(&a, 0, false)
-	case deadMsg:
-		var d dead
-		if c.decode(body, &d, "dead message", from) {
-			c.deadNode(&d)
-		}
+	case suspectMsg, aliveMsg, deadMsg:
+		c.handoff(handoffMsg{t: t, body: body, from: from})
 	case userMsg:
 		if c.cfg.Delegate != nil {
-			c.userMsgs = append(c.userMsgs, body)
+			c.handoff(handoffMsg{t: t, body: body, from: from})
 		}
 	default:
 		c.rejected("type")

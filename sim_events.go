@@ -78,6 +78,10 @@ func (s *Simulation) resume(n *simNode) {
 	n.stallUntil = time.Time{}
 	backlog := n.backlog
 	n.backlog = nil
+	// Like a node that falls behind, it reads everything that waited
+	// before it handles the news in it (see core.handoff), so the
+	// packets' buffers are released only after.
+	n.core.holdHandoff = true
 	for _, ev := range backlog {
 		switch {
 		case n.crashed:
@@ -89,6 +93,12 @@ func (s *Simulation) resume(n *simNode) {
 		default:
 			s.handle(n, ev)
 		}
+	}
+	n.core.holdHandoff = false
+	if !n.crashed {
+		n.core.flushHandoff()
+	}
+	for _, ev := range backlog {
 		s.release(ev)
 	}
 	if !n.crashed {
