@@ -106,7 +106,9 @@ type core struct {
 	index memberTable
 	// Members declared dead by failure, to reconnect to; see reconnect.go.
 	lost           []lostPeer
-	reconnectArmed bool // a tReconnect timer is set
+	reconnectArmed bool      // a tReconnect timer is set
+	reconnectAt    time.Time // when it fires
+	reconnectSeq   uint32    // the sequence number of the one that counts
 
 	// suspicions holds the running suspicion of each suspect member.
 	suspicions map[*nodeState]*suspicion
@@ -402,7 +404,9 @@ func (c *core) fire(t *timer) {
 	case tSuspicion:
 		c.suspicionFired(t.node, t.susp)
 	case tReconnect:
-		c.reconnectTick()
+		if t.seq == c.reconnectSeq {
+			c.reconnectTick()
+		}
 	case tQueueCheck:
 		c.metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.news.numQueued()), c.labels)
 		c.schedule(c.now.Add(c.cfg.QueueCheckInterval), timer{kind: tQueueCheck})

@@ -321,6 +321,11 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 	}
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "alive"}, 1, c.labels)
+	if oldState == StateDead && known {
+		// A member we held dead is back: if a partition separated us, it
+		// has healed, so the other lost members are worth a try soon.
+		c.reconnectSoon()
+	}
 
 	if c.cfg.Events != nil {
 		if oldState == StateDead || oldState == StateLeft {

@@ -74,7 +74,7 @@ func (c *core) exchangeDone(now time.Time, id uint64, reply *streamMsg, err erro
 		return
 	}
 	c.metrics.AddSampleWithLabels([]string{"memberlist", "pushPullNode"}, msSince(now, ex.started), c.labels)
-	if err == nil {
+	if err == nil && ex.kind != exReconnect {
 		err = c.mergeReply(ex.kind == exJoin, reply)
 	}
 	if ex.kind == exJoin {
@@ -84,6 +84,9 @@ func (c *core) exchangeDone(now time.Time, id uint64, reply *streamMsg, err erro
 	if ex.kind == exReconnect {
 		// A failed member that is still unreachable is the usual answer,
 		// not an error.
+		if err == nil {
+			err = c.mergeReconnectReply(reply)
+		}
 		if err != nil {
 			c.log.Printf("[DEBUG] memberlist: Reconnect to failed member %s (%s) failed: %s", ex.to.Name, ex.to.Addr, err)
 			return
@@ -158,10 +161,22 @@ func (c *core) answerPushPull(msg *streamMsg, from net.Addr) []byte {
 // localState encodes this node's whole member table and the delegate's user
 // state as a push/pull message, ready for the stream layer.
 func (c *core) localState(join bool) ([]byte, error) {
-	states := make([]pushNodeState, len(c.nodes))
+	return c.localStateOf(join, nil, nil)
+}
+
+// localStateOf is localState for the members keep accepts (all when nil),
+// and extra, when given, in place of its member's own entry.
+func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNodeState) ([]byte, error) {
+	states := make([]pushNodeState, 0, len(c.nodes)+1)
 	var counts [4]int
-	for i, n := range c.nodes {
-		states[i] = pushNodeState{
+	for _, n := range c.nodes {
+		if n.state() >= 0 && int(n.state()) < len(counts) {
+			counts[n.state()]++
+		}
+		if (keep != nil && !keep(n)) || (extra != nil && n.name() == extra.Name) {
+			continue
+		}
+		states = append(states, pushNodeState{
 			Name:        n.name(),
 			Addr:        n.ip[:n.ipLen:n.ipLen], // encoded at once, never kept
 			Port:        n.port,
@@ -169,10 +184,10 @@ func (c *core) localState(join bool) ([]byte, error) {
 			Incarnation: n.incarnation,
 			State:       n.state(),
 			Vsn:         n.vsnSlice(),
-		}
-		if n.state() >= 0 && int(n.state()) < len(counts) {
-			counts[n.state()]++
-		}
+		})
+	}
+	if extra != nil {
+		states = append(states, *extra)
 	}
 	for st, cnt := range counts {
 		c.metrics.SetGaugeWithLabels([]string{"memberlist", "node", "instances"}, float32(cnt),

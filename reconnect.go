@@ -9,9 +9,21 @@
 // number; the tick is ReconnectInterval scaled with the cluster size as the
 // periodic push/pull is, so the cluster-wide rate stays bounded, and the
 // ticker parks while no member is lost. The exchange is an ordinary
-// push/pull, so reference nodes answer it: ours tells the far side that its
-// members were declared dead, they refute with a higher incarnation, and
-// their answer (or the next exchange) carries the refutations back.
+// push/pull, so reference nodes answer it, but what it carries is chosen so
+// that a heal does not set off a storm of suspicions: our push holds the
+// members we hold alive or suspect, and the target's own entry as dead (so
+// the target refutes, with a higher incarnation, and its answer carries the
+// refutation back); and from the answer we take everything but its claims
+// that members we hold alive are dead or suspect (claims about ourselves
+// still make us refute). An ordinary push/pull across a healed partition
+// would have each side suspect all of its own members at once, and in a
+// large cluster many of them would be declared dead before their
+// refutations got through (at 1,000 nodes, about 970 false deaths).
+//
+// Each node heals its own pairs: when it sees a member it held dead come
+// back, the partition has healed, so it tries its next lost member soon
+// (within about a ProbeInterval) instead of at the next tick, and the heal
+// spreads as fast as the news of it.
 
 package memberlist
 
@@ -30,6 +42,7 @@ const maxLostPeers = 1024
 type lostPeer struct {
 	name  unique.Handle[string]
 	at    uint32 // core.elapsedMs() when it was declared dead
+	inc   uint32 // its incarnation then
 	port  uint16
 	ipLen uint8
 	ip    [16]byte
@@ -41,7 +54,7 @@ func (c *core) noteLost(st *nodeState) {
 	if iv <= 0 || c.cfg.ReconnectTimeout <= 0 || st.name() == c.cfg.Name {
 		return
 	}
-	p := lostPeer{name: st.id, at: c.elapsedMs(), port: st.port, ipLen: st.ipLen, ip: st.ip}
+	p := lostPeer{name: st.id, at: c.elapsedMs(), inc: st.incarnation, port: st.port, ipLen: st.ipLen, ip: st.ip}
 	if len(c.lost) < maxLostPeers {
 		c.lost = append(c.lost, p)
 	} else {
@@ -49,7 +62,28 @@ func (c *core) noteLost(st *nodeState) {
 	}
 	if !c.reconnectArmed {
 		c.reconnectArmed = true
-		c.schedule(c.now.Add(c.stagger(iv)), timer{kind: tReconnect})
+		c.scheduleReconnect(c.now.Add(c.stagger(iv)))
+	}
+}
+
+// scheduleReconnect sets the reconnect tick for at, replacing any set
+// before: a timer carries the sequence number it was set with, and only the
+// latest one fires.
+func (c *core) scheduleReconnect(at time.Time) {
+	c.reconnectSeq++
+	c.reconnectAt = at
+	c.schedule(at, timer{kind: tReconnect, seq: c.reconnectSeq})
+}
+
+// reconnectSoon brings the next reconnect tick forward to within about a
+// ProbeInterval: a member this node held dead is back, so the partition
+// that separated them may have healed.
+func (c *core) reconnectSoon() {
+	if !c.reconnectArmed {
+		return
+	}
+	if at := c.now.Add(c.cfg.ProbeInterval + c.stagger(c.cfg.ProbeInterval)); at.Before(c.reconnectAt) {
+		c.scheduleReconnect(at)
 	}
 }
 
@@ -71,7 +105,7 @@ func (c *core) reconnectTick() {
 			c.lost = c.lost[:last]
 			continue
 		}
-		buf, err := c.localState(false)
+		buf, err := c.reconnectState(p, st)
 		if err != nil {
 			c.log.Printf("[ERR] memberlist: Reconnect to %s failed: %s", p.name.Value(), err)
 			break
@@ -89,5 +123,39 @@ func (c *core) reconnectTick() {
 		c.reconnectArmed = false
 		return
 	}
-	c.schedule(c.now.Add(pushPullScale(c.cfg.ReconnectInterval, c.numNodes())), timer{kind: tReconnect})
+	c.scheduleReconnect(c.now.Add(pushPullScale(c.cfg.ReconnectInterval, c.numNodes())))
+}
+
+// reconnectState is the push/pull sent to lost member p (st, if it is still
+// in the table): the members we hold alive or suspect, and p as dead.
+func (c *core) reconnectState(p lostPeer, st *nodeState) ([]byte, error) {
+	target := pushNodeState{
+		Name: p.name.Value(), Addr: p.ip[:p.ipLen:p.ipLen], Port: p.port,
+		Incarnation: p.inc, State: StateDead,
+	}
+	if st != nil {
+		target.Incarnation = max(target.Incarnation, st.incarnation)
+		target.Meta, target.Vsn = st.meta(), st.vsnSlice()
+	}
+	return c.localStateOf(false, func(n *nodeState) bool { return !n.deadOrLeft() }, &target)
+}
+
+// mergeReconnectReply merges the answer of a lost member: as any push/pull
+// answer, except that claims that members we hold alive or suspect are dead
+// or suspect are left out, but for claims about ourselves, which we refute.
+func (c *core) mergeReconnectReply(reply *streamMsg) error {
+	if reply.t != pushPullMsg {
+		return c.mergeReply(false, reply)
+	}
+	kept := reply.states[:0]
+	for _, r := range reply.states {
+		if (r.State == StateDead || r.State == StateSuspect) && r.Name != c.cfg.Name {
+			if st := c.index.get(r.Name); st != nil && !st.deadOrLeft() {
+				continue
+			}
+		}
+		kept = append(kept, r)
+	}
+	reply.states = kept
+	return c.mergeReply(false, reply)
 }
