@@ -1,0 +1,100 @@
+package memberlist
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// A member declared dead by failure is tried with a push/pull that carries
+// the members we hold alive and the target as dead; the answer's claims
+// that our live members are dead are left out, its claims about us are
+// refuted, and a member back from the dead ends the tries for it.
+func TestReconnectToLostMember(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.ReconnectInterval = 10 * time.Second
+		c.PushPullInterval = 0      // only reconnect exchanges here
+		c.ProbeInterval = time.Hour // peers never ack here
+		c.ProbeTimeout = time.Minute
+	})
+	h.addPeer("a", 2, 1)
+	h.addPeer("b", 3, 1)
+	h.addPeer("gone", 4, 1)
+	h.deliver(deadMsg, &dead{Node: "b", Incarnation: 1, From: "x"})
+	require.Equal(t, StateDead, h.state("b"))
+
+	// Within an interval (and its stagger) the core tries b.
+	var ex *outExchange
+	for range 200 {
+		h.advance(100 * time.Millisecond)
+		h.sent()
+		if ex = takeIf[*outExchange](h); ex != nil {
+			break
+		}
+	}
+	require.NotNil(t, ex, "a reconnect exchange within the interval")
+	require.Equal(t, "b", ex.to.Name)
+	require.Equal(t, "127.0.0.3:7946", ex.to.Addr)
+	_, r, err := readStream(h.cfg, discardMetrics{}, bytes.NewReader(ex.msg), "")
+	require.NoError(t, err)
+	join, states, _, err := decodePushPull(r, 16)
+	require.NoError(t, err)
+	require.False(t, join)
+	got := map[string]NodeStateType{}
+	for _, s := range states {
+		got[s.Name] = s.State
+	}
+	require.Equal(t, map[string]NodeStateType{"self": StateAlive, "a": StateAlive, "gone": StateAlive, "b": StateDead}, got)
+
+	// b answers: it refuted, and it holds a and us dead.
+	reply := []pushNodeState{
+		peerState("b", 3, 2, StateAlive),
+		peerState("a", 2, 1, StateDead),
+		{Name: "self", Addr: []byte{127, 0, 0, 1}, Port: 7946, Incarnation: 1, State: StateDead, Vsn: []uint8{1, 5, 2, 0, 0, 0}},
+	}
+	selfInc := h.c.incarnation
+	h.c.exchangeDone(h.now, ex.id, &streamMsg{t: pushPullMsg, states: reply}, nil)
+	require.Equal(t, StateAlive, h.state("b"), "b is back")
+	require.Equal(t, StateAlive, h.state("a"), "b's claim that a is dead is left out")
+	require.Greater(t, h.c.incarnation, selfInc, "b's claim that we are dead is refuted")
+
+	// Nothing lost any more: the ticker parks.
+	for range 300 {
+		h.advance(100 * time.Millisecond)
+		h.sent()
+		require.Nil(t, takeIf[*outExchange](h), "no member is lost")
+	}
+}
+
+// A member that left gracefully is never tried.
+func TestReconnectSkipsLeftMembers(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.ReconnectInterval = time.Second
+		c.PushPullInterval = 0
+		c.ProbeInterval = time.Hour
+		c.ProbeTimeout = time.Minute
+	})
+	h.addPeer("a", 2, 1)
+	h.deliver(deadMsg, &dead{Node: "a", Incarnation: 1, From: "a"})
+	require.Equal(t, StateLeft, h.state("a"))
+	for range 100 {
+		h.advance(100 * time.Millisecond)
+		h.sent()
+		require.Nil(t, takeIf[*outExchange](h))
+	}
+}
+
+// takeIf removes the outputs other than datagrams emitted so far and returns
+// the one T among them, or the zero T when there is none.
+func takeIf[T output](h *harness) T {
+	h.t.Helper()
+	var found T
+	for _, o := range h.take() {
+		got, ok := o.(T)
+		require.True(h.t, ok, "unexpected output %T", o)
+		found = got
+	}
+	return found
+}
