@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"syscall"
 	"time"
@@ -128,6 +130,32 @@ func mallocs() uint64 {
 	return ms.Mallocs
 }
 
+// profileEnv names a folder: when set, each steady job writes a CPU profile
+// of its measured window there, as steady-IMPL-N.pprof (the first of the
+// job's runs that finds the file absent), for pprof before/after.
+const profileEnv = "SWIMBENCH_CPUPROFILE"
+
+// profileWindow starts a CPU profile named name when profileEnv is set, and
+// returns what stops it.
+func profileWindow(name string) func() {
+	dir := os.Getenv(profileEnv)
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name+".pprof"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return func() {} // an earlier run of the same job wrote it
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
 // steady measures a converged cluster over real UDP and TCP on 127.0.0.1 while
 // nothing changes.
 func steady(im impl, j job) ([]fig, error) {
@@ -143,9 +171,11 @@ func steady(im impl, j job) ([]fig, error) {
 	}
 	time.Sleep(j.Settle)
 
+	stopProfile := profileWindow(fmt.Sprintf("steady-%s-%d", j.Impl, j.N))
 	cpu0, pk0, by0, di0, ma0, t0 := cpuTime(), ctr.packets.Load(), ctr.bytes.Load(), ctr.dials.Load(), mallocs(), time.Now()
 	time.Sleep(j.Window)
 	cpu1, pk1, by1, di1, ma1, t1 := cpuTime(), ctr.packets.Load(), ctr.bytes.Load(), ctr.dials.Load(), mallocs(), time.Now()
+	stopProfile()
 	heap := heapInuse()
 
 	for i, nd := range c.nodes {

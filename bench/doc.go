@@ -27,7 +27,9 @@
 //	cd bench && go run . -short   # every scenario at tiny sizes, under a minute
 //
 // The table goes to stdout, progress to stderr. No ratio is asserted: -short only
-// fails when a figure could not be produced.
+// fails when a figure could not be produced. With SWIMBENCH_CPUPROFILE=DIR set, each
+// steady job also writes a CPU profile of its measured window to
+// DIR/steady-IMPL-N.pprof, for go tool pprof.
 //
 // impl_ours.go is generated from impl_ref.go (both libraries export the same API);
 // after editing the template run go generate.
