@@ -34,6 +34,28 @@ func encryptionVersionFor(protocol uint8) encryptionVersion {
 	return 1
 }
 
+// Decompression bounds for one datagram, over all its compressed parts
+// (see packetInflateBudget).
+const (
+	packetInflateFloor = 64 << 10
+	packetInflateRatio = 16
+)
+
+// packetInflateBudget is how many bytes decompression may produce for one
+// datagram of size bytes, counted over every compressed message it holds,
+// however nested. An honest sender compresses at most one packet's worth of
+// messages, which UDPBufferSize bounds before compression, so the budget is
+// the larger of UDPBufferSize and packetInflateFloor, or packetInflateRatio
+// times the datagram when that is more (LZW gets a few times on real
+// messages). A bomb then costs the event loop about what an honest packet
+// of its size does, instead of up to maxDecompressedSize per compressed
+// part; the only honest traffic refused is a best-effort user message that
+// both expands past the floor and compresses better than the ratio.
+func packetInflateBudget(cfg *Config, size int) int64 {
+	floor := int64(max(cfg.UDPBufferSize, packetInflateFloor))
+	return min(maxDecompressedSize, max(floor, packetInflateRatio*int64(size)))
+}
+
 // handlePacket is the input for a datagram that arrived from addr at ts.
 func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Time) {
 	c.now = now
@@ -69,7 +91,8 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		}
 		buf = body
 	}
-	c.handleCommand(buf, from, ts, 0)
+	budget := packetInflateBudget(c.cfg, len(buf))
+	c.handleCommand(buf, from, ts, 0, &budget)
 	c.deliverUserMsgs()
 }
 
@@ -99,7 +122,9 @@ func (c *core) rejected(reason string) {
 // crafted packet cannot recurse without end.
 const maxNesting = 4
 
-func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int) {
+// handleCommand handles one message of a datagram; budget is what is left
+// of the datagram's decompression budget.
+func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int, budget *int64) {
 	if len(buf) < 1 {
 		c.rejected("empty")
 		c.log.Printf("[DEBUG] memberlist: missing message type byte %s", LogAddress(from))
@@ -124,16 +149,17 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 			c.log.Printf("[WARN] memberlist: Compound request had %d truncated messages %s", trunc, LogAddress(from))
 		}
 		for _, p := range parts {
-			c.handleCommand(p, from, ts, depth+1)
+			c.handleCommand(p, from, ts, depth+1, budget)
 		}
 	case compressMsg:
-		plain, err := decompressPayload(body)
+		plain, err := decompressPayloadLimited(body, *budget)
 		if err != nil {
 			c.rejected("compression")
 			c.log.Printf("[DEBUG] memberlist: Failed to decompress payload: %v %s", err, LogAddress(from))
 			return
 		}
-		c.handleCommand(plain, from, ts, depth+1)
+		*budget -= int64(len(plain))
+		c.handleCommand(plain, from, ts, depth+1, budget)
 	case pingMsg:
 		var p ping
 		if c.decode(body, &p, "ping request", from) {

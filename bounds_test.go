@@ -1,0 +1,114 @@
+// bounds_test.go tests, one at a time, the bounds on what a peer can make a
+// node do that the hostile-input suite relies on: so far, the decompression
+// budget of a datagram.
+
+package memberlist
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+
+	metrics "github.com/hashicorp/go-metrics"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countingSink counts counters by name and reason.
+type countingSink struct {
+	mu sync.Mutex
+	n  map[string]float32
+}
+
+func (s *countingSink) IncrCounterWithLabels(key []string, val float32, labels []metrics.Label) {
+	k := strings.Join(key, ".")
+	for _, l := range labels {
+		if l.Name == "reason" {
+			k += ";" + l.Value
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n == nil {
+		s.n = map[string]float32{}
+	}
+	s.n[k] += val
+}
+
+func (s *countingSink) AddSampleWithLabels([]string, float32, []metrics.Label) {}
+func (s *countingSink) SetGaugeWithLabels([]string, float32, []metrics.Label)  {}
+
+func (s *countingSink) get(k string) float32 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n[k]
+}
+
+func TestPacketInflateBudget(t *testing.T) {
+	lan := DefaultLANConfig()
+	big := DefaultLANConfig()
+	big.UDPBufferSize = 1 << 20
+	tests := []struct {
+		cfg  *Config
+		size int
+		want int64
+	}{
+		{lan, 1, packetInflateFloor},
+		{lan, 4096, packetInflateFloor},
+		{lan, 4097, 16 * 4097},
+		{lan, 65507, 16 * 65507},
+		{big, 1, 1 << 20},
+		{big, 10 << 20, maxDecompressedSize},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, packetInflateBudget(tc.cfg, tc.size), "UDPBufferSize %d, %d bytes", tc.cfg.UDPBufferSize, tc.size)
+	}
+}
+
+// userMsgs records what reaches NotifyMsg.
+type userMsgs struct{ got [][]byte }
+
+func (d *userMsgs) NodeMeta(int) []byte                 { return nil }
+func (d *userMsgs) NotifyMsg(b []byte)                  { d.got = append(d.got, bytes.Clone(b)) }
+func (d *userMsgs) GetBroadcasts(int, int) [][]byte     { return nil }
+func (d *userMsgs) LocalState(bool) []byte              { return nil }
+func (d *userMsgs) MergeRemoteState(buf []byte, _ bool) {}
+
+// TestPacketInflateBudgetShared checks that a datagram's compressed parts
+// share one budget: what one part expands to is not available to the next.
+func TestPacketInflateBudgetShared(t *testing.T) {
+	sink := &countingSink{}
+	d := &userMsgs{}
+	h := newHarnessWith(t, func(c *Config) { c.Delegate = d }, sink)
+	user := func(n int, fill byte) []byte {
+		b := bytes.Repeat([]byte{fill}, n)
+		b[0] = byte(userMsg)
+		comp, err := compressPayload(b, false)
+		require.NoError(t, err)
+		return comp
+	}
+	send := func(msgs ...[]byte) {
+		buf := msgs[0]
+		if len(msgs) > 1 {
+			buf = makeCompound(msgs)
+		}
+		h.c.handlePacket(h.now, buf, peerAddr, h.now)
+	}
+
+	// Alone, each part fits the budget (64 KiB for a small datagram).
+	send(user(packetInflateFloor, 'a'))
+	require.Len(t, d.got, 1)
+	assert.Len(t, d.got[0], packetInflateFloor-1)
+	send(user(packetInflateFloor+1, 'b'))
+	assert.Len(t, d.got, 1, "a part past the budget was delivered")
+	assert.Equal(t, float32(1), sink.get("memberlist.udp.rejected;compression"))
+
+	// Together, the second finds the budget spent.
+	d.got = nil
+	send(user(40<<10, 'c'), user(40<<10, 'd'))
+	require.Len(t, d.got, 1)
+	assert.Equal(t, byte('c'), d.got[0][0])
+	assert.Equal(t, float32(2), sink.get("memberlist.udp.rejected;compression"))
+	h.sent()
+}
