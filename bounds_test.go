@@ -1,11 +1,12 @@
 // bounds_test.go tests, one at a time, the bounds on what a peer can make a
-// node do that the hostile-input suite relies on: so far, the decompression
-// budget of a datagram.
+// node do that the hostile-input suite relies on: so far, the CIDRsAllowed
+// check on every packet and the decompression budget of a datagram.
 
 package memberlist
 
 import (
 	"bytes"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -43,6 +44,66 @@ func (s *countingSink) get(k string) float32 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.n[k]
+}
+
+// pipeAddr is an address that names no IP, as in-memory transports use.
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+func TestPacketFromOutsideCIDRs(t *testing.T) {
+	sink := &countingSink{}
+	allowed, err := ParseCIDRs([]string{"127.0.0.9/32", "10.0.0.0/8"})
+	require.NoError(t, err)
+	h := newHarnessWith(t, func(c *Config) { c.CIDRsAllowed = allowed }, sink)
+	pingFor := func(seq uint32) []byte {
+		b, err := encodeMsg(pingMsg, &ping{SeqNo: seq, Node: "self"}, false)
+		require.NoError(t, err)
+		return b
+	}
+	acked := func() []uint32 {
+		var seqs []uint32
+		for _, m := range h.sentOf(ackRespMsg) {
+			var a ackResp
+			require.NoError(t, decodeMsg(m.body, &a))
+			seqs = append(seqs, a.SeqNo)
+		}
+		return seqs
+	}
+
+	outside := []net.Addr{
+		&net.UDPAddr{IP: net.IPv4(192, 168, 1, 1), Port: 7946},
+		&net.TCPAddr{IP: net.IPv4(192, 168, 1, 1), Port: 7946}, // TCP-only mode's packets
+		&net.UDPAddr{IP: net.ParseIP("::1"), Port: 7946},
+	}
+	for i, from := range outside {
+		h.c.handlePacket(h.now, pingFor(uint32(i)), from, h.now)
+	}
+	assert.Empty(t, acked(), "answered a source outside CIDRsAllowed")
+	assert.Equal(t, float32(len(outside)), sink.get("memberlist.udp.rejected;cidr"))
+
+	inside := []net.Addr{
+		peerAddr,
+		&net.UDPAddr{IP: net.IPv4(10, 1, 2, 3), Port: 7946},
+		&net.UDPAddr{IP: net.IPv4(127, 0, 0, 9).To16(), Port: 7946},
+		pipeAddr{},
+	}
+	for i, from := range inside {
+		h.c.handlePacket(h.now, pingFor(uint32(100+i)), from, h.now)
+	}
+	assert.Equal(t, []uint32{100, 101, 102, 103}, acked())
+	assert.Equal(t, float32(len(outside)), sink.get("memberlist.udp.rejected;cidr"))
+
+	// From an allowed source, an alive for a node at an address outside
+	// the list is refused and counted; one inside is taken.
+	h.deliver(aliveMsg, &alive{Incarnation: 1, Node: "far", Addr: net.IPv4(192, 168, 1, 5).To4(), Port: 7946, Vsn: []uint8{1, 5, 2, 0, 0, 0}})
+	h.deliver(aliveMsg, &alive{Incarnation: 1, Node: "near", Addr: net.IPv4(10, 0, 0, 5).To4(), Port: 7946, Vsn: []uint8{1, 5, 2, 0, 0, 0}})
+	_, ok := h.c.memberState("far")
+	assert.False(t, ok, "a member outside CIDRsAllowed was taken")
+	assert.Equal(t, StateAlive, h.state("near"))
+	assert.Equal(t, float32(1), sink.get("memberlist.msg.rejected;cidr"))
+	h.sent()
 }
 
 func TestPacketInflateBudget(t *testing.T) {

@@ -8,6 +8,7 @@ package memberlist
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -59,6 +60,11 @@ func packetInflateBudget(cfg *Config, size int) int64 {
 // handlePacket is the input for a datagram that arrived from addr at ts.
 func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Time) {
 	c.now = now
+	if err := sourceAllowed(c.cfg, from); err != nil {
+		c.rejected("cidr")
+		c.log.Printf("[DEBUG] memberlist: Blocked packet: %v %s", err, LogAddress(from))
+		return
+	}
 	buf, label, err := RemoveLabelHeaderFromPacket(buf)
 	if err != nil {
 		c.rejected("label")
@@ -186,16 +192,14 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int,
 			c.suspectNode(&s)
 		}
 	case aliveMsg:
-		if err := c.ensureCanConnect(from); err != nil {
-			c.log.Printf("[DEBUG] memberlist: Blocked alive message: %s %s", err, LogAddress(from))
-			return
-		}
+		// handlePacket has already refused a source outside CIDRsAllowed.
 		var a alive
 		if !c.decode(body, &a, "alive message", from) {
 			return
 		}
 		if c.cfg.IPMustBeChecked() && len(a.Addr) > 0 {
 			if err := c.cfg.IPAllowed(a.Addr); err != nil {
+				countRejected(c.metrics, c.labels, "msg", "cidr")
 				c.log.Printf("[DEBUG] memberlist: Blocked alive.Addr=%s message from: %s %s", net.IP(a.Addr), err, LogAddress(from))
 				return
 			}
@@ -258,24 +262,36 @@ func (c *core) decode(body []byte, out any, what string, from net.Addr) bool {
 	return true
 }
 
-// ensureCanConnect applies CIDRsAllowed to the packet's source.
-func (c *core) ensureCanConnect(from net.Addr) error {
-	if !c.cfg.IPMustBeChecked() {
+// sourceAllowed applies CIDRsAllowed to where a packet or stream came from.
+// An address that names no IP (an in-memory "pipe") is let through; any
+// other that cannot be read is refused.
+func sourceAllowed(cfg *Config, from net.Addr) error {
+	if !cfg.IPMustBeChecked() {
 		return nil
 	}
-	src := from.String()
-	if src == "pipe" {
-		return nil
+	if from == nil {
+		return errors.New("no source address to check against CIDRsAllowed")
 	}
-	host, _, err := net.SplitHostPort(src)
-	if err != nil {
-		return err
+	var ip net.IP
+	switch a := from.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		src := from.String()
+		if src == "pipe" {
+			return nil
+		}
+		host, _, err := net.SplitHostPort(src)
+		if err != nil {
+			return err
+		}
+		if ip = net.ParseIP(host); ip == nil {
+			return fmt.Errorf("cannot parse IP from %s", host)
+		}
 	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return fmt.Errorf("cannot parse IP from %s", host)
-	}
-	return c.cfg.IPAllowed(ip)
+	return cfg.IPAllowed(ip)
 }
 
 // ---------------------------------------------------------------------------

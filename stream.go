@@ -306,6 +306,11 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "accept"}, 1, m.config.MetricLabels)
 	m.trackConn(conn, true)
 	defer m.closeConn(conn)
+	if err := sourceAllowed(m.config, conn.RemoteAddr()); err != nil {
+		countRejected(globalMetrics{}, m.config.MetricLabels, "tcp", "cidr")
+		m.logger.Printf("[DEBUG] memberlist: Blocked stream: %v %s", err, LogConn(conn))
+		return
+	}
 	_ = conn.SetDeadline(time.Now().Add(m.config.TCPTimeout))
 
 	pushPull := false
