@@ -1,6 +1,7 @@
 // bounds_test.go tests, one at a time, the bounds on what a peer can make a
-// node do that the hostile-input suite relies on: so far, the CIDRsAllowed
-// check on every packet and the decompression budget of a datagram.
+// node do that the hostile-input suite (hostile_test.go) relies on: the
+// CIDRsAllowed check on every packet, the decompression budget of a
+// datagram and the process's turns for decompressing stream messages.
 
 package memberlist
 
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
 	"github.com/stretchr/testify/assert"
@@ -172,4 +174,29 @@ func TestPacketInflateBudgetShared(t *testing.T) {
 	assert.Equal(t, byte('c'), d.got[0][0])
 	assert.Equal(t, float32(2), sink.get("memberlist.udp.rejected;compression"))
 	h.sent()
+}
+
+func TestInflateStreamGate(t *testing.T) {
+	c := &compress{Algo: lzwAlgo, Buf: lzwZeros(10)}
+	for range maxStreamInflates {
+		streamInflates <- struct{}{}
+	}
+	_, err := inflateStream(c, time.Millisecond)
+	require.ErrorIs(t, err, errInflateBusy)
+
+	// A token freed while a decompression waits lets it through.
+	done := make(chan error, 1)
+	go func() {
+		_, err := inflateStream(c, waitLimit)
+		done <- err
+	}()
+	<-streamInflates
+	require.NoError(t, <-done)
+	for range maxStreamInflates - 1 {
+		<-streamInflates
+	}
+	out, err := inflateStream(c, 0)
+	require.NoError(t, err)
+	assert.Len(t, out, 10)
+	assert.Zero(t, len(streamInflates), "a token was not given back")
 }

@@ -27,7 +27,40 @@ import (
 const (
 	maxPushPullRequests = 128 // concurrent inbound push/pulls
 	maxInboundStreams   = 512 // concurrent inbound streams of any kind
+
+	// maxStreamInflates bounds the stream messages being decompressed at
+	// once in the process. Each may expand to maxDecompressedSize, and a
+	// peer can make one do so with a few kilobytes, so without this bound
+	// every inbound stream could hold that much at the same time.
+	maxStreamInflates = 2
 )
+
+// streamInflates holds a token for each stream decompression under way. It
+// is the process's, not a node's: it bounds the process's memory, however
+// many nodes it runs.
+var streamInflates = make(chan struct{}, maxStreamInflates)
+
+// errInflateBusy refuses a stream message that waited too long for its
+// turn to be decompressed.
+var errInflateBusy = errors.New("too many stream messages being decompressed at once")
+
+// inflateStream decompresses a stream's compress envelope once one of the
+// maxStreamInflates tokens is free, waiting at most wait for it.
+func inflateStream(c *compress, wait time.Duration) ([]byte, error) {
+	select {
+	case streamInflates <- struct{}{}:
+	default:
+		timer := time.NewTimer(wait)
+		select {
+		case streamInflates <- struct{}{}:
+			timer.Stop()
+		case <-timer.C:
+			return nil, fmt.Errorf("%w; waited %v", errInflateBusy, wait)
+		}
+	}
+	defer func() { <-streamInflates }()
+	return decompressBuffer(c)
+}
 
 // streamMsg is one message read off a stream: its type and decoded body.
 type streamMsg struct {
@@ -81,6 +114,14 @@ func encodeRequest(cfg *Config, nonces io.Reader, msg []byte) ([]byte, error) {
 // decompressing as needed) and returns its type and a reader positioned at
 // its body.
 func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (messageType, io.Reader, error) {
+	return readStreamBy(cfg, sink, conn, label, time.Time{})
+}
+
+// readStreamBy is readStream on a stream whose deadline is known: a
+// compressed message waits for its turn to be decompressed until then.
+// Without one (the simulator, which never reads two streams at once) it
+// waits for TCPTimeout at most.
+func readStreamBy(cfg *Config, sink metricSink, conn io.Reader, label string, deadline time.Time) (messageType, io.Reader, error) {
 	r := io.Reader(bufio.NewReader(conn))
 	var b [1]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
@@ -112,7 +153,11 @@ func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (mes
 		if err := decodeFromReaderLimit(r, &cm, maxCompressedStreamBytes); err != nil {
 			return 0, nil, fmt.Errorf("decode compressed stream message: %w", err)
 		}
-		plain, err := decompressBuffer(&cm)
+		wait := cfg.TCPTimeout
+		if !deadline.IsZero() {
+			wait = time.Until(deadline)
+		}
+		plain, err := inflateStream(&cm, wait)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -153,7 +198,12 @@ func decodeStreamBody(t messageType, r io.Reader) (*streamMsg, error) {
 
 // readReply reads the answer to a request we sent.
 func readReply(cfg *Config, sink metricSink, r io.Reader) (*streamMsg, error) {
-	t, body, err := readStream(cfg, sink, r, cfg.Label)
+	return readReplyBy(cfg, sink, r, time.Time{})
+}
+
+// readReplyBy is readReply on a stream whose deadline is known.
+func readReplyBy(cfg *Config, sink metricSink, r io.Reader, deadline time.Time) (*streamMsg, error) {
+	t, body, err := readStreamBy(cfg, sink, r, cfg.Label, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +217,11 @@ func readReply(cfg *Config, sink metricSink, r io.Reader) (*streamMsg, error) {
 // request by type before its body is read (the shell bounds concurrent
 // push/pulls with it).
 func readRequest(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn, admit func(messageType) bool) (msg *streamMsg, errReply []byte) {
+	return readRequestBy(cfg, sink, logger, conn, admit, time.Time{})
+}
+
+// readRequestBy is readRequest on a stream whose deadline is known.
+func readRequestBy(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn, admit func(messageType) bool, deadline time.Time) (msg *streamMsg, errReply []byte) {
 	reject := func(reason, format string, args ...any) {
 		countRejected(sink, cfg.MetricLabels, "tcp", reason)
 		logger.Printf("[DEBUG] memberlist: "+format+" %s", append(args, LogConn(conn))...)
@@ -180,7 +235,7 @@ func readRequest(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn
 		reject("label", "discarding stream: %v", err)
 		return nil, nil
 	}
-	t, body, err := readStream(cfg, sink, rest, label)
+	t, body, err := readStreamBy(cfg, sink, rest, label, deadline)
 	if err != nil {
 		if err == io.EOF {
 			return nil, nil
@@ -273,7 +328,7 @@ func (m *Memberlist) exchange(ctx context.Context, o *outExchange) (*streamMsg, 
 	defer stop()
 	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "connect"}, 1, m.config.MetricLabels)
 	m.logger.Printf("[DEBUG] memberlist: Initiating stream exchange with: %s %s", o.to.Name, conn.RemoteAddr())
-	reply, err := readReply(m.config, globalMetrics{}, conn)
+	reply, err := readReplyBy(m.config, globalMetrics{}, conn, deadline)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -311,7 +366,8 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		m.logger.Printf("[DEBUG] memberlist: Blocked stream: %v %s", err, LogConn(conn))
 		return
 	}
-	_ = conn.SetDeadline(time.Now().Add(m.config.TCPTimeout))
+	deadline := time.Now().Add(m.config.TCPTimeout)
+	_ = conn.SetDeadline(deadline)
 
 	pushPull := false
 	admit := func(t messageType) bool {
@@ -326,7 +382,7 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		pushPull = true
 		return true
 	}
-	msg, errReply := readRequest(m.config, globalMetrics{}, m.logger, conn, admit)
+	msg, errReply := readRequestBy(m.config, globalMetrics{}, m.logger, conn, admit, deadline)
 	if pushPull {
 		defer m.pushPullReqs.Add(-1)
 	}
