@@ -152,7 +152,11 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int,
 			return
 		}
 		if trunc > 0 {
-			c.log.Printf("[WARN] memberlist: Compound request had %d truncated messages %s", trunc, LogAddress(from))
+			// The parts before the cut are still handled. Anyone can send
+			// truncated compounds, so this is counted and logged at DEBUG
+			// (the reference warns) rather than flooding the log.
+			c.rejected("compound")
+			c.log.Printf("[DEBUG] memberlist: Compound request had %d truncated messages %s", trunc, LogAddress(from))
 		}
 		for _, p := range parts {
 			c.handleCommand(p, from, ts, depth+1, budget)

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
 	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
@@ -222,17 +223,23 @@ func readRequest(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn
 
 // readRequestBy is readRequest on a stream whose deadline is known.
 func readRequestBy(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn, admit func(messageType) bool, deadline time.Time) (msg *streamMsg, errReply []byte) {
-	reject := func(reason, format string, args ...any) {
+	// reject counts a refused stream by reason, or as "timeout" when err
+	// is the stream's deadline passing: a peer too slow to send its request
+	// within TCPTimeout, whatever it had sent so far.
+	reject := func(reason string, err error, format string, args ...any) {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reason = "timeout"
+		}
 		countRejected(sink, cfg.MetricLabels, "tcp", reason)
 		logger.Printf("[DEBUG] memberlist: "+format+" %s", append(args, LogConn(conn))...)
 	}
 	rest, label, err := RemoveLabelHeaderFromStream(conn)
 	if err != nil {
-		reject("label", "failed to receive and remove the stream label header: %s", err)
+		reject("label", err, "failed to receive and remove the stream label header: %s", err)
 		return nil, nil
 	}
 	if label, err = cfg.inboundLabel(label); err != nil {
-		reject("label", "discarding stream: %v", err)
+		reject("label", err, "discarding stream: %v", err)
 		return nil, nil
 	}
 	t, body, err := readStreamBy(cfg, sink, rest, label, deadline)
@@ -240,7 +247,7 @@ func readRequestBy(cfg *Config, sink metricSink, logger *log.Logger, conn net.Co
 		if err == io.EOF {
 			return nil, nil
 		}
-		reject("decode", "failed to receive: %s", err)
+		reject("decode", err, "failed to receive: %s", err)
 		out, eerr := encodeMsg(errMsg, &errResp{Error: err.Error()}, cfg.MsgpackUseNewTimeFormat)
 		if eerr != nil {
 			return nil, nil
@@ -252,7 +259,7 @@ func readRequestBy(cfg *Config, sink metricSink, logger *log.Logger, conn net.Co
 	}
 	msg, err = decodeStreamBody(t, body)
 	if err != nil {
-		reject("decode", "failed to read %v: %s", t, err)
+		reject("decode", err, "failed to read %v: %s", t, err)
 		return nil, nil
 	}
 	return msg, nil
@@ -366,6 +373,9 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		m.logger.Printf("[DEBUG] memberlist: Blocked stream: %v %s", err, LogConn(conn))
 		return
 	}
+	// One deadline, for reading and writing, bounds the whole exchange: a
+	// peer that sends or reads slowly holds the stream's goroutine and
+	// buffers for TCPTimeout at most.
 	deadline := time.Now().Add(m.config.TCPTimeout)
 	_ = conn.SetDeadline(deadline)
 
@@ -376,7 +386,10 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		}
 		if n := m.pushPullReqs.Add(1); n > maxPushPullRequests {
 			m.pushPullReqs.Add(-1)
-			m.logger.Printf("[ERR] memberlist: Too many pending push/pull requests")
+			// Counted and logged at DEBUG, as every refusal a peer can
+			// cause at will: the metric shows it without a log flood.
+			countRejected(globalMetrics{}, m.config.MetricLabels, "tcp", "push_pull_limit")
+			m.logger.Printf("[DEBUG] memberlist: Too many pending push/pull requests (%d), closing %s", maxPushPullRequests, LogConn(conn))
 			return false
 		}
 		pushPull = true
