@@ -424,7 +424,10 @@ func (m *Memberlist) acceptStreams() {
 			select {
 			case m.streamSem <- struct{}{}:
 			default:
-				m.logger.Printf("[ERR] memberlist: too many inbound streams, closing %s", LogConn(conn))
+				// A peer can cause this at will: count it, and log it
+				// only at DEBUG so that it cannot flood the log.
+				countRejected(globalMetrics{}, m.config.MetricLabels, "tcp", "stream_limit")
+				m.logger.Printf("[DEBUG] memberlist: Too many inbound streams (%d), closing %s", maxInboundStreams, LogConn(conn))
 				_ = conn.Close()
 				continue
 			}

@@ -432,11 +432,17 @@ func compressPayload(inp []byte, newTimeFormat bool) ([]byte, error) {
 // decompressPayload decodes msg, the body after the compressMsg type byte,
 // and returns the message it wraps, type byte first.
 func decompressPayload(msg []byte) ([]byte, error) {
+	return decompressPayloadLimited(msg, maxDecompressedSize)
+}
+
+// decompressPayloadLimited is decompressPayload refusing anything that
+// expands beyond limit bytes.
+func decompressPayloadLimited(msg []byte, limit int64) ([]byte, error) {
 	var c compress
 	if err := decodeMsg(msg, &c); err != nil {
 		return nil, fmt.Errorf("decompress payload: %w", err)
 	}
-	return decompressBuffer(&c)
+	return decompressLimited(&c, limit)
 }
 
 // decompressBuffer expands c, refusing anything over maxDecompressedSize so
@@ -445,23 +451,79 @@ func decompressBuffer(c *compress) ([]byte, error) {
 	return decompressLimited(c, maxDecompressedSize)
 }
 
-// decompressLimited is decompressBuffer with the bound as a parameter, so
-// tests can probe the boundary without compressing 40 MiB.
+// inflateDirect is how much decompressLimited expands into a buffer that
+// grows as it goes. A message that expands further is measured first and
+// then expanded again into a buffer of exactly its size: twice the work,
+// for the rare large message, but memory never exceeds the output's size
+// by more than inflateDirect, and a bomb past the limit is refused having
+// held no more than inflateDirect.
+const inflateDirect = 1 << 20
+
+// decompressLimited is decompressBuffer with the bound as a parameter.
 func decompressLimited(c *compress, limit int64) ([]byte, error) {
 	if c.Algo != lzwAlgo {
 		return nil, fmt.Errorf("decompress payload: unknown algorithm %d; the peer runs an incompatible version", c.Algo)
 	}
-	r := lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, lzwLitWidth)
+	limit = max(limit, 0)
+	direct := min(limit, inflateDirect)
+	out, more, err := inflateUpTo(c.Buf, int(direct))
+	if err != nil {
+		return nil, err
+	}
+	if !more {
+		return out, nil
+	}
+	if direct < limit {
+		// Measure, then expand into a buffer of exactly that size.
+		out = nil
+		r := lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, lzwLitWidth)
+		n, err := io.CopyN(io.Discard, r, limit+1)
+		_ = r.Close()
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
+		}
+		if n <= limit {
+			out = make([]byte, n)
+			r = lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, lzwLitWidth)
+			_, err = io.ReadFull(r, out)
+			_ = r.Close()
+			if err != nil {
+				return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
+			}
+			return out, nil
+		}
+	}
+	return nil, fmt.Errorf("decompress payload: expands beyond the %d byte limit; drop the message", limit)
+}
+
+// inflateUpTo expands the LZW stream src into a buffer that grows with the
+// output, up to max bytes. more says the output goes on past max; out is
+// then incomplete.
+func inflateUpTo(src []byte, max int) (out []byte, more bool, err error) {
+	r := lzw.NewReader(bytes.NewReader(src), lzw.LSB, lzwLitWidth)
 	defer func() { _ = r.Close() }()
-	var out bytes.Buffer
-	n, err := io.CopyN(&out, r, limit+1)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
+	// LZW rarely expands more than a few times; start there and double,
+	// never past max+1 (one byte past max proves there is more).
+	out = make([]byte, 0, min(max+1, 4*len(src)+512))
+	for {
+		if len(out) == cap(out) {
+			if len(out) > max {
+				return out[:max], true, nil
+			}
+			out = slices.Grow(out, min(len(out), max+1-len(out)))
+		}
+		n, err := r.Read(out[len(out):cap(out)])
+		out = out[:len(out)+n]
+		if errors.Is(err, io.EOF) {
+			if len(out) > max {
+				return out[:max], true, nil
+			}
+			return out, false, nil
+		}
+		if err != nil {
+			return nil, false, fmt.Errorf("decompress payload: %w; drop the message", err)
+		}
 	}
-	if n > limit {
-		return nil, fmt.Errorf("decompress payload: expands beyond the %d byte limit; drop the message", limit)
-	}
-	return out.Bytes(), nil
 }
 
 // addCRC prefixes msg with hasCrcMsg and its big-endian CRC-32 (IEEE), which

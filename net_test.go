@@ -6,6 +6,7 @@ package memberlist
 import (
 	"bufio"
 	"bytes"
+	"compress/lzw"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -679,6 +680,135 @@ func TestDecompressBomb(t *testing.T) {
 	out, err := decompressPayload(c[1:])
 	require.ErrorContains(t, err, "limit")
 	assert.Nil(t, out)
+}
+
+// lzwZeros returns an LZW stream (LSB first, 8-bit literals, as the wire
+// uses) that expands to exactly n zero bytes. It is built code by code
+// rather than by compressing n bytes, so that bombs of any size cost the
+// suite nothing: each code names the longest string so far plus one more
+// zero, until the 4,096-entry table is full, and then the longest string
+// (3,839 zeros in 12 bits) over and over. About 19 KB expand to 40 MiB.
+func lzwZeros(n int) []byte {
+	const (
+		clearCode = 1 << lzwLitWidth
+		eofCode   = clearCode + 1
+		maxWidth  = 12
+	)
+	var out []byte
+	var acc uint64
+	var nbits uint
+	width := uint(lzwLitWidth + 1)
+	next := eofCode // the decoder's last assigned code
+	full := false
+	put := func(code int) {
+		acc |= uint64(code) << nbits
+		for nbits += width; nbits >= 8; nbits -= 8 {
+			out = append(out, byte(acc))
+			acc >>= 8
+		}
+	}
+	// emit writes code and moves the decoder's table on as it will.
+	emit := func(code int) {
+		put(code)
+		if full {
+			return
+		}
+		if next++; next >= 1<<width {
+			if width == maxWidth {
+				next--
+				full = true
+			} else {
+				width++
+			}
+		}
+	}
+	left, longest := n, 0
+	if left > 0 {
+		emit(0)
+		left, longest = left-1, 1
+	}
+	for !full && longest+1 <= left {
+		emit(next) // the entry about to be defined: longest zeros plus one
+		longest++
+		left -= longest
+	}
+	code := clearCode + longest
+	if longest == 1 {
+		code = 0
+	}
+	for longest > 0 && left >= longest {
+		emit(code)
+		left -= longest
+	}
+	switch {
+	case left == 1:
+		emit(0)
+	case left > 1:
+		emit(clearCode + left)
+	}
+	put(eofCode)
+	if nbits > 0 {
+		out = append(out, byte(acc))
+	}
+	return out
+}
+
+func TestLZWZeros(t *testing.T) {
+	// 7,370,880 zeros fill the table (1 + 2 + ... + 3,839); past that the
+	// longest code repeats, and a shorter one ends the stream.
+	for _, n := range []int{0, 1, 2, 3, 10, 1000, 65536, 7370880 + 2*3839 + 5} {
+		r := lzw.NewReader(bytes.NewReader(lzwZeros(n)), lzw.LSB, lzwLitWidth)
+		out, err := io.ReadAll(r)
+		require.NoError(t, err, "n=%d", n)
+		require.Len(t, out, n)
+		require.Equal(t, n, bytes.Count(out, []byte{0}), "n=%d", n)
+	}
+	assert.Less(t, len(lzwZeros(maxDecompressedSize+1)), 20000)
+}
+
+// TestDecompressPeakMemory checks that expanding costs memory in proportion
+// to the output, not to buffer doubling: a bomb past the limit is refused
+// having allocated about inflateDirect, and a message that expands far
+// gets one buffer of its exact size.
+func TestDecompressPeakMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("expands hundreds of MiB")
+	}
+	// What is measured is allocation, which bounds the peak from above:
+	// the direct buffer's doublings add up to about twice its final size,
+	// and the race detector's runtime allocates some more.
+	const slack = 5 << 20
+	tests := []struct {
+		name     string
+		size     int
+		maxAlloc uint64
+		wantErr  bool
+	}{
+		{"small", 1000, 64 << 10, false},
+		{"all direct", inflateDirect, slack, false},
+		{"just past direct", inflateDirect + 1, inflateDirect + slack, false},
+		{"at the limit", maxDecompressedSize, maxDecompressedSize + slack, false},
+		{"one past the limit", maxDecompressedSize + 1, slack, true},
+		{"far past the limit", 150 << 20, slack, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &compress{Algo: lzwAlgo, Buf: lzwZeros(tc.size)}
+			var out []byte
+			var err error
+			n := allocated(func() { out, err = decompressBuffer(c) })
+			assert.LessOrEqual(t, n, tc.maxAlloc, "allocated %d bytes", n)
+			if tc.wantErr {
+				assert.ErrorContains(t, err, "limit")
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, out, tc.size)
+			if tc.size > inflateDirect {
+				assert.Equal(t, tc.size, cap(out), "a large output gets a buffer of its exact size")
+			}
+		})
+	}
 }
 
 // allocated reports the bytes f allocated on the heap.

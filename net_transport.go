@@ -574,7 +574,10 @@ func (t *NetTransport) readLoop(c *net.UDPConn) {
 			continue
 		}
 		if n < 1 {
-			t.logger.Printf("[ERR] memberlist: UDP packet too short (%d bytes) from %s", n, addrString(from))
+			// Anyone can send empty datagrams: count them, and log them
+			// only at DEBUG, so that a flood of them floods no log.
+			countRejected(globalMetrics{}, t.labels, "udp", "empty")
+			t.logger.Printf("[DEBUG] memberlist: UDP packet too short (%d bytes) from %s", n, addrString(from))
 			continue
 		}
 

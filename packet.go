@@ -8,6 +8,7 @@ package memberlist
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	metrics "github.com/hashicorp/go-metrics"
 	"io"
@@ -35,9 +36,36 @@ func encryptionVersionFor(protocol uint8) encryptionVersion {
 	return 1
 }
 
+// Decompression bounds for one datagram, over all its compressed parts
+// (see packetInflateBudget).
+const (
+	packetInflateFloor = 64 << 10
+	packetInflateRatio = 16
+)
+
+// packetInflateBudget is how many bytes decompression may produce for one
+// datagram of size bytes, counted over every compressed message it holds,
+// however nested. An honest sender compresses at most one packet's worth of
+// messages, which UDPBufferSize bounds before compression, so the budget is
+// the larger of UDPBufferSize and packetInflateFloor, or packetInflateRatio
+// times the datagram when that is more (LZW gets a few times on real
+// messages). A bomb then costs the event loop about what an honest packet
+// of its size does, instead of up to maxDecompressedSize per compressed
+// part; the only honest traffic refused is a best-effort user message that
+// both expands past the floor and compresses better than the ratio.
+func packetInflateBudget(cfg *Config, size int) int64 {
+	floor := int64(max(cfg.UDPBufferSize, packetInflateFloor))
+	return min(maxDecompressedSize, max(floor, packetInflateRatio*int64(size)))
+}
+
 // handlePacket is the input for a datagram that arrived from addr at ts.
 func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Time) {
 	c.now = now
+	if err := sourceAllowed(c.cfg, from); err != nil {
+		c.rejected("cidr")
+		c.log.Printf("[DEBUG] memberlist: Blocked packet: %v %s", err, LogAddress(from))
+		return
+	}
 	buf, label, err := RemoveLabelHeaderFromPacket(buf)
 	if err != nil {
 		c.rejected("label")
@@ -70,7 +98,8 @@ func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Ti
 		}
 		buf = body
 	}
-	c.handleCommand(buf, from, ts, 0)
+	budget := packetInflateBudget(c.cfg, len(buf))
+	c.handleCommand(buf, from, ts, 0, &budget)
 	if !c.holdHandoff {
 		c.flushHandoff()
 	}
@@ -151,16 +180,14 @@ func (c *core) handleNews(m handoffMsg) {
 			c.suspectNode(&s)
 		}
 	case aliveMsg:
-		if err := c.ensureCanConnect(from); err != nil {
-			c.log.Printf("[DEBUG] memberlist: Blocked alive message: %s %s", err, LogAddress(from))
-			return
-		}
+		// handlePacket has already refused a source outside CIDRsAllowed.
 		var a alive
 		if !c.decode(body, &a, "alive message", from) {
 			return
 		}
 		if c.cfg.IPMustBeChecked() && len(a.Addr) > 0 {
 			if err := c.cfg.IPAllowed(a.Addr); err != nil {
+				countRejected(c.metrics, c.labels, "msg", "cidr")
 				c.log.Printf("[DEBUG] memberlist: Blocked alive.Addr=%s message from: %s %s", net.IP(a.Addr), err, LogAddress(from))
 				return
 			}
@@ -185,7 +212,9 @@ func (c *core) rejected(reason string) {
 // crafted packet cannot recurse without end.
 const maxNesting = 4
 
-func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int) {
+// handleCommand handles one message of a datagram; budget is what is left
+// of the datagram's decompression budget.
+func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int, budget *int64) {
 	if len(buf) < 1 {
 		c.rejected("empty")
 		c.log.Printf("[DEBUG] memberlist: missing message type byte %s", LogAddress(from))
@@ -207,19 +236,24 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int)
 			return
 		}
 		if trunc > 0 {
-			c.log.Printf("[WARN] memberlist: Compound request had %d truncated messages %s", trunc, LogAddress(from))
+			// The parts before the cut are still handled. Anyone can send
+			// truncated compounds, so this is counted and logged at DEBUG
+			// (the reference warns) rather than flooding the log.
+			c.rejected("compound")
+			c.log.Printf("[DEBUG] memberlist: Compound request had %d truncated messages %s", trunc, LogAddress(from))
 		}
 		for _, p := range parts {
-			c.handleCommand(p, from, ts, depth+1)
+			c.handleCommand(p, from, ts, depth+1, budget)
 		}
 	case compressMsg:
-		plain, err := decompressPayload(body)
+		plain, err := decompressPayloadLimited(body, *budget)
 		if err != nil {
 			c.rejected("compression")
 			c.log.Printf("[DEBUG] memberlist: Failed to decompress payload: %v %s", err, LogAddress(from))
 			return
 		}
-		c.handleCommand(plain, from, ts, depth+1)
+		*budget -= int64(len(plain))
+		c.handleCommand(plain, from, ts, depth+1, budget)
 	case pingMsg:
 		var p ping
 		if c.decode(body, &p, "ping request", from) {
@@ -293,24 +327,36 @@ func (c *core) decode(body []byte, out any, what string, from net.Addr) bool {
 	return true
 }
 
-// ensureCanConnect applies CIDRsAllowed to the packet's source.
-func (c *core) ensureCanConnect(from net.Addr) error {
-	if !c.cfg.IPMustBeChecked() {
+// sourceAllowed applies CIDRsAllowed to where a packet or stream came from.
+// An address that names no IP (an in-memory "pipe") is let through; any
+// other that cannot be read is refused.
+func sourceAllowed(cfg *Config, from net.Addr) error {
+	if !cfg.IPMustBeChecked() {
 		return nil
 	}
-	src := from.String()
-	if src == "pipe" {
-		return nil
+	if from == nil {
+		return errors.New("no source address to check against CIDRsAllowed")
 	}
-	host, _, err := net.SplitHostPort(src)
-	if err != nil {
-		return err
+	var ip net.IP
+	switch a := from.(type) {
+	case *net.UDPAddr:
+		ip = a.IP
+	case *net.TCPAddr:
+		ip = a.IP
+	default:
+		src := from.String()
+		if src == "pipe" {
+			return nil
+		}
+		host, _, err := net.SplitHostPort(src)
+		if err != nil {
+			return err
+		}
+		if ip = net.ParseIP(host); ip == nil {
+			return fmt.Errorf("cannot parse IP from %s", host)
+		}
 	}
-	ip := net.ParseIP(host)
-	if ip == nil {
-		return fmt.Errorf("cannot parse IP from %s", host)
-	}
-	return c.cfg.IPAllowed(ip)
+	return cfg.IPAllowed(ip)
 }
 
 // ---------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
 	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
@@ -27,7 +28,40 @@ import (
 const (
 	maxPushPullRequests = 128 // concurrent inbound push/pulls
 	maxInboundStreams   = 512 // concurrent inbound streams of any kind
+
+	// maxStreamInflates bounds the stream messages being decompressed at
+	// once in the process. Each may expand to maxDecompressedSize, and a
+	// peer can make one do so with a few kilobytes, so without this bound
+	// every inbound stream could hold that much at the same time.
+	maxStreamInflates = 2
 )
+
+// streamInflates holds a token for each stream decompression under way. It
+// is the process's, not a node's: it bounds the process's memory, however
+// many nodes it runs.
+var streamInflates = make(chan struct{}, maxStreamInflates)
+
+// errInflateBusy refuses a stream message that waited too long for its
+// turn to be decompressed.
+var errInflateBusy = errors.New("too many stream messages being decompressed at once")
+
+// inflateStream decompresses a stream's compress envelope once one of the
+// maxStreamInflates tokens is free, waiting at most wait for it.
+func inflateStream(c *compress, wait time.Duration) ([]byte, error) {
+	select {
+	case streamInflates <- struct{}{}:
+	default:
+		timer := time.NewTimer(wait)
+		select {
+		case streamInflates <- struct{}{}:
+			timer.Stop()
+		case <-timer.C:
+			return nil, fmt.Errorf("%w; waited %v", errInflateBusy, wait)
+		}
+	}
+	defer func() { <-streamInflates }()
+	return decompressBuffer(c)
+}
 
 // streamMsg is one message read off a stream: its type and decoded body.
 type streamMsg struct {
@@ -81,6 +115,14 @@ func encodeRequest(cfg *Config, nonces io.Reader, msg []byte) ([]byte, error) {
 // decompressing as needed) and returns its type and a reader positioned at
 // its body.
 func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (messageType, io.Reader, error) {
+	return readStreamBy(cfg, sink, conn, label, time.Time{})
+}
+
+// readStreamBy is readStream on a stream whose deadline is known: a
+// compressed message waits for its turn to be decompressed until then.
+// Without one (the simulator, which never reads two streams at once) it
+// waits for TCPTimeout at most.
+func readStreamBy(cfg *Config, sink metricSink, conn io.Reader, label string, deadline time.Time) (messageType, io.Reader, error) {
 	r := io.Reader(bufio.NewReader(conn))
 	var b [1]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
@@ -112,7 +154,11 @@ func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (mes
 		if err := decodeFromReaderLimit(r, &cm, maxCompressedStreamBytes); err != nil {
 			return 0, nil, fmt.Errorf("decode compressed stream message: %w", err)
 		}
-		plain, err := decompressBuffer(&cm)
+		wait := cfg.TCPTimeout
+		if !deadline.IsZero() {
+			wait = time.Until(deadline)
+		}
+		plain, err := inflateStream(&cm, wait)
 		if err != nil {
 			return 0, nil, err
 		}
@@ -153,7 +199,12 @@ func decodeStreamBody(t messageType, r io.Reader) (*streamMsg, error) {
 
 // readReply reads the answer to a request we sent.
 func readReply(cfg *Config, sink metricSink, r io.Reader) (*streamMsg, error) {
-	t, body, err := readStream(cfg, sink, r, cfg.Label)
+	return readReplyBy(cfg, sink, r, time.Time{})
+}
+
+// readReplyBy is readReply on a stream whose deadline is known.
+func readReplyBy(cfg *Config, sink metricSink, r io.Reader, deadline time.Time) (*streamMsg, error) {
+	t, body, err := readStreamBy(cfg, sink, r, cfg.Label, deadline)
 	if err != nil {
 		return nil, err
 	}
@@ -167,25 +218,36 @@ func readReply(cfg *Config, sink metricSink, r io.Reader) (*streamMsg, error) {
 // request by type before its body is read (the shell bounds concurrent
 // push/pulls with it).
 func readRequest(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn, admit func(messageType) bool) (msg *streamMsg, errReply []byte) {
-	reject := func(reason, format string, args ...any) {
+	return readRequestBy(cfg, sink, logger, conn, admit, time.Time{})
+}
+
+// readRequestBy is readRequest on a stream whose deadline is known.
+func readRequestBy(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn, admit func(messageType) bool, deadline time.Time) (msg *streamMsg, errReply []byte) {
+	// reject counts a refused stream by reason, or as "timeout" when err
+	// is the stream's deadline passing: a peer too slow to send its request
+	// within TCPTimeout, whatever it had sent so far.
+	reject := func(reason string, err error, format string, args ...any) {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			reason = "timeout"
+		}
 		countRejected(sink, cfg.MetricLabels, "tcp", reason)
 		logger.Printf("[DEBUG] memberlist: "+format+" %s", append(args, LogConn(conn))...)
 	}
 	rest, label, err := RemoveLabelHeaderFromStream(conn)
 	if err != nil {
-		reject("label", "failed to receive and remove the stream label header: %s", err)
+		reject("label", err, "failed to receive and remove the stream label header: %s", err)
 		return nil, nil
 	}
 	if label, err = cfg.inboundLabel(label); err != nil {
-		reject("label", "discarding stream: %v", err)
+		reject("label", err, "discarding stream: %v", err)
 		return nil, nil
 	}
-	t, body, err := readStream(cfg, sink, rest, label)
+	t, body, err := readStreamBy(cfg, sink, rest, label, deadline)
 	if err != nil {
 		if err == io.EOF {
 			return nil, nil
 		}
-		reject("decode", "failed to receive: %s", err)
+		reject("decode", err, "failed to receive: %s", err)
 		out, eerr := encodeMsg(errMsg, &errResp{Error: err.Error()}, cfg.MsgpackUseNewTimeFormat)
 		if eerr != nil {
 			return nil, nil
@@ -197,7 +259,7 @@ func readRequest(cfg *Config, sink metricSink, logger *log.Logger, conn net.Conn
 	}
 	msg, err = decodeStreamBody(t, body)
 	if err != nil {
-		reject("decode", "failed to read %v: %s", t, err)
+		reject("decode", err, "failed to read %v: %s", t, err)
 		return nil, nil
 	}
 	return msg, nil
@@ -273,7 +335,7 @@ func (m *Memberlist) exchange(ctx context.Context, o *outExchange) (*streamMsg, 
 	defer stop()
 	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "connect"}, 1, m.config.MetricLabels)
 	m.logger.Printf("[DEBUG] memberlist: Initiating stream exchange with: %s %s", o.to.Name, conn.RemoteAddr())
-	reply, err := readReply(m.config, globalMetrics{}, conn)
+	reply, err := readReplyBy(m.config, globalMetrics{}, conn, deadline)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -306,7 +368,16 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 	metrics.IncrCounterWithLabels([]string{"memberlist", "tcp", "accept"}, 1, m.config.MetricLabels)
 	m.trackConn(conn, true)
 	defer m.closeConn(conn)
-	_ = conn.SetDeadline(time.Now().Add(m.config.TCPTimeout))
+	if err := sourceAllowed(m.config, conn.RemoteAddr()); err != nil {
+		countRejected(globalMetrics{}, m.config.MetricLabels, "tcp", "cidr")
+		m.logger.Printf("[DEBUG] memberlist: Blocked stream: %v %s", err, LogConn(conn))
+		return
+	}
+	// One deadline, for reading and writing, bounds the whole exchange: a
+	// peer that sends or reads slowly holds the stream's goroutine and
+	// buffers for TCPTimeout at most.
+	deadline := time.Now().Add(m.config.TCPTimeout)
+	_ = conn.SetDeadline(deadline)
 
 	pushPull := false
 	admit := func(t messageType) bool {
@@ -315,13 +386,16 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 		}
 		if n := m.pushPullReqs.Add(1); n > maxPushPullRequests {
 			m.pushPullReqs.Add(-1)
-			m.logger.Printf("[ERR] memberlist: Too many pending push/pull requests")
+			// Counted and logged at DEBUG, as every refusal a peer can
+			// cause at will: the metric shows it without a log flood.
+			countRejected(globalMetrics{}, m.config.MetricLabels, "tcp", "push_pull_limit")
+			m.logger.Printf("[DEBUG] memberlist: Too many pending push/pull requests (%d), closing %s", maxPushPullRequests, LogConn(conn))
 			return false
 		}
 		pushPull = true
 		return true
 	}
-	msg, errReply := readRequest(m.config, globalMetrics{}, m.logger, conn, admit)
+	msg, errReply := readRequestBy(m.config, globalMetrics{}, m.logger, conn, admit, deadline)
 	if pushPull {
 		defer m.pushPullReqs.Add(-1)
 	}

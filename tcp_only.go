@@ -275,7 +275,9 @@ func (t *tcpOnlyTransport) acceptStreams() {
 			select {
 			case t.inbound <- struct{}{}:
 			default:
-				t.logger.Printf("[WARN] memberlist: TCP-only: too many inbound streams, closing %s", LogConn(conn))
+				// Counted, and logged at DEBUG: anyone can open streams.
+				countRejected(globalMetrics{}, t.labels, "tcp", "stream_limit")
+				t.logger.Printf("[DEBUG] memberlist: TCP-only: too many inbound streams (%d), closing %s", tcpOnlyMaxInbound, LogConn(conn))
 				_ = conn.Close()
 				continue
 			}
