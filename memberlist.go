@@ -605,28 +605,25 @@ func (m *Memberlist) LocalNode() *Node {
 func (m *Memberlist) Members() []*Node {
 	s := m.snap.Load()
 	live, size := 0, 0
-	for _, chunk := range s.chunks {
-		for _, n := range chunk {
-			if liveCount(n) == 1 {
-				live++
-				size += len(n.Addr) + len(n.Meta)
-			}
+	for i := range s.n {
+		if n := s.at(i); liveCount(n) == 1 {
+			live++
+			size += len(n.Addr) + len(n.Meta)
 		}
 	}
 	nodes := make([]Node, live)
 	bytes := make([]byte, 0, size)
 	out := make([]*Node, 0, live)
-	for _, chunk := range s.chunks {
-		for _, n := range chunk {
-			if liveCount(n) == 0 {
-				continue
-			}
-			c := &nodes[len(out)]
-			*c = *n
-			c.Addr, bytes = carve(bytes, n.Addr)
-			c.Meta, bytes = carve(bytes, n.Meta)
-			out = append(out, c)
+	for i := range s.n {
+		n := s.at(i)
+		if liveCount(n) == 0 {
+			continue
 		}
+		c := &nodes[len(out)]
+		*c = *n
+		c.Addr, bytes = carve(bytes, n.Addr)
+		c.Meta, bytes = carve(bytes, n.Meta)
+		out = append(out, c)
 	}
 	return out
 }

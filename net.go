@@ -610,7 +610,12 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 		return false, nil, nil, fmt.Errorf("read push/pull: header claims %d bytes of user state, limit is %d; close the stream", hdr.UserStateLen, maxPushStateBytes)
 	}
 
-	states = make([]pushNodeState, 0, min(hdr.Nodes, 1024))
+	// The states are decoded into blocks, each allocated only once the one
+	// before is full, so a header that lies about the count costs no
+	// memory, and a large state is copied once at the end rather than at
+	// every doubling of one slice.
+	var blocks [][]pushNodeState
+	cur := make([]pushNodeState, 0, min(hdr.Nodes, 1024))
 	budget := maxPushNodesBytes
 	dec := codec.NewDecoderBytes(nil, msgpackNewTime)
 	for i := range hdr.Nodes {
@@ -619,10 +624,18 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w; close the stream", i+1, hdr.Nodes, err)
 		}
 		budget -= len(raw)
-		states = append(states, pushNodeState{})
-		if err := decodeMsgWith(dec, raw, &states[i]); err != nil {
+		if len(cur) == cap(cur) {
+			blocks = append(blocks, cur)
+			cur = make([]pushNodeState, 0, min(hdr.Nodes-i, 8192))
+		}
+		cur = append(cur, pushNodeState{})
+		if err := decodeMsgWith(dec, raw, &cur[len(cur)-1]); err != nil {
 			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w", i+1, hdr.Nodes, err)
 		}
+	}
+	states = cur
+	if blocks != nil {
+		states = slices.Concat(append(blocks, cur)...)
 	}
 
 	if hdr.UserStateLen > 0 {

@@ -2,10 +2,16 @@
 // view that Members, NumMembers and LocalNode read without blocking, and
 // its copy-on-write update after each change the core reports.
 //
-// The members sit in chunks of snapChunk. A change copies only the chunk it
-// touches and the list of chunks, so a burst of N changes (a join merging
-// N new members) costs O(N * (N/snapChunk + snapChunk)), not the O(N^2) of
-// copying one flat slice per change.
+// The members sit in fixed arrays of snapChunk. A change to a member copies
+// only the array it touches and the list of arrays, so a burst of changes
+// costs O(N/snapChunk + snapChunk) each, not the O(N) of copying one flat
+// slice. Adding a member copies nothing: it goes into the slot just past
+// the previous snapshot's last member, which no published snapshot reads
+// (each reads only its first n), and a new array is appended to the list
+// past the previous snapshot's length in the same way. That is safe because
+// one writer derives each snapshot from the latest one, and every change
+// that could expose a slot to an older snapshot (an update, a removal)
+// copies the arrays it writes to.
 
 package memberlist
 
@@ -13,12 +19,12 @@ import "slices"
 
 const snapChunk = 64
 
-// snapshot is an immutable view of the member table for public reads.
-// Nothing reachable from a published snapshot is ever modified.
+// snapshot is an immutable view of the member table for public reads: its
+// first n members never change once it is published.
 type snapshot struct {
-	chunks [][]*Node // every known member, dead and left included
-	n      int       // members in chunks
-	live   int       // members neither dead nor left
+	chunks []*[snapChunk]*Node // every known member, dead and left included
+	n      int                 // members in chunks
+	live   int                 // members neither dead nor left
 	local  *Node
 }
 
@@ -30,21 +36,21 @@ func (s *snapshot) at(i int) *Node {
 // with returns a copy of s in which member i is n (i == s.n appends).
 func (s *snapshot) with(i int, n *Node) *snapshot {
 	c := *s
-	c.chunks = slices.Clone(s.chunks)
 	ci, off := i/snapChunk, i%snapChunk
-	if ci == len(c.chunks) {
-		c.chunks = append(c.chunks, make([]*Node, 0, snapChunk))
-	}
-	chunk := slices.Clone(c.chunks[ci])
-	if off == len(chunk) {
-		chunk = append(chunk, n)
+	if i == s.n {
+		if ci == len(c.chunks) {
+			c.chunks = append(c.chunks, new([snapChunk]*Node))
+		}
+		c.chunks[ci][off] = n
 		c.n++
 	} else {
+		c.chunks = slices.Clone(s.chunks)
+		chunk := *c.chunks[ci]
 		c.live -= liveCount(chunk[off])
 		chunk[off] = n
+		c.chunks[ci] = &chunk
 	}
 	c.live += liveCount(n)
-	c.chunks[ci] = chunk
 	return &c
 }
 
@@ -58,14 +64,18 @@ func (s *snapshot) without(i int) (*snapshot, *Node) {
 	var moved *Node
 	if i != last {
 		moved = s.at(last)
-		chunk := slices.Clone(c.chunks[i/snapChunk])
+		chunk := *c.chunks[i/snapChunk]
 		chunk[i%snapChunk] = moved
-		c.chunks[i/snapChunk] = chunk
+		c.chunks[i/snapChunk] = &chunk
 	}
 	if li, lo := last/snapChunk, last%snapChunk; lo == 0 {
 		c.chunks = c.chunks[:li]
 	} else {
-		c.chunks[li] = slices.Clone(c.chunks[li][:lo])
+		// The slot the last member leaves is visible to older snapshots:
+		// the next member added must not land in their array.
+		chunk := *c.chunks[li]
+		chunk[lo] = nil
+		c.chunks[li] = &chunk
 	}
 	c.n--
 	return &c, moved
