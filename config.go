@@ -461,6 +461,13 @@ func DefaultLocalConfig() *Config {
 	return c
 }
 
+// MaxNodeNameLen is the longest node name, in bytes, that a node accepts,
+// from its Config or from a peer: an alive message for a longer name is
+// dropped and counted in memberlist.msg.rejected{reason="name"}, so that a
+// peer cannot make every node hold names of any size. It is far above any
+// name a working cluster uses (DNS names stop at 253 bytes).
+const MaxNodeNameLen = 1024
+
 // BuildVsnArray returns the six version numbers this node advertises in its
 // alive messages, in wire order: protocol min, max and current, then
 // delegate min, max and current. Peers use them to check that everyone can
@@ -574,6 +581,9 @@ func (c *Config) validate() error {
 
 	if c.Name == "" {
 		bad("Name", `""`, "a non-empty name unique in the cluster")
+	}
+	if len(c.Name) > MaxNodeNameLen {
+		bad("Name", fmt.Sprintf("%d bytes", len(c.Name)), fmt.Sprintf("at most %d bytes (MaxNodeNameLen)", MaxNodeNameLen))
 	}
 	if c.ProtocolVersion < ProtocolVersionMin || c.ProtocolVersion > ProtocolVersionMax {
 		bad("ProtocolVersion", c.ProtocolVersion,

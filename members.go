@@ -198,6 +198,11 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		c.log.Printf("[DEBUG] memberlist: Ignoring an alive message for %q with a %d-byte address", a.Node, len(a.Addr))
 		return
 	}
+	if len(a.Node) > MaxNodeNameLen {
+		countRejected(c.metrics, c.labels, "msg", "name")
+		c.log.Printf("[DEBUG] memberlist: Ignoring an alive message for a %d-byte name (at most %d)", len(a.Node), MaxNodeNameLen)
+		return
+	}
 	isLocal := a.Node == c.cfg.Name
 	// An alive message about us may still be in flight while we leave; it
 	// must not bring us back.
@@ -207,14 +212,18 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	if len(a.Vsn) >= 3 {
 		pMin, pMax, pCur := a.Vsn[0], a.Vsn[1], a.Vsn[2]
 		if pMin == 0 || pMax == 0 || pMin > pMax {
-			c.log.Printf("[WARN] memberlist: Ignoring an alive message for '%s' (%v:%d) because protocol version(s) are wrong: %d <= %d <= %d should be >0",
+			// Any sender can make this happen at will: counted, and
+			// logged only at DEBUG.
+			countRejected(c.metrics, c.labels, "msg", "vsn")
+			c.log.Printf("[DEBUG] memberlist: Ignoring an alive message for '%s' (%v:%d) because protocol version(s) are wrong: %d <= %d <= %d should be >0",
 				a.Node, net.IP(a.Addr), a.Port, pMin, pCur, pMax)
 			return
 		}
 	}
 	if c.cfg.Alive != nil {
 		if len(a.Vsn) < 6 {
-			c.log.Printf("[WARN] memberlist: ignoring alive message for '%s' (%v:%d) because Vsn is not present", a.Node, net.IP(a.Addr), a.Port)
+			countRejected(c.metrics, c.labels, "msg", "vsn")
+			c.log.Printf("[DEBUG] memberlist: ignoring alive message for '%s' (%v:%d) because Vsn is not present", a.Node, net.IP(a.Addr), a.Port)
 			return
 		}
 		peer := &Node{
@@ -231,8 +240,10 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	known := st != nil
 	updatesAddr := false
 	if !known {
-		if err := c.cfg.IPAllowed(a.Addr); err != nil {
-			c.log.Printf("[WARN] memberlist: Rejected node %s (%v): %s", a.Node, net.IP(a.Addr), err)
+		// CIDRsAllowed is about peers: a node always knows itself.
+		if err := c.cfg.IPAllowed(a.Addr); err != nil && !isLocal {
+			countRejected(c.metrics, c.labels, "msg", "cidr")
+			c.log.Printf("[DEBUG] memberlist: Rejected node %s (%v): %s", a.Node, net.IP(a.Addr), err)
 			return
 		}
 		st = c.index.alloc()
@@ -254,7 +265,8 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		c.nodes[off], c.nodes[n] = c.nodes[n], c.nodes[off]
 	} else if !st.hasAddr(a.Addr) || st.port != a.Port {
 		if err := c.cfg.IPAllowed(a.Addr); err != nil {
-			c.log.Printf("[WARN] memberlist: Rejected IP update from %v to %v for node %s: %s", st.addr(), net.IP(a.Addr), a.Node, err)
+			countRejected(c.metrics, c.labels, "msg", "cidr")
+			c.log.Printf("[DEBUG] memberlist: Rejected IP update from %v to %v for node %s: %s", st.addr(), net.IP(a.Addr), a.Node, err)
 			return
 		}
 		reclaim := c.cfg.DeadNodeReclaimTime > 0 &&
