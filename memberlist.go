@@ -50,6 +50,7 @@ type Memberlist struct {
 	pushPullReqs atomic.Int64
 	connsMu      sync.Mutex
 	conns        map[net.Conn]struct{}
+	bySource     map[string]int // open inbound streams per source IP; see takeSourceSlot
 
 	leaveMu    sync.Mutex
 	left       atomic.Bool
@@ -431,9 +432,73 @@ func (m *Memberlist) acceptStreams() {
 				_ = conn.Close()
 				continue
 			}
+			src := streamSource(conn)
+			if !m.takeSourceSlot(src) {
+				<-m.streamSem
+				countRejected(globalMetrics{}, m.config.MetricLabels, "tcp", "source_limit")
+				m.logger.Printf("[DEBUG] memberlist: Too many inbound streams from %s (%d), closing %s", src, maxStreamsPerSource, LogConn(conn))
+				_ = conn.Close()
+				continue
+			}
 			m.wg.Add(1)
-			go m.handleConn(conn)
+			go func() {
+				defer m.releaseSourceSlot(src)
+				m.handleConn(conn)
+			}()
 		}
+	}
+}
+
+// maxStreamsPerSource bounds the inbound streams open at once from one IP
+// address, so that one sender (slow on purpose, or just many) cannot hold
+// every one of the maxInboundStreams slots and shut the node's real peers
+// out: a member has at most a few streams open to a peer at a time.
+const maxStreamsPerSource = 64
+
+// streamSource is the IP address conn comes from, or "" for an address that
+// names none (an in-memory transport), which no cap applies to.
+func streamSource(conn net.Conn) string {
+	a := conn.RemoteAddr()
+	if a == nil {
+		return ""
+	}
+	if t, ok := a.(*net.TCPAddr); ok {
+		return t.IP.String()
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil || net.ParseIP(host) == nil {
+		return ""
+	}
+	return host
+}
+
+// takeSourceSlot counts one more open stream from src, unless src already
+// has maxStreamsPerSource.
+func (m *Memberlist) takeSourceSlot(src string) bool {
+	if src == "" {
+		return true
+	}
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	if m.bySource[src] >= maxStreamsPerSource {
+		return false
+	}
+	if m.bySource == nil {
+		m.bySource = make(map[string]int)
+	}
+	m.bySource[src]++
+	return true
+}
+
+// releaseSourceSlot ends one stream counted by takeSourceSlot.
+func (m *Memberlist) releaseSourceSlot(src string) {
+	if src == "" {
+		return
+	}
+	m.connsMu.Lock()
+	defer m.connsMu.Unlock()
+	if m.bySource[src]--; m.bySource[src] <= 0 {
+		delete(m.bySource, src)
 	}
 }
 
