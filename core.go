@@ -149,7 +149,14 @@ type core struct {
 	timers timedHeap[timer]
 	now    time.Time
 	epoch  time.Time // start time; stateChange counts from it, monotonically
-	out    []output
+	out    []output  // emitted, not yet drained
+	// spareOut is the buffer drain returned last time; see drain.
+	spareOut []output
+
+	// hostPorts caches the "host:port" strings of the addresses this node
+	// sends to most, so that a probe or an ack does not format one each
+	// time; see hostPort.
+	hostPorts map[hostPortKey]string
 
 	// onChange, when set, hears of every change to a member right after it
 	// happens and before any event delegate does; the shell keeps its

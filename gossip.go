@@ -39,11 +39,11 @@ func (c *core) gossip() {
 			// A lone message would go out as the packet itself: copy the
 			// shared bytes, since a transport may do what it likes with
 			// the buffer it is given.
-			c.rawSend(peer.fullAddress(), peer, append([]byte(nil), msgs[0]...))
+			c.rawSend(c.addressOf(peer), peer, append([]byte(nil), msgs[0]...))
 			continue
 		}
 		for _, compound := range makeCompounds(msgs) {
-			c.rawSend(peer.fullAddress(), peer, compound)
+			c.rawSend(c.addressOf(peer), peer, compound)
 		}
 	}
 	c.metrics.AddSampleWithLabels([]string{"memberlist", "gossip"}, msSince(c.now, start), c.labels)

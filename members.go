@@ -110,6 +110,38 @@ func (n *nodeState) fullAddress() Address {
 	return Address{Addr: n.address(), Name: n.name()}
 }
 
+// hostPortKey is an IP address (4 or 16 bytes) and a port, as a map key.
+type hostPortKey struct {
+	ip   [16]byte
+	n    uint8
+	port uint16
+}
+
+// maxHostPorts bounds the core's cache of "host:port" strings: a node sends
+// most to the few members it probes and gossips to in a while, and a
+// simulator runs thousands of cores.
+const maxHostPorts = 64
+
+// hostPort is joinHostPort through the core's cache.
+func (c *core) hostPort(ip []byte, port uint16) string {
+	var k hostPortKey
+	k.n, k.port = uint8(copy(k.ip[:], ip)), port
+	if s, ok := c.hostPorts[k]; ok {
+		return s
+	}
+	s := joinHostPort(ip, port)
+	if c.hostPorts == nil || len(c.hostPorts) >= maxHostPorts {
+		c.hostPorts = make(map[hostPortKey]string, maxHostPorts)
+	}
+	c.hostPorts[k] = s
+	return s
+}
+
+// addressOf is n's fullAddress, formatted through the core's cache.
+func (c *core) addressOf(n *nodeState) Address {
+	return Address{Addr: c.hostPort(n.ip[:n.ipLen], n.port), Name: n.name()}
+}
+
 // toNode returns a Node the caller owns: no byte of it is shared with the
 // core, so users may keep and read it without racing the protocol.
 func (n *nodeState) toNode() *Node {

@@ -66,8 +66,11 @@ func (c *core) emit(o output) {
 // drain hands the pending outputs to the caller, who must perform them in
 // order. The returned slice is valid until the next call into the core.
 func (c *core) drain() []output {
+	// Two buffers take turns, so that steady work does not allocate: the
+	// one returned last time is free again, its caller being done with it.
 	out := c.out
-	c.out = c.out[:0:0]
+	clear(c.spareOut)
+	c.out, c.spareOut = c.spareOut[:0], out
 	return out
 }
 

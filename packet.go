@@ -58,6 +58,10 @@ func packetInflateBudget(cfg *Config, size int) int64 {
 	return min(maxDecompressedSize, max(floor, packetInflateRatio*int64(size)))
 }
 
+// keyUDPSent is the metric key of every datagram sent, allocated once (its
+// length equals its capacity, so a sink that prepends to it copies it).
+var keyUDPSent = []string{"memberlist", "udp", "sent"}
+
 // handlePacket is the input for a datagram that arrived from addr at ts.
 func (c *core) handlePacket(now time.Time, buf []byte, from net.Addr, ts time.Time) {
 	c.now = now
@@ -406,7 +410,7 @@ func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
 		c.log.Printf("[ERR] memberlist: Failed to send to %s: %v", to.Addr, err)
 		return
 	}
-	c.metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "sent"}, float32(len(buf)), c.labels)
+	c.metrics.IncrCounterWithLabels(keyUDPSent, float32(len(buf)), c.labels)
 	c.emit(&outSend{to: to, buf: buf})
 }
 

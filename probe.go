@@ -12,6 +12,7 @@ package memberlist
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"time"
 )
@@ -141,7 +142,7 @@ func (c *core) probeNode(n *nodeState) {
 
 	p := c.pingFor(r.seq, n.name())
 	if n.state() == StateAlive {
-		c.encodeAndSend(n.fullAddress(), pingMsg, &p)
+		c.encodeAndSend(c.addressOf(n), pingMsg, &p)
 		return
 	}
 	// A suspect learns of the accusation with the ping itself, so it can
@@ -157,7 +158,7 @@ func (c *core) probeNode(n *nodeState) {
 		c.log.Printf("[ERR] memberlist: Failed to encode suspect message: %s", err)
 		return
 	}
-	c.rawSend(n.fullAddress(), n, makeCompound([][]byte{pb, sb}))
+	c.rawSend(c.addressOf(n), n, makeCompound([][]byte{pb, sb}))
 }
 
 // probeTimeout: the direct ping got no ack in time, so ask k random live
@@ -191,7 +192,7 @@ func (c *core) probeTimeout(seq uint32) {
 		if ind.Nack {
 			r.expectedNacks++
 		}
-		c.encodeAndSend(peer.fullAddress(), indirectPingMsg, &ind)
+		c.encodeAndSend(c.addressOf(peer), indirectPingMsg, &ind)
 	}
 
 	// A TCP ping to any member that understands version 3, whatever version
@@ -208,7 +209,7 @@ func (c *core) probeTimeout(seq uint32) {
 		return
 	}
 	r.tcp = tcpPending
-	c.startExchange(exTCPPing, target.fullAddress(), buf, r.deadline, seq)
+	c.startExchange(exTCPPing, c.addressOf(target), buf, r.deadline, seq)
 }
 
 // tcpPingDone is the answer to the TCP fallback ping of round seq: acked
@@ -339,7 +340,7 @@ func (c *core) handlePing(p *ping, from net.Addr) {
 	if c.cfg.Ping != nil {
 		ack.Payload = c.cfg.Ping.AckPayload()
 	}
-	c.encodeAndSend(replyAddress(p.SourceAddr, p.SourcePort, p.SourceNode, from), ackRespMsg, &ack)
+	c.encodeAndSend(c.replyAddress(p.SourceAddr, p.SourcePort, p.SourceNode, from), ackRespMsg, &ack)
 }
 
 // pingIsForUs: a ping for another name means the sender has stale
@@ -355,9 +356,17 @@ func (c *core) pingIsForUs(p *ping, from net.Addr) bool {
 
 // replyAddress is where an answer to a ping goes: the source the sender
 // named, or else the packet's source.
-func replyAddress(srcAddr []byte, srcPort uint16, srcNode string, from net.Addr) Address {
+func (c *core) replyAddress(srcAddr []byte, srcPort uint16, srcNode string, from net.Addr) Address {
 	if len(srcAddr) > 0 && srcPort > 0 {
-		return Address{Addr: joinHostPort(srcAddr, srcPort), Name: srcNode}
+		return Address{Addr: c.hostPort(srcAddr, srcPort), Name: srcNode}
+	}
+	if u, ok := from.(*net.UDPAddr); ok && u.Port > 0 && u.Port <= math.MaxUint16 {
+		if ip := u.IP.To4(); ip != nil {
+			return Address{Addr: c.hostPort(ip, uint16(u.Port)), Name: srcNode}
+		}
+		if len(u.IP) == net.IPv6len && u.Zone == "" {
+			return Address{Addr: c.hostPort(u.IP, uint16(u.Port)), Name: srcNode}
+		}
 	}
 	return Address{Addr: from.String(), Name: srcNode}
 }
@@ -367,13 +376,13 @@ func replyAddress(srcAddr []byte, srcPort uint16, srcNode string, from net.Addr)
 func (c *core) handleIndirectPing(ind *indirectPingReq, from net.Addr) {
 	seq := c.nextSeqNo()
 	c.relays[seq] = &relay{
-		replyTo: replyAddress(ind.SourceAddr, ind.SourcePort, ind.SourceNode, from),
+		replyTo: c.replyAddress(ind.SourceAddr, ind.SourcePort, ind.SourceNode, from),
 		seq:     ind.SeqNo,
 		nack:    ind.Nack,
 	}
 	c.schedule(c.now.Add(c.cfg.ProbeTimeout), timer{kind: tRelayExpire, seq: seq})
 	p := c.pingFor(seq, ind.Node)
-	c.encodeAndSend(Address{Addr: joinHostPort(ind.Target, c.peerPort(ind.Port)), Name: ind.Node}, pingMsg, &p)
+	c.encodeAndSend(Address{Addr: c.hostPort(ind.Target, c.peerPort(ind.Port)), Name: ind.Node}, pingMsg, &p)
 }
 
 // relayExpired ends a relay whose target did not ack in time.

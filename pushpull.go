@@ -139,7 +139,7 @@ func (c *core) pushPullRound() {
 		c.log.Printf("[ERR] memberlist: Push/Pull with %s failed: %s", peers[0].name(), err)
 		return
 	}
-	c.startExchange(exPushPull, peers[0].fullAddress(), buf, c.now.Add(c.cfg.TCPTimeout), 0)
+	c.startExchange(exPushPull, c.addressOf(peers[0]), buf, c.now.Add(c.cfg.TCPTimeout), 0)
 }
 
 // answerPushPull answers a peer's push/pull with our own state. It merges
