@@ -17,6 +17,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
@@ -418,8 +419,9 @@ func splitCompound(buf []byte) (parts [][]byte, truncated int, err error) {
 
 // compressPayload LZW-compresses inp and returns a whole compressMsg.
 func compressPayload(inp []byte, newTimeFormat bool) ([]byte, error) {
-	var z bytes.Buffer
-	w := lzw.NewWriter(&z, lzw.LSB, lzwLitWidth)
+	var z flushBuffer
+	w := getLZWWriter(&z)
+	defer putLZWWriter(w)
 	if _, err := w.Write(inp); err != nil {
 		return nil, fmt.Errorf("compress payload: %w", err)
 	}
@@ -427,6 +429,48 @@ func compressPayload(inp []byte, newTimeFormat bool) ([]byte, error) {
 		return nil, fmt.Errorf("compress payload: %w", err)
 	}
 	return encodeMsg(compressMsg, &compress{Algo: lzwAlgo, Buf: z.Bytes()}, newTimeFormat)
+}
+
+// flushBuffer is a bytes.Buffer with the Flush method the LZW writer looks
+// for: without it, the writer wraps its destination in a 4 KiB bufio.Writer
+// on every use.
+type flushBuffer struct{ bytes.Buffer }
+
+func (*flushBuffer) Flush() error { return nil }
+
+// LZW coders are kept for reuse: each holds tables of tens of kilobytes
+// (a writer about 64 KiB), which a node would otherwise allocate for every
+// packet it compresses or expands, several a second per node with the
+// presets' EnableCompression.
+var (
+	lzwWriters = sync.Pool{New: func() any { return lzw.NewWriter(nil, lzw.LSB, lzwLitWidth) }}
+	lzwReaders = sync.Pool{New: func() any { return lzw.NewReader(nil, lzw.LSB, lzwLitWidth) }}
+)
+
+// getLZWWriter returns a pooled LZW writer that writes to dst.
+func getLZWWriter(dst io.Writer) *lzw.Writer {
+	w := lzwWriters.Get().(*lzw.Writer)
+	w.Reset(dst, lzw.LSB, lzwLitWidth)
+	return w
+}
+
+// putLZWWriter gives w back to the pool, holding nothing of its last use.
+func putLZWWriter(w *lzw.Writer) {
+	w.Reset(nil, lzw.LSB, lzwLitWidth)
+	lzwWriters.Put(w)
+}
+
+// getLZWReader returns a pooled LZW reader of src.
+func getLZWReader(src []byte) *lzw.Reader {
+	r := lzwReaders.Get().(*lzw.Reader)
+	r.Reset(bytes.NewReader(src), lzw.LSB, lzwLitWidth)
+	return r
+}
+
+// putLZWReader gives r back to the pool, holding nothing of its last use.
+func putLZWReader(r *lzw.Reader) {
+	r.Reset(nil, lzw.LSB, lzwLitWidth)
+	lzwReaders.Put(r)
 }
 
 // decompressPayload decodes msg, the body after the compressMsg type byte,
@@ -476,17 +520,17 @@ func decompressLimited(c *compress, limit int64) ([]byte, error) {
 	if direct < limit {
 		// Measure, then expand into a buffer of exactly that size.
 		out = nil
-		r := lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, lzwLitWidth)
+		r := getLZWReader(c.Buf)
 		n, err := io.CopyN(io.Discard, r, limit+1)
-		_ = r.Close()
+		putLZWReader(r)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
 		}
 		if n <= limit {
 			out = make([]byte, n)
-			r = lzw.NewReader(bytes.NewReader(c.Buf), lzw.LSB, lzwLitWidth)
+			r = getLZWReader(c.Buf)
 			_, err = io.ReadFull(r, out)
-			_ = r.Close()
+			putLZWReader(r)
 			if err != nil {
 				return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
 			}
@@ -500,8 +544,8 @@ func decompressLimited(c *compress, limit int64) ([]byte, error) {
 // output, up to max bytes. more says the output goes on past max; out is
 // then incomplete.
 func inflateUpTo(src []byte, max int) (out []byte, more bool, err error) {
-	r := lzw.NewReader(bytes.NewReader(src), lzw.LSB, lzwLitWidth)
-	defer func() { _ = r.Close() }()
+	r := getLZWReader(src)
+	defer putLZWReader(r)
 	// LZW rarely expands more than a few times; start there and double,
 	// never past max+1 (one byte past max proves there is more).
 	out = make([]byte, 0, min(max+1, 4*len(src)+512))
