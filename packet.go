@@ -414,11 +414,18 @@ func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
 	c.emit(&outSend{to: to, buf: buf})
 }
 
+// minCompressLen is the shortest packet worth compressing. LZW starts with
+// 9-bit codes and the envelope adds about 20 bytes, so a lone ping (77
+// bytes), ack (18) or alive message (66) only grows, and the reference
+// then sends it uncompressed after all; from about 130 bytes (two messages)
+// it shrinks. Skipping the attempt spares every probe a compression.
+const minCompressLen = 128
+
 // sealPacket applies, in the reference's order, compression (when it helps),
 // the CRC, encryption (with nonces from nonces) and the label header. It
 // reads only cfg, so user goroutines may call it too.
 func sealPacket(cfg *Config, nonces io.Reader, msg []byte, crc bool) ([]byte, error) {
-	if cfg.EnableCompression {
+	if cfg.EnableCompression && len(msg) >= minCompressLen {
 		if comp, err := compressPayload(msg, cfg.MsgpackUseNewTimeFormat); err == nil && len(comp) < len(msg) {
 			msg = comp
 		}
