@@ -419,9 +419,22 @@ func splitCompound(buf []byte) (parts [][]byte, truncated int, err error) {
 
 // compressPayload LZW-compresses inp and returns a whole compressMsg.
 func compressPayload(inp []byte, newTimeFormat bool) ([]byte, error) {
+	return compressWith(inp, newTimeFormat, false)
+}
+
+// compressPacket is compressPayload for a datagram, with a pooled coder.
+func compressPacket(inp []byte, newTimeFormat bool) ([]byte, error) {
+	return compressWith(inp, newTimeFormat, true)
+}
+
+// compressWith is compressPayload with a pooled coder or a fresh one.
+// Datagrams are small and, while news flows, many a second, so they use
+// the pool; streams (a push/pull every half minute) make their own, so
+// that the pool is empty, and off the heap, once nothing but probes flows.
+func compressWith(inp []byte, newTimeFormat, pooled bool) ([]byte, error) {
 	var z flushBuffer
-	w := getLZWWriter(&z)
-	defer putLZWWriter(w)
+	w := getLZWWriter(&z, pooled)
+	defer putLZWWriter(w, pooled)
 	if _, err := w.Write(inp); err != nil {
 		return nil, fmt.Errorf("compress payload: %w", err)
 	}
@@ -447,28 +460,42 @@ var (
 	lzwReaders = sync.Pool{New: func() any { return lzw.NewReader(nil, lzw.LSB, lzwLitWidth) }}
 )
 
-// getLZWWriter returns a pooled LZW writer that writes to dst.
-func getLZWWriter(dst io.Writer) *lzw.Writer {
+// getLZWWriter returns an LZW writer to dst, from the pool when pooled.
+func getLZWWriter(dst io.Writer, pooled bool) *lzw.Writer {
+	if !pooled {
+		return lzw.NewWriter(dst, lzw.LSB, lzwLitWidth).(*lzw.Writer)
+	}
 	w := lzwWriters.Get().(*lzw.Writer)
 	w.Reset(dst, lzw.LSB, lzwLitWidth)
 	return w
 }
 
-// putLZWWriter gives w back to the pool, holding nothing of its last use.
-func putLZWWriter(w *lzw.Writer) {
+// putLZWWriter is done with w: back to the pool, holding nothing of its
+// last use, when it came from there.
+func putLZWWriter(w *lzw.Writer, pooled bool) {
+	if !pooled {
+		return
+	}
 	w.Reset(nil, lzw.LSB, lzwLitWidth)
 	lzwWriters.Put(w)
 }
 
-// getLZWReader returns a pooled LZW reader of src.
-func getLZWReader(src []byte) *lzw.Reader {
+// getLZWReader returns an LZW reader of src, from the pool when pooled.
+func getLZWReader(src []byte, pooled bool) *lzw.Reader {
+	if !pooled {
+		return lzw.NewReader(bytes.NewReader(src), lzw.LSB, lzwLitWidth).(*lzw.Reader)
+	}
 	r := lzwReaders.Get().(*lzw.Reader)
 	r.Reset(bytes.NewReader(src), lzw.LSB, lzwLitWidth)
 	return r
 }
 
-// putLZWReader gives r back to the pool, holding nothing of its last use.
-func putLZWReader(r *lzw.Reader) {
+// putLZWReader is done with r; see putLZWWriter.
+func putLZWReader(r *lzw.Reader, pooled bool) {
+	_ = r.Close()
+	if !pooled {
+		return
+	}
 	r.Reset(nil, lzw.LSB, lzwLitWidth)
 	lzwReaders.Put(r)
 }
@@ -486,13 +513,13 @@ func decompressPayloadLimited(msg []byte, limit int64) ([]byte, error) {
 	if err := decodeMsg(msg, &c); err != nil {
 		return nil, fmt.Errorf("decompress payload: %w", err)
 	}
-	return decompressLimited(&c, limit)
+	return decompressLimited(&c, limit, true)
 }
 
 // decompressBuffer expands c, refusing anything over maxDecompressedSize so
 // that a small packet cannot balloon into gigabytes.
 func decompressBuffer(c *compress) ([]byte, error) {
-	return decompressLimited(c, maxDecompressedSize)
+	return decompressLimited(c, maxDecompressedSize, false)
 }
 
 // inflateDirect is how much decompressLimited expands into a buffer that
@@ -503,14 +530,15 @@ func decompressBuffer(c *compress) ([]byte, error) {
 // held no more than inflateDirect.
 const inflateDirect = 1 << 20
 
-// decompressLimited is decompressBuffer with the bound as a parameter.
-func decompressLimited(c *compress, limit int64) ([]byte, error) {
+// decompressLimited is decompressBuffer with the bound as a parameter, and
+// pooled LZW readers when pooled (see compressWith).
+func decompressLimited(c *compress, limit int64, pooled bool) ([]byte, error) {
 	if c.Algo != lzwAlgo {
 		return nil, fmt.Errorf("decompress payload: unknown algorithm %d; the peer runs an incompatible version", c.Algo)
 	}
 	limit = max(limit, 0)
 	direct := min(limit, inflateDirect)
-	out, more, err := inflateUpTo(c.Buf, int(direct))
+	out, more, err := inflateUpTo(c.Buf, int(direct), pooled)
 	if err != nil {
 		return nil, err
 	}
@@ -520,17 +548,17 @@ func decompressLimited(c *compress, limit int64) ([]byte, error) {
 	if direct < limit {
 		// Measure, then expand into a buffer of exactly that size.
 		out = nil
-		r := getLZWReader(c.Buf)
+		r := getLZWReader(c.Buf, pooled)
 		n, err := io.CopyN(io.Discard, r, limit+1)
-		putLZWReader(r)
+		putLZWReader(r, pooled)
 		if err != nil && !errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
 		}
 		if n <= limit {
 			out = make([]byte, n)
-			r = getLZWReader(c.Buf)
+			r = getLZWReader(c.Buf, pooled)
 			_, err = io.ReadFull(r, out)
-			putLZWReader(r)
+			putLZWReader(r, pooled)
 			if err != nil {
 				return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
 			}
@@ -543,9 +571,9 @@ func decompressLimited(c *compress, limit int64) ([]byte, error) {
 // inflateUpTo expands the LZW stream src into a buffer that grows with the
 // output, up to max bytes. more says the output goes on past max; out is
 // then incomplete.
-func inflateUpTo(src []byte, max int) (out []byte, more bool, err error) {
-	r := getLZWReader(src)
-	defer putLZWReader(r)
+func inflateUpTo(src []byte, max int, pooled bool) (out []byte, more bool, err error) {
+	r := getLZWReader(src, pooled)
+	defer putLZWReader(r, pooled)
 	// LZW rarely expands more than a few times; start there and double,
 	// never past max+1 (one byte past max proves there is more).
 	out = make([]byte, 0, min(max+1, 4*len(src)+512))
