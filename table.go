@@ -14,19 +14,47 @@
 
 package memberlist
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"math/bits"
+)
 
 // memberHashSeed seeds every index's hashes. Hashes never decide an order
 // the protocol can see, so a per-process random seed keeps runs
 // deterministic.
 var memberHashSeed = maphash.MakeSeed()
 
-// tableChunk is how many nodeStates a chunk holds: 292 × 56 = 16,352 bytes,
-// just under the runtime's 16 KiB size class.
-const tableChunk = 292
+// tableChunk is how many nodeStates a full chunk holds: 292 × 56 = 16,352
+// bytes, just under the runtime's 16 KiB size class. The first chunks are
+// smaller, 8, 16, 32, 64 and 128 members (smallChunkSlots in all), so that
+// a node of a small cluster does not hold 16 KiB for a few members.
+const (
+	tableChunk      = 292
+	firstChunk      = 8
+	smallChunks     = 5
+	smallChunkSlots = firstChunk<<smallChunks - firstChunk // 248
+)
+
+// chunkOf returns the chunk that holds slot and the slot's place in it.
+func chunkOf(slot uint32) (chunk int, off uint32) {
+	if slot < smallChunkSlots {
+		k := bits.Len32((slot+firstChunk)/firstChunk) - 1
+		return k, slot + firstChunk - firstChunk<<k
+	}
+	s := slot - smallChunkSlots
+	return smallChunks + int(s/tableChunk), s % tableChunk
+}
+
+// chunkLen is how many nodeStates chunk k holds.
+func chunkLen(k int) int {
+	if k < smallChunks {
+		return firstChunk << k
+	}
+	return tableChunk
+}
 
 type memberTable struct {
-	chunks []*[tableChunk]nodeState
+	chunks [][]nodeState
 	free   []uint32 // released slots, reused last in, first out
 	used   uint32   // slots ever handed out
 
@@ -46,8 +74,8 @@ func (x *memberTable) alloc() *nodeState {
 	} else {
 		slot = x.used
 		x.used++
-		if int(slot/tableChunk) == len(x.chunks) {
-			x.chunks = append(x.chunks, new([tableChunk]nodeState))
+		if k, _ := chunkOf(slot); k == len(x.chunks) {
+			x.chunks = append(x.chunks, make([]nodeState, chunkLen(k)))
 		}
 	}
 	st := x.at(slot)
@@ -64,7 +92,8 @@ func (x *memberTable) release(st *nodeState) {
 
 // at returns the nodeState at slot.
 func (x *memberTable) at(slot uint32) *nodeState {
-	return &x.chunks[slot/tableChunk][slot%tableChunk]
+	k, off := chunkOf(slot)
+	return &x.chunks[k][off]
 }
 
 func memberHash(name string) uint64 {

@@ -52,6 +52,17 @@ func TestMemberIndexAgainstMap(t *testing.T) {
 func TestNodeStateSize(t *testing.T) {
 	require.Equal(t, uintptr(56), unsafe.Sizeof(nodeState{}))
 	require.Equal(t, uintptr(16352), unsafe.Sizeof([tableChunk]nodeState{}))
+	// Every slot maps to one place, chunk after chunk, each filled in turn.
+	var k, off int
+	for slot := range uint32(3000) {
+		gk, goff := chunkOf(slot)
+		require.Equal(t, k, gk, "slot %d", slot)
+		require.Equal(t, uint32(off), goff, "slot %d", slot)
+		if off++; off == chunkLen(k) {
+			k, off = k+1, 0
+		}
+	}
+	require.Equal(t, 248, smallChunkSlots)
 	require.Equal(t, uintptr(16), unsafe.Sizeof(newsEntry{}))
 	require.Equal(t, uintptr(1016), unsafe.Sizeof(newsChunk{}))
 }
