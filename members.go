@@ -120,7 +120,7 @@ type hostPortKey struct {
 // maxHostPorts bounds the core's cache of "host:port" strings: a node sends
 // most to the few members it probes and gossips to in a while, and a
 // simulator runs thousands of cores.
-const maxHostPorts = 64
+const maxHostPorts = 16
 
 // hostPort is joinHostPort through the core's cache.
 func (c *core) hostPort(ip []byte, port uint16) string {
