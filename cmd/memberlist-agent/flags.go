@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/swimgo/memberlist"
 )
@@ -32,6 +33,33 @@ type options struct {
 	logFormat string
 	logLevel  slog.Level
 	tcpOnly   bool
+	reconnect optDuration
+}
+
+// optDuration is a duration flag that knows whether it was given, so that
+// an absent flag leaves the profile's value alone.
+type optDuration struct {
+	d   time.Duration
+	set bool
+}
+
+func (o *optDuration) String() string {
+	if o == nil || !o.set {
+		return ""
+	}
+	return o.d.String()
+}
+
+func (o *optDuration) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 10s or 1m")
+	}
+	if d < 0 {
+		return errors.New("must not be negative (0 turns reconnecting off)")
+	}
+	*o = optDuration{d: d, set: true}
+	return nil
 }
 
 // hostPort is a "host:port" flag value; the host may be empty (all
@@ -186,6 +214,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.Var(logFormat, "log-format", "log format: text or json")
 	fs.Var(level, "log-level", "log level: debug, info, warn or error")
 	fs.BoolVar(&o.tcpOnly, "tcp-only", false, "send every message over TCP streams, no UDP (all members must use it)")
+	fs.Var(&o.reconnect, "reconnect-interval", "how often to retry a member declared dead by failure, so a healed partition re-merges (a `duration`; default the profile's, 30s lan, 60s wan, 15s local; 0 turns it off)")
 
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -240,6 +269,9 @@ func (o *options) config() (*memberlist.Config, error) {
 	}
 	c.Label = o.label
 	c.TCPOnly = o.tcpOnly
+	if o.reconnect.set {
+		c.ReconnectInterval = o.reconnect.d
+	}
 	if len(o.keys) > 0 {
 		kr, err := memberlist.NewKeyring(o.keys, o.keys[0])
 		if err != nil {

@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	local := list.LocalNode()
 	log.Info("agent started", "name", local.Name, "bind", net.JoinHostPort(conf.BindAddr, fmt.Sprint(conf.BindPort)),
 		"advertise", local.Address(), "http", httpLn.Addr().String(), "profile", opts.profile,
-		"encrypted", len(opts.keys) > 0, "tcp_only", opts.tcpOnly)
+		"encrypted", len(opts.keys) > 0, "tcp_only", opts.tcpOnly, "reconnect_interval", conf.ReconnectInterval.String())
 
 	httpSrv := newHTTPServer(srv.handler(reg), log)
 	var wg sync.WaitGroup

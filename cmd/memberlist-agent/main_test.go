@@ -384,6 +384,8 @@ func TestFlagErrors(t *testing.T) {
 		{"log level", []string{"-log-level", "loud"}, "-log-level"},
 		{"http bad", []string{"-http", "7980"}, "-http"},
 		{"empty name", []string{"-name", ""}, "-name"},
+		{"reconnect interval not a duration", []string{"-reconnect-interval", "soon"}, "-reconnect-interval"},
+		{"reconnect interval negative", []string{"-reconnect-interval", "-1s"}, "-reconnect-interval"},
 		{"label too long", []string{"-label", strings.Repeat("x", 256)}, "-label"},
 		{"stray argument", []string{"127.0.0.1:7946"}, "-join"},
 		{"http in use", []string{"-name", "x", "-bind", "127.0.0.1:0", "-http", taken}, "-http " + taken},
