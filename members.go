@@ -101,15 +101,6 @@ func (n *nodeState) deadOrLeft() bool {
 	return n.st == uint8(StateDead) || n.st == uint8(StateLeft)
 }
 
-// address returns the member's "host:port".
-func (n *nodeState) address() string {
-	return joinHostPort(n.ip[:n.ipLen], n.port)
-}
-
-func (n *nodeState) fullAddress() Address {
-	return Address{Addr: n.address(), Name: n.name()}
-}
-
 // hostPortKey is an IP address (4 or 16 bytes) and a port, as a map key.
 type hostPortKey struct {
 	ip   [16]byte
