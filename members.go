@@ -209,6 +209,27 @@ func (c *core) refute(me *nodeState, accusedInc uint32) {
 	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
 }
 
+// reassert answers a stale accusation: a suspect or dead message about us
+// at an incarnation we already refuted. Its sender missed our refutation
+// (on a lossy network, a refutation sent its few times can miss a node),
+// and would otherwise keep suspecting us until it declares us dead; so our
+// current alive message goes out again, at the same incarnation. The
+// reference ignores such messages.
+func (c *core) reassert(me *nodeState) {
+	if c.leaving {
+		return // our leave is the news now
+	}
+	a := alive{
+		Incarnation: me.incarnation,
+		Node:        me.name(),
+		Addr:        me.addr(),
+		Port:        me.port,
+		Meta:        me.meta(),
+		Vsn:         me.vsnSlice(),
+	}
+	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
+}
+
 // aliveNode handles news that a member is alive. notify, when non-zero, is
 // the token of an outNotify to emit once the resulting broadcast is done.
 // bootstrap is set for our own alive messages at start and on UpdateNode.
@@ -376,6 +397,9 @@ func (c *core) suspectNode(s *suspect) {
 	st := c.index.get(s.Node)
 	ok := st != nil
 	if !ok || s.Incarnation < st.incarnation {
+		if ok && st.name() == c.cfg.Name {
+			c.reassert(st)
+		}
 		return
 	}
 	// A suspicion already running takes the message as a confirmation; an
@@ -436,6 +460,9 @@ func (c *core) deadNode(d *dead) {
 	st := c.index.get(d.Node)
 	ok := st != nil
 	if !ok || d.Incarnation < st.incarnation {
+		if ok && st.name() == c.cfg.Name && d.From != d.Node {
+			c.reassert(st)
+		}
 		return
 	}
 	c.endSuspicion(st)

@@ -47,3 +47,28 @@ func TestConfigNameTooLong(t *testing.T) {
 	require.ErrorContains(t, err, "Name")
 	require.ErrorContains(t, err, "MaxNodeNameLen")
 }
+
+// A suspicion of us at an incarnation we already refuted means its sender
+// missed the refutation: our alive message goes out again, at the same
+// incarnation, rather than the stale suspicion being ignored until the
+// sender declares us dead.
+func TestStaleAccusationReasserts(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	me := h.c.index.get("self")
+	inc := me.incarnation
+	h.deliver(suspectMsg, &suspect{Node: "self", Incarnation: inc, From: "a"})
+	require.Equal(t, inc+1, me.incarnation, "refuted")
+	refuted := me.newsGen
+
+	h.deliver(suspectMsg, &suspect{Node: "self", Incarnation: inc, From: "a"})
+	require.Equal(t, inc+1, me.incarnation, "no new incarnation for a stale suspicion")
+	require.NotEqual(t, refuted, me.newsGen, "our alive message is queued again")
+	afterSuspect := me.newsGen
+
+	h.deliver(deadMsg, &dead{Node: "self", Incarnation: inc, From: "a"})
+	require.Equal(t, inc+1, me.incarnation)
+	require.NotEqual(t, afterSuspect, me.newsGen, "a stale death is answered the same way")
+	require.Equal(t, StateAlive, h.state("self"))
+	h.sent()
+}
