@@ -198,15 +198,20 @@ func (c *core) refute(me *nodeState, accusedInc uint32) {
 	}
 	me.incarnation = inc
 	c.applyAwareness(1)
-	a := alive{
-		Incarnation: inc,
-		Node:        me.name(),
-		Addr:        me.addr(),
-		Port:        me.port,
-		Meta:        me.meta(),
-		Vsn:         me.vsnSlice(),
-	}
+	a := me.aliveMsg()
 	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
+}
+
+// aliveMsg is the alive message that says what the member is now.
+func (n *nodeState) aliveMsg() alive {
+	return alive{
+		Incarnation: n.incarnation,
+		Node:        n.name(),
+		Addr:        n.addr(),
+		Port:        n.port,
+		Meta:        n.meta(),
+		Vsn:         n.vsnSlice(),
+	}
 }
 
 // reassert answers a stale accusation: a suspect or dead message about us
@@ -219,14 +224,7 @@ func (c *core) reassert(me *nodeState) {
 	if c.leaving {
 		return // our leave is the news now
 	}
-	a := alive{
-		Incarnation: me.incarnation,
-		Node:        me.name(),
-		Addr:        me.addr(),
-		Port:        me.port,
-		Meta:        me.meta(),
-		Vsn:         me.vsnSlice(),
-	}
+	a := me.aliveMsg()
 	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
 }
 
