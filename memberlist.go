@@ -270,14 +270,11 @@ func streamSource(conn net.Conn) string {
 	if a == nil {
 		return ""
 	}
-	if t, ok := a.(*net.TCPAddr); ok {
-		return t.IP.String()
-	}
-	host, _, err := net.SplitHostPort(a.String())
-	if err != nil || net.ParseIP(host) == nil {
+	ip, err := addrIP(a)
+	if err != nil {
 		return ""
 	}
-	return host
+	return ip.String()
 }
 
 // takeSourceSlot counts one more open stream from src, unless src already

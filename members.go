@@ -121,8 +121,10 @@ func (c *core) hostPort(ip []byte, port uint16) string {
 		return s
 	}
 	s := joinHostPort(ip, port)
-	if c.hostPorts == nil || len(c.hostPorts) >= maxHostPorts {
+	if c.hostPorts == nil {
 		c.hostPorts = make(map[hostPortKey]string, maxHostPorts)
+	} else if len(c.hostPorts) >= maxHostPorts {
+		clear(c.hostPorts)
 	}
 	c.hostPorts[k] = s
 	return s

@@ -331,6 +331,26 @@ func (c *core) decode(body []byte, out any, what string, from net.Addr) bool {
 	return true
 }
 
+// addrIP is the IP address a names: a UDP or TCP address's own, or the
+// host of its "host:port" form.
+func addrIP(a net.Addr) (net.IP, error) {
+	switch v := a.(type) {
+	case *net.UDPAddr:
+		return v.IP, nil
+	case *net.TCPAddr:
+		return v.IP, nil
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return nil, err
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return nil, fmt.Errorf("cannot parse IP from %s", host)
+	}
+	return ip, nil
+}
+
 // sourceAllowed applies CIDRsAllowed to where a packet or stream came from.
 // An address that names no IP (an in-memory "pipe") is let through; any
 // other that cannot be read is refused.
@@ -341,24 +361,12 @@ func sourceAllowed(cfg *Config, from net.Addr) error {
 	if from == nil {
 		return errors.New("no source address to check against CIDRsAllowed")
 	}
-	var ip net.IP
-	switch a := from.(type) {
-	case *net.UDPAddr:
-		ip = a.IP
-	case *net.TCPAddr:
-		ip = a.IP
-	default:
-		src := from.String()
-		if src == "pipe" {
-			return nil
-		}
-		host, _, err := net.SplitHostPort(src)
-		if err != nil {
-			return err
-		}
-		if ip = net.ParseIP(host); ip == nil {
-			return fmt.Errorf("cannot parse IP from %s", host)
-		}
+	if from.String() == "pipe" {
+		return nil
+	}
+	ip, err := addrIP(from)
+	if err != nil {
+		return err
 	}
 	return cfg.IPAllowed(ip)
 }
