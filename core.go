@@ -92,6 +92,12 @@ type coreEnv struct {
 // core is one node's protocol state machine. Its methods are the inputs; they
 // must all be called from one goroutine, with non-decreasing times.
 type core struct {
+	// scratch holds the news message handleNews decodes into; see there.
+	scratch struct {
+		alive   alive
+		suspect suspect
+		dead    dead
+	}
 	cfg     *Config
 	log     *log.Logger
 	metrics metricSink

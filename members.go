@@ -8,8 +8,10 @@ import (
 	"bytes"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 	"unique"
+	"unsafe"
 )
 
 // nodeState is this node's view of one member, 56 bytes (see the scale
@@ -67,6 +69,19 @@ func (n *nodeState) meta() []byte {
 		return nil
 	}
 	return []byte(n.metaH.Value())
+}
+
+// metaView is the member's metadata like meta, but without a copy: a view
+// of the interned bytes, which must never be written.
+func (n *nodeState) metaView() []byte {
+	if n.metaH == (unique.Handle[string]{}) {
+		return nil
+	}
+	m := n.metaH.Value()
+	if m == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(m), len(m))
 }
 
 // hasMeta reports whether m is the member's metadata. Like bytes.Equal, it
@@ -271,7 +286,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			return
 		}
 		peer := &Node{
-			Name: a.Node, Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta),
+			Name: strings.Clone(a.Node), Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta),
 			PMin: a.Vsn[0], PMax: a.Vsn[1], PCur: a.Vsn[2], DMin: a.Vsn[3], DMax: a.Vsn[4], DCur: a.Vsn[5],
 		}
 		if err := c.cfg.Alive.NotifyAlive(peer); err != nil {
@@ -323,7 +338,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			c.log.Printf("[ERR] memberlist: Conflicting address for %s. Mine: %v:%d Theirs: %v:%d Old state: %v",
 				st.name(), st.addr(), st.port, net.IP(a.Addr), a.Port, st.state())
 			if c.cfg.Conflict != nil {
-				other := &Node{Name: a.Node, Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta)}
+				other := &Node{Name: strings.Clone(a.Node), Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta)}
 				c.cfg.Conflict.NotifyConflict(st.toNode(), other)
 			}
 			return
@@ -351,7 +366,8 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		c.log.Printf("[WARN] memberlist: Refuting an alive message for '%s' (%v:%d) meta:(%v VS %v), vsn:(%v VS %v)",
 			a.Node, net.IP(a.Addr), a.Port, a.Meta, st.meta(), a.Vsn, st.vsnSlice())
 	} else {
-		c.encodeAndBroadcast(st, aliveMsg, a, notify)
+		cp := *a // so that a, often on the caller's stack, does not escape
+		c.encodeAndBroadcast(st, aliveMsg, &cp, notify)
 		changed := false
 		if len(a.Vsn) >= 6 && !bytes.Equal(st.vsn[:], a.Vsn[:6]) {
 			copy(st.vsn[:], a.Vsn[:6])
@@ -406,7 +422,8 @@ func (c *core) suspectNode(s *suspect) {
 	// independent one is gossiped on so that others hear it too.
 	if susp := c.suspicions[st]; susp != nil {
 		if susp.confirm(s.From) {
-			c.encodeAndBroadcast(st, suspectMsg, s, 0)
+			cp := *s // so that s does not escape
+			c.encodeAndBroadcast(st, suspectMsg, &cp, 0)
 			c.scheduleSuspicion(st)
 		}
 		return
@@ -419,7 +436,8 @@ func (c *core) suspectNode(s *suspect) {
 		c.log.Printf("[WARN] memberlist: Refuting a suspect message (from: %s)", s.From)
 		return
 	}
-	c.encodeAndBroadcast(st, suspectMsg, s, 0)
+	cp := *s
+	c.encodeAndBroadcast(st, suspectMsg, &cp, 0)
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "suspect"}, 1, c.labels)
 
 	st.incarnation = s.Incarnation
@@ -475,9 +493,11 @@ func (c *core) deadNode(d *dead) {
 			c.log.Printf("[WARN] memberlist: Refuting a dead message (from: %s)", d.From)
 			return
 		}
-		c.encodeAndBroadcast(st, deadMsg, d, c.leaveToken)
+		cp := *d // so that d does not escape
+		c.encodeAndBroadcast(st, deadMsg, &cp, c.leaveToken)
 	} else {
-		c.encodeAndBroadcast(st, deadMsg, d, 0)
+		cp := *d
+		c.encodeAndBroadcast(st, deadMsg, &cp, 0)
 	}
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, c.labels)
 

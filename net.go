@@ -508,6 +508,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 	cur := make([]pushNodeState, 0, min(hdr.Nodes, 1024))
 	budget := maxPushNodesBytes
 	dec := codec.NewDecoderBytes(nil, msgpackNewTime)
+	var arena decodeArena
 	for i := range hdr.Nodes {
 		raw, err = readMsgpackValue(r, raw[:0], budget)
 		if err != nil {
@@ -519,6 +520,9 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 			cur = make([]pushNodeState, 0, min(hdr.Nodes-i, 8192))
 		}
 		cur = append(cur, pushNodeState{})
+		if decodePushNodeState(raw, &cur[len(cur)-1], &arena) {
+			continue
+		}
 		if err := decodeMsgWith(dec, raw, &cur[len(cur)-1]); err != nil {
 			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w", i+1, hdr.Nodes, err)
 		}

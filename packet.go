@@ -174,19 +174,24 @@ func (c *core) flushHandoff() {
 	}
 }
 
-// handleNews handles a membership message from the handoff queue.
+// handleNews handles a membership message from the handoff queue. It
+// decodes into the core's own scratch messages: the decoder takes any, so a
+// local would be allocated on the heap for every message, and most news is
+// news already heard.
 func (c *core) handleNews(m handoffMsg) {
 	body, from := m.body, m.from
 	switch m.t {
 	case suspectMsg:
-		var s suspect
-		if c.decode(body, &s, "suspect message", from) {
-			c.suspectNode(&s)
+		s := &c.scratch.suspect
+		*s = suspect{}
+		if c.decode(body, s, "suspect message", from) {
+			c.suspectNode(s)
 		}
 	case aliveMsg:
 		// handlePacket has already refused a source outside CIDRsAllowed.
-		var a alive
-		if !c.decode(body, &a, "alive message", from) {
+		a := &c.scratch.alive
+		*a = alive{}
+		if !c.decode(body, a, "alive message", from) {
 			return
 		}
 		if c.cfg.IPMustBeChecked() && len(a.Addr) > 0 {
@@ -197,11 +202,12 @@ func (c *core) handleNews(m handoffMsg) {
 			}
 		}
 		a.Port = c.peerPort(a.Port)
-		c.aliveNode(&a, 0, false)
+		c.aliveNode(a, 0, false)
 	case deadMsg:
-		var d dead
-		if c.decode(body, &d, "dead message", from) {
-			c.deadNode(&d)
+		d := &c.scratch.dead
+		*d = dead{}
+		if c.decode(body, d, "dead message", from) {
+			c.deadNode(d)
 		}
 	}
 }

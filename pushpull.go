@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"strings"
 	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
@@ -166,28 +167,32 @@ func (c *core) localState(join bool) ([]byte, error) {
 
 // localStateOf is localState for the members keep accepts (all when nil),
 // and extra, when given, in place of its member's own entry.
+//
+// The member entries are encoded straight from the table: each entry's
+// fields are views of the nodeState and its interned metadata, so a state
+// of N members costs its one buffer, not N slices and N copies of the
+// metadata (this runs for every join and every periodic exchange, with the
+// whole table).
 func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNodeState) ([]byte, error) {
-	states := make([]pushNodeState, 0, len(c.nodes)+1)
 	var counts [4]int
+	nStates, size := 0, 0
+	skip := func(n *nodeState) bool {
+		return (keep != nil && !keep(n)) || (extra != nil && n.name() == extra.Name)
+	}
 	for _, n := range c.nodes {
 		if n.state() >= 0 && int(n.state()) < len(counts) {
 			counts[n.state()]++
 		}
-		if (keep != nil && !keep(n)) || (extra != nil && n.name() == extra.Name) {
+		if skip(n) {
 			continue
 		}
-		states = append(states, pushNodeState{
-			Name:        n.name(),
-			Addr:        n.ip[:n.ipLen:n.ipLen], // encoded at once, never kept
-			Port:        n.port,
-			Meta:        n.meta(),
-			Incarnation: n.incarnation,
-			State:       n.state(),
-			Vsn:         n.vsnSlice(),
-		})
+		ps := n.pushState()
+		nStates++
+		size += ps.wireLen()
 	}
 	if extra != nil {
-		states = append(states, *extra)
+		nStates++
+		size += extra.wireLen()
 	}
 	for st, cnt := range counts {
 		c.metrics.SetGaugeWithLabels([]string{"memberlist", "node", "instances"}, float32(cnt),
@@ -197,14 +202,56 @@ func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNo
 	if c.cfg.Delegate != nil {
 		user = c.cfg.Delegate.LocalState(join)
 	}
-	buf, err := encodePushPull(join, states, user, c.cfg.MsgpackUseNewTimeFormat)
-	if err != nil {
-		return nil, fmt.Errorf("encode push/pull state: %w", err)
+	var buf []byte
+	if wireFastOff.Load() {
+		// The reflection codec, for the tests that check the two agree.
+		states := make([]pushNodeState, 0, nStates)
+		for _, n := range c.nodes {
+			if !skip(n) {
+				states = append(states, n.pushState())
+			}
+		}
+		if extra != nil {
+			states = append(states, *extra)
+		}
+		var err error
+		if buf, err = encodePushPull(join, states, user, c.cfg.MsgpackUseNewTimeFormat); err != nil {
+			return nil, fmt.Errorf("encode push/pull state: %w", err)
+		}
+	} else {
+		hdr := pushPullHeader{Nodes: nStates, UserStateLen: len(user), Join: join}
+		buf = make([]byte, 1, 1+hdr.wireLen()+size+len(user))
+		buf[0] = byte(pushPullMsg)
+		buf = hdr.appendWire(buf)
+		for _, n := range c.nodes {
+			if !skip(n) {
+				ps := n.pushState()
+				buf = ps.appendWire(buf)
+			}
+		}
+		if extra != nil {
+			buf = extra.appendWire(buf)
+		}
+		buf = append(buf, user...)
 	}
 	if len(buf) >= 5 {
 		c.metrics.SetGaugeWithLabels([]string{"memberlist", "size", "local"}, float32(len(buf)), c.labels)
 	}
 	return buf, nil
+}
+
+// pushState is the member's push/pull entry. Its byte slices are views of
+// n and of its interned metadata, to be encoded at once and never written.
+func (n *nodeState) pushState() pushNodeState {
+	return pushNodeState{
+		Name:        n.name(),
+		Addr:        n.ip[:n.ipLen:n.ipLen],
+		Port:        n.port,
+		Meta:        n.metaView(),
+		Incarnation: n.incarnation,
+		State:       n.state(),
+		Vsn:         n.vsn[:len(n.vsn):len(n.vsn)],
+	}
 }
 
 // mergeRemoteState merges a peer's push/pull state. On a join the merge
@@ -234,7 +281,7 @@ func (c *core) mergeRemoteState(join bool, remote []pushNodeState, user []byte) 
 
 func pushStateNode(r *pushNodeState) *Node {
 	n := &Node{
-		Name:  r.Name,
+		Name:  strings.Clone(r.Name), // r's strings may share a buffer with the whole state
 		Addr:  append(net.IP(nil), r.Addr...),
 		Port:  r.Port,
 		Meta:  cloneBytes(r.Meta),

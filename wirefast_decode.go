@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"math"
 	"strings"
+	"unsafe"
 )
 
 // mpKind is how a struct field is read off the wire.
@@ -493,6 +494,86 @@ func (d *fastDec) alloc() {
 		}
 	}
 	d.strs = sb.String()
+}
+
+// allocIn is alloc, but cuts the fields from a's chunks instead of making
+// a string and a []byte of their own.
+func (d *fastDec) allocIn(a *decodeArena) {
+	if d.nStr+d.nBin == 0 {
+		d.alloc()
+		return
+	}
+	p := a.take(d.nStr + d.nBin)
+	sOff, bOff := 0, d.nStr
+	for i := range d.vals {
+		v := &d.vals[i]
+		if !v.set || v.isNil {
+			continue
+		}
+		switch v.kind {
+		case mpKindStr:
+			copy(p[sOff:], d.buf[v.off:v.off+v.n])
+			v.dst = sOff
+			sOff += v.n
+		case mpKindBytes:
+			v.dst = bOff - d.nStr
+			if !v.arr {
+				copy(p[bOff:], d.buf[v.off:v.off+v.n])
+			} else {
+				q := v.off
+				for k := range v.n {
+					u, _, nq, _ := d.int(q)
+					p[bOff+k] = byte(u)
+					q = nq
+				}
+			}
+			bOff += v.n
+		}
+	}
+	if d.nStr > 0 {
+		d.strs = unsafe.String(&p[0], d.nStr)
+	}
+	d.bins = p[d.nStr:]
+}
+
+// decodeArena hands out the memory of many decoded messages' fields from
+// shared chunks: a push/pull of N members would otherwise make 2N small
+// allocations. Bytes handed out are never written again, so strings may be
+// made over them.
+type decodeArena struct{ buf []byte }
+
+// decodeArenaChunk is the size of an arena's chunks: a member's entry
+// takes some 20 to 60 bytes of names and addresses.
+const decodeArenaChunk = 16 << 10
+
+// take returns n fresh bytes.
+func (a *decodeArena) take(n int) []byte {
+	if n > cap(a.buf)-len(a.buf) {
+		if n > decodeArenaChunk/4 {
+			return make([]byte, n)
+		}
+		a.buf = make([]byte, 0, decodeArenaChunk)
+	}
+	off := len(a.buf)
+	a.buf = a.buf[:off+n]
+	return a.buf[off : off+n : off+n]
+}
+
+// decodePushNodeState is decodeMsg for one push/pull entry, its fields cut
+// from a. It reports false when the fast decoder is off or not sure of the
+// input; then the caller decodes it the slow way.
+func decodePushNodeState(buf []byte, m *pushNodeState, a *decodeArena) bool {
+	if wireFastOff.Load() || !m.isZero() {
+		return false
+	}
+	var d fastDec
+	if !d.parse(buf, nodeStateFields) {
+		return false
+	}
+	d.allocIn(a)
+	*m = pushNodeState{Name: d.str(0), Addr: d.bytes(1), Port: uint16(d.vals[2].num), Meta: d.bytes(3),
+		Incarnation: uint32(d.vals[4].num), State: NodeStateType(int64(d.vals[5].num)), Vsn: d.bytes(6)}
+	return true
 }
 
 // str is string field i.
