@@ -14,29 +14,58 @@ import (
 	"unsafe"
 )
 
-// nodeState is this node's view of one member, 56 bytes (see the scale
+// nodeState is this node's view of one member, 24 bytes (see the scale
 // budget in DESIGN.md), kept in a memberTable chunk: no maps, timers or
 // channels per entry, suspicion state in the core's suspicions map and only
-// while the member is suspect, the address inline, and the name and
-// metadata as unique.Handles, so that the many cores of a simulation share
-// one copy of each name and metadata instead of one per core, and a name
-// compares by pointer.
+// while the member is suspect, and everything an alive message says about
+// the member besides its incarnation (name, address, port, metadata,
+// versions) in one interned memberInfo. A member's info changes rarely and
+// is the same in every node's table, so the many cores of a simulation
+// share one copy of it instead of holding one each.
 type nodeState struct {
-	id          unique.Handle[string] // the name
-	metaH       unique.Handle[string] // the metadata; the zero Handle is nil metadata
-	ip          [16]byte              // the address's first ipLen bytes
+	info        unique.Handle[memberInfo]
 	incarnation uint32
 	stateChange uint32 // core.elapsedMs() at the last state change; see stateAge
 	slot        uint32 // where the member lives in the memberTable
-	port        uint16
-	st          uint8    // NodeStateType
-	ipLen       uint8    // 4 or 16, as the member sent it
-	vsn         [6]uint8 // PMin, PMax, PCur, DMin, DMax, DCur
-	newsGen     uint16   // odd while news about the member is queued; see newsQueue
+	newsGen     uint16 // odd while news about the member is queued; see newsQueue
+	st          uint8  // NodeStateType
+}
+
+// memberInfo is what an alive message says about a member besides its
+// incarnation, interned (see nodeState).
+type memberInfo struct {
+	name    string
+	meta    string   // hasMeta tells nil metadata from empty
+	ip      [16]byte // the address's first ipLen bytes
+	port    uint16
+	ipLen   uint8 // 4 or 16, as the member sent it
+	hasMeta bool
+	vsn     [6]uint8 // PMin, PMax, PCur, DMin, DMax, DCur
+}
+
+// makeInfo interns a member's info. ip must be 4 or 16 bytes (see
+// validAddr); a vsn shorter than 6 bytes leaves the versions 0. No argument
+// is kept: unique.Make copies the strings of a value it has not seen.
+func makeInfo(name string, ip []byte, port uint16, meta []byte, vsn []byte) unique.Handle[memberInfo] {
+	k := memberInfo{name: name, port: port, hasMeta: meta != nil}
+	k.ipLen = uint8(copy(k.ip[:], ip))
+	if len(meta) > 0 {
+		k.meta = unsafe.String(unsafe.SliceData(meta), len(meta))
+	}
+	if len(vsn) >= len(k.vsn) {
+		copy(k.vsn[:], vsn)
+	}
+	return unique.Make(k)
 }
 
 // name is the member's name.
-func (n *nodeState) name() string { return n.id.Value() }
+func (n *nodeState) name() string { return n.info.Value().name }
+
+// port is the member's port.
+func (n *nodeState) port() uint16 { return n.info.Value().port }
+
+// vsn is the member's protocol and delegate versions.
+func (n *nodeState) vsn() [6]uint8 { return n.info.Value().vsn }
 
 func (n *nodeState) state() NodeStateType { return NodeStateType(n.st) }
 
@@ -44,16 +73,15 @@ func (n *nodeState) setState(s NodeStateType) { n.st = uint8(s) }
 
 // addr is the member's IP address in the form it was sent (4 or 16 bytes).
 // It returns a new slice each call.
-func (n *nodeState) addr() net.IP { return append(net.IP(nil), n.ip[:n.ipLen]...) }
+func (n *nodeState) addr() net.IP {
+	i := n.info.Value()
+	return append(net.IP(nil), i.ip[:i.ipLen]...)
+}
 
 // hasAddr reports whether ip is the member's address, byte for byte.
 func (n *nodeState) hasAddr(ip []byte) bool {
-	return len(ip) == int(n.ipLen) && string(ip) == string(n.ip[:n.ipLen])
-}
-
-// setAddr stores ip, which must be 4 or 16 bytes (see validAddr).
-func (n *nodeState) setAddr(ip []byte) {
-	n.ipLen = uint8(copy(n.ip[:], ip))
+	i := n.info.Value()
+	return len(ip) == int(i.ipLen) && string(ip) == string(i.ip[:i.ipLen])
 }
 
 // validAddr reports whether ip can be a member's address: an IPv4 or IPv6
@@ -65,51 +93,37 @@ func validAddr(ip []byte) bool {
 // meta is the member's metadata, nil when it has none. It returns a new
 // slice each call.
 func (n *nodeState) meta() []byte {
-	if n.metaH == (unique.Handle[string]{}) {
+	i := n.info.Value()
+	if !i.hasMeta {
 		return nil
 	}
-	return []byte(n.metaH.Value())
+	return []byte(i.meta)
 }
 
 // metaView is the member's metadata like meta, but without a copy: a view
 // of the interned bytes, which must never be written.
 func (n *nodeState) metaView() []byte {
-	if n.metaH == (unique.Handle[string]{}) {
+	i := n.info.Value()
+	return i.metaView()
+}
+
+// metaView is the metadata as a view of the interned bytes; see
+// nodeState.metaView.
+func (i *memberInfo) metaView() []byte {
+	if !i.hasMeta {
 		return nil
 	}
-	m := n.metaH.Value()
-	if m == "" {
+	if i.meta == "" {
 		return []byte{}
 	}
-	return unsafe.Slice(unsafe.StringData(m), len(m))
+	return unsafe.Slice(unsafe.StringData(i.meta), len(i.meta))
 }
 
 // hasMeta reports whether m is the member's metadata. Like bytes.Equal, it
-// takes nil and empty metadata for the same; setMeta keeps the form it was
-// first given, as the wire tells the two apart.
+// takes nil and empty metadata for the same; the info keeps the form it
+// was given, as the wire tells the two apart.
 func (n *nodeState) hasMeta(m []byte) bool {
-	if n.metaH == (unique.Handle[string]{}) {
-		return len(m) == 0
-	}
-	return string(m) == n.metaH.Value()
-}
-
-// sameMeta reports whether two metadata handles hold the same bytes, nil
-// and empty being the same.
-func sameMeta(a, b unique.Handle[string]) bool {
-	if a == b {
-		return true
-	}
-	var none unique.Handle[string]
-	return (a == none || a.Value() == "") && (b == none || b.Value() == "")
-}
-
-func (n *nodeState) setMeta(m []byte) {
-	if m == nil {
-		n.metaH = unique.Handle[string]{}
-		return
-	}
-	n.metaH = internBytes(m)
+	return string(m) == n.info.Value().meta
 }
 
 func (n *nodeState) deadOrLeft() bool {
@@ -147,29 +161,32 @@ func (c *core) hostPort(ip []byte, port uint16) string {
 
 // addressOf is n's fullAddress, formatted through the core's cache.
 func (c *core) addressOf(n *nodeState) Address {
-	return Address{Addr: c.hostPort(n.ip[:n.ipLen], n.port), Name: n.name()}
+	i := n.info.Value()
+	return Address{Addr: c.hostPort(i.ip[:i.ipLen], i.port), Name: i.name}
 }
 
 // toNode returns a Node the caller owns: no byte of it is shared with the
 // core, so users may keep and read it without racing the protocol.
 func (n *nodeState) toNode() *Node {
+	i := n.info.Value()
 	return &Node{
-		Name:  n.name(),
+		Name:  i.name,
 		Addr:  n.addr(),
-		Port:  n.port,
+		Port:  i.port,
 		Meta:  n.meta(),
 		State: n.state(),
-		PMin:  n.vsn[0],
-		PMax:  n.vsn[1],
-		PCur:  n.vsn[2],
-		DMin:  n.vsn[3],
-		DMax:  n.vsn[4],
-		DCur:  n.vsn[5],
+		PMin:  i.vsn[0],
+		PMax:  i.vsn[1],
+		PCur:  i.vsn[2],
+		DMin:  i.vsn[3],
+		DMax:  i.vsn[4],
+		DCur:  i.vsn[5],
 	}
 }
 
+// vsnSlice is the member's versions as a new slice.
 func (n *nodeState) vsnSlice() []uint8 {
-	v := n.vsn
+	v := n.info.Value().vsn
 	return v[:]
 }
 
@@ -225,7 +242,7 @@ func (n *nodeState) aliveMsg() alive {
 		Incarnation: n.incarnation,
 		Node:        n.name(),
 		Addr:        n.addr(),
-		Port:        n.port,
+		Port:        n.port(),
 		Meta:        n.meta(),
 		Vsn:         n.vsnSlice(),
 	}
@@ -306,12 +323,8 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			return
 		}
 		st = c.index.alloc()
-		st.id, st.port, st.st = unique.Make(a.Node), a.Port, uint8(StateDead)
-		st.setAddr(a.Addr)
-		st.setMeta(a.Meta)
-		if len(a.Vsn) > 5 {
-			copy(st.vsn[:], a.Vsn[:6])
-		}
+		st.st = uint8(StateDead)
+		st.info = makeInfo(a.Node, a.Addr, a.Port, a.Meta, a.Vsn)
 		c.index.put(st)
 		// Insert at a random position: if every node appended, new members
 		// would all be probed last and the detection bound would suffer.
@@ -322,7 +335,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 		c.nodes = append(c.nodes, st)
 		c.nodes[off], c.nodes[n] = c.nodes[n], c.nodes[off]
-	} else if !st.hasAddr(a.Addr) || st.port != a.Port {
+	} else if !st.hasAddr(a.Addr) || st.port() != a.Port {
 		if err := c.cfg.IPAllowed(a.Addr); err != nil {
 			countRejected(c.metrics, c.labels, "msg", "cidr")
 			c.log.Printf("[DEBUG] memberlist: Rejected IP update from %v to %v for node %s: %s", st.addr(), net.IP(a.Addr), a.Node, err)
@@ -332,11 +345,11 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			c.stateAge(st) > c.cfg.DeadNodeReclaimTime
 		if st.state() == StateLeft || (st.state() == StateDead && reclaim) {
 			c.log.Printf("[INFO] memberlist: Updating address for left or failed node %s from %v:%d to %v:%d",
-				st.name(), st.addr(), st.port, net.IP(a.Addr), a.Port)
+				st.name(), st.addr(), st.port(), net.IP(a.Addr), a.Port)
 			updatesAddr = true
 		} else {
 			c.log.Printf("[ERR] memberlist: Conflicting address for %s. Mine: %v:%d Theirs: %v:%d Old state: %v",
-				st.name(), st.addr(), st.port, net.IP(a.Addr), a.Port, st.state())
+				st.name(), st.addr(), st.port(), net.IP(a.Addr), a.Port, st.state())
 			if c.cfg.Conflict != nil {
 				other := &Node{Name: strings.Clone(a.Node), Addr: append(net.IP(nil), a.Addr...), Port: a.Port, Meta: cloneBytes(a.Meta)}
 				c.cfg.Conflict.NotifyConflict(st.toNode(), other)
@@ -354,7 +367,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	c.endSuspicion(st) // any suspicion timer is now stale
 
 	oldState := st.state()
-	oldMeta := st.metaH
+	oldInfo := st.info
 	if !bootstrap && isLocal {
 		// Another node speaks for us with our own incarnation: ignore it only
 		// if it says exactly what we would (a restart with a new config at
@@ -369,18 +382,18 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		cp := *a // so that a, often on the caller's stack, does not escape
 		c.encodeAndBroadcast(st, aliveMsg, &cp, notify)
 		changed := false
-		if len(a.Vsn) >= 6 && !bytes.Equal(st.vsn[:], a.Vsn[:6]) {
-			copy(st.vsn[:], a.Vsn[:6])
-			changed = true
-		}
 		st.incarnation = a.Incarnation
-		if !st.hasMeta(a.Meta) {
-			st.setMeta(a.Meta)
-			changed = true
+		info := st.info.Value()
+		vsn := info.vsn
+		if len(a.Vsn) >= len(vsn) {
+			copy(vsn[:], a.Vsn)
 		}
-		if !st.hasAddr(a.Addr) || st.port != a.Port {
-			st.setAddr(a.Addr)
-			st.port = a.Port
+		if vsn != info.vsn || !st.hasMeta(a.Meta) || !st.hasAddr(a.Addr) || info.port != a.Port {
+			meta := a.Meta
+			if st.hasMeta(meta) {
+				meta = st.metaView() // the form first given, nil or empty, stays
+			}
+			st.info = makeInfo(info.name, a.Addr, a.Port, meta, vsn[:])
 			changed = true
 		}
 		if st.state() != StateAlive {
@@ -402,7 +415,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	if c.cfg.Events != nil {
 		if oldState == StateDead || oldState == StateLeft {
 			c.cfg.Events.NotifyJoin(st.toNode())
-		} else if !sameMeta(oldMeta, st.metaH) {
+		} else if oldInfo.Value().meta != st.info.Value().meta {
 			c.cfg.Events.NotifyUpdate(st.toNode())
 		}
 	}
@@ -546,7 +559,7 @@ func (c *core) updateNode(now time.Time, token uint64, meta []byte) bool {
 		Incarnation: c.nextIncarnation(),
 		Node:        c.cfg.Name,
 		Addr:        me.addr(),
-		Port:        me.port,
+		Port:        me.port(),
 		Meta:        meta,
 		Vsn:         c.cfg.BuildVsnArray(),
 	}

@@ -413,10 +413,10 @@ func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
 	}
 	crc := false
 	if node != nil {
-		crc = node.vsn[1] >= 5
+		crc = node.vsn()[1] >= 5
 	} else if host, _, err := net.SplitHostPort(to.Addr); err == nil {
 		if n := c.index.get(host); n != nil {
-			crc = n.vsn[1] >= 5
+			crc = n.vsn()[1] >= 5
 		}
 	}
 	buf, err := sealPacket(c.cfg, c.nonces, msg, crc)

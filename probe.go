@@ -180,7 +180,7 @@ func (c *core) probeTimeout(seq uint32) {
 	ind := indirectPingReq{
 		SeqNo:      seq,
 		Target:     target.addr(),
-		Port:       target.port,
+		Port:       target.port(),
 		Node:       target.name(),
 		SourceAddr: c.advAddr,
 		SourcePort: c.advPort,
@@ -188,7 +188,7 @@ func (c *core) probeTimeout(seq uint32) {
 	}
 	for _, peer := range peers {
 		// Only peers that understand version 4 send nacks.
-		ind.Nack = peer.vsn[1] >= 4
+		ind.Nack = peer.vsn()[1] >= 4
 		if ind.Nack {
 			r.expectedNacks++
 		}
@@ -199,7 +199,7 @@ func (c *core) probeTimeout(seq uint32) {
 	// we speak, catches members cut off from UDP but otherwise healthy.
 	disabled := c.cfg.DisableTcpPings ||
 		(c.cfg.DisableTcpPingsForNode != nil && c.cfg.DisableTcpPingsForNode(target.name()))
-	if disabled || target.vsn[1] < 3 {
+	if disabled || target.vsn()[1] < 3 {
 		return
 	}
 	p := c.pingFor(seq, target.name())

@@ -175,6 +175,7 @@ func (c *core) localState(join bool) ([]byte, error) {
 // whole table).
 func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNodeState) ([]byte, error) {
 	var counts [4]int
+	var info memberInfo
 	nStates, size := 0, 0
 	skip := func(n *nodeState) bool {
 		return (keep != nil && !keep(n)) || (extra != nil && n.name() == extra.Name)
@@ -186,7 +187,7 @@ func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNo
 		if skip(n) {
 			continue
 		}
-		ps := n.pushState()
+		ps := n.pushState(&info)
 		nStates++
 		size += ps.wireLen()
 	}
@@ -208,7 +209,7 @@ func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNo
 		states := make([]pushNodeState, 0, nStates)
 		for _, n := range c.nodes {
 			if !skip(n) {
-				states = append(states, n.pushState())
+				states = append(states, n.pushState(&info))
 			}
 		}
 		if extra != nil {
@@ -225,7 +226,7 @@ func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNo
 		buf = hdr.appendWire(buf)
 		for _, n := range c.nodes {
 			if !skip(n) {
-				ps := n.pushState()
+				ps := n.pushState(&info)
 				buf = ps.appendWire(buf)
 			}
 		}
@@ -242,15 +243,18 @@ func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNo
 
 // pushState is the member's push/pull entry. Its byte slices are views of
 // n and of its interned metadata, to be encoded at once and never written.
-func (n *nodeState) pushState() pushNodeState {
+//
+// i is where the info is copied to for the views; it must outlive them.
+func (n *nodeState) pushState(i *memberInfo) pushNodeState {
+	*i = n.info.Value()
 	return pushNodeState{
-		Name:        n.name(),
-		Addr:        n.ip[:n.ipLen:n.ipLen],
-		Port:        n.port,
-		Meta:        n.metaView(),
+		Name:        i.name,
+		Addr:        i.ip[:i.ipLen:i.ipLen],
+		Port:        i.port,
+		Meta:        i.metaView(),
 		Incarnation: n.incarnation,
 		State:       n.state(),
-		Vsn:         n.vsn[:len(n.vsn):len(n.vsn)],
+		Vsn:         i.vsn[:len(i.vsn):len(i.vsn)],
 	}
 }
 
@@ -313,10 +317,11 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		if n.state() != StateAlive {
 			continue
 		}
-		maxPMin = max(maxPMin, n.vsn[0])
-		minPMax = min(minPMax, n.vsn[1])
-		maxDMin = max(maxDMin, n.vsn[3])
-		minDMax = min(minDMax, n.vsn[4])
+		v := n.vsn()
+		maxPMin = max(maxPMin, v[0])
+		minPMax = min(minPMax, v[1])
+		maxDMin = max(maxDMin, v[3])
+		minDMax = min(minDMax, v[4])
 	}
 	check := func(name string, pCur, dCur uint8) error {
 		if pCur < maxPMin || pCur > minPMax {
@@ -337,8 +342,8 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		}
 	}
 	for _, n := range c.nodes {
-		if err := check(n.name(), n.vsn[2], n.vsn[5]); err != nil {
-			return err
+		if v := n.vsn(); check(n.name(), v[2], v[5]) != nil {
+			return check(n.name(), v[2], v[5])
 		}
 	}
 	return nil

@@ -35,17 +35,14 @@ import (
 )
 
 // maxLostPeers bounds the failed members a node remembers; beyond it a new
-// one replaces a random one. 1,024 × 32 bytes is 32 KiB a node at most.
+// one replaces a random one. 1,024 × 16 bytes is 16 KiB a node at most.
 const maxLostPeers = 1024
 
 // lostPeer is a member declared dead by failure, at its last address.
 type lostPeer struct {
-	name  unique.Handle[string]
-	at    uint32 // core.elapsedMs() when it was declared dead
-	inc   uint32 // its incarnation then
-	port  uint16
-	ipLen uint8
-	ip    [16]byte
+	info unique.Handle[memberInfo] // its name and last address
+	at   uint32                    // core.elapsedMs() when it was declared dead
+	inc  uint32                    // its incarnation then
 }
 
 // noteLost remembers st, just declared dead by failure, for reconnecting.
@@ -54,7 +51,7 @@ func (c *core) noteLost(st *nodeState) {
 	if iv <= 0 || c.cfg.ReconnectTimeout <= 0 || st.name() == c.cfg.Name {
 		return
 	}
-	p := lostPeer{name: st.id, at: c.elapsedMs(), inc: st.incarnation, port: st.port, ipLen: st.ipLen, ip: st.ip}
+	p := lostPeer{info: st.info, at: c.elapsedMs(), inc: st.incarnation}
 	if len(c.lost) < maxLostPeers {
 		c.lost = append(c.lost, p)
 	} else {
@@ -96,7 +93,8 @@ func (c *core) reconnectTick() {
 	for len(c.lost) > 0 {
 		i := c.rng.IntN(len(c.lost))
 		p := c.lost[i]
-		st := c.index.get(p.name.Value())
+		pi := p.info.Value()
+		st := c.index.get(pi.name)
 		expired := time.Duration(now-p.at)*time.Millisecond > c.cfg.ReconnectTimeout
 		if expired || (st != nil && st.state() != StateDead) {
 			last := len(c.lost) - 1
@@ -107,12 +105,12 @@ func (c *core) reconnectTick() {
 		}
 		buf, err := c.reconnectState(p, st)
 		if err != nil {
-			c.log.Printf("[ERR] memberlist: Reconnect to %s failed: %s", p.name.Value(), err)
+			c.log.Printf("[ERR] memberlist: Reconnect to %s failed: %s", pi.name, err)
 			break
 		}
 		to := Address{
-			Addr: net.JoinHostPort(net.IP(p.ip[:p.ipLen]).String(), strconv.Itoa(int(p.port))),
-			Name: p.name.Value(),
+			Addr: net.JoinHostPort(net.IP(pi.ip[:pi.ipLen]).String(), strconv.Itoa(int(pi.port))),
+			Name: pi.name,
 		}
 		c.metrics.IncrCounterWithLabels([]string{"memberlist", "reconnect", "attempt"}, 1, c.labels)
 		c.startExchange(exReconnect, to, buf, c.now.Add(c.cfg.TCPTimeout), 0)
@@ -129,8 +127,9 @@ func (c *core) reconnectTick() {
 // reconnectState is the push/pull sent to lost member p (st, if it is still
 // in the table): the members we hold alive or suspect, and p as dead.
 func (c *core) reconnectState(p lostPeer, st *nodeState) ([]byte, error) {
+	pi := p.info.Value()
 	target := pushNodeState{
-		Name: p.name.Value(), Addr: p.ip[:p.ipLen:p.ipLen], Port: p.port,
+		Name: pi.name, Addr: pi.ip[:pi.ipLen:pi.ipLen], Port: pi.port,
 		Incarnation: p.inc, State: StateDead,
 	}
 	if st != nil {

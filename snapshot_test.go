@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"sort"
 	"testing"
-	"unique"
 
 	"github.com/stretchr/testify/require"
 )
@@ -35,7 +34,7 @@ func TestSnapshotAgainstMap(t *testing.T) {
 	}
 	for step := range 5000 {
 		name := fmt.Sprintf("n%d", rng.IntN(300))
-		st := &nodeState{id: unique.Make(name), ipLen: 4}
+		st := &nodeState{info: makeInfo(name, []byte{127, 0, 0, 1}, 0, nil, nil)}
 		if rng.IntN(4) == 0 {
 			m.publish(st, true)
 			delete(want, name)
@@ -77,8 +76,7 @@ func BenchmarkMembers(b *testing.B) {
 	m := &Memberlist{config: &Config{Name: "n0"}, snapIndex: map[string]int{}}
 	m.snap.Store(&snapshot{})
 	for i := range 10000 {
-		st := &nodeState{id: unique.Make(fmt.Sprintf("n%d", i)), ipLen: 4, port: 7946}
-		st.setMeta([]byte("role=web"))
+		st := &nodeState{info: makeInfo(fmt.Sprintf("n%d", i), []byte{127, 0, 0, 1}, 7946, []byte("role=web"), nil)}
 		m.publish(st, false)
 	}
 	b.ReportAllocs()

@@ -5,8 +5,8 @@
 // kept at most three quarters full.
 //
 // Both parts are shaped by the scale budget (DESIGN.md: 10^8 entries in one
-// simulator process): a nodeState in a chunk costs its 56 bytes and nothing
-// more (allocated one by one, each would take a 64-byte size class), and the
+// simulator process): a nodeState in a chunk costs its 24 bytes and nothing
+// more (allocated one by one, each would take a 32-byte size class), and the
 // index about 8 bytes per member, with no pointers for the collector to scan,
 // where a Go map[string]*nodeState costs about 50. A member keeps its slot,
 // and so its address, for as long as it is in the table; the slot is reused
@@ -24,12 +24,12 @@ import (
 // deterministic.
 var memberHashSeed = maphash.MakeSeed()
 
-// tableChunk is how many nodeStates a full chunk holds: 292 × 56 = 16,352
+// tableChunk is how many nodeStates a full chunk holds: 682 × 24 = 16,368
 // bytes, just under the runtime's 16 KiB size class. The first chunks are
 // smaller, 8, 16, 32, 64 and 128 members (smallChunkSlots in all), so that
 // a node of a small cluster does not hold 16 KiB for a few members.
 const (
-	tableChunk      = 292
+	tableChunk      = 682
 	firstChunk      = 8
 	smallChunks     = 5
 	smallChunkSlots = firstChunk<<smallChunks - firstChunk // 248

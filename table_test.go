@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-	"unique"
 	"unsafe"
 
 	"github.com/stretchr/testify/require"
@@ -23,7 +22,7 @@ func TestMemberIndexAgainstMap(t *testing.T) {
 		case 0:
 			if want[name] == nil {
 				st := x.alloc()
-				st.id = unique.Make(name)
+				st.info = makeInfo(name, []byte{127, 0, 0, 1}, 0, nil, nil)
 				x.put(st)
 				want[name] = st
 			}
@@ -47,11 +46,11 @@ func TestMemberIndexAgainstMap(t *testing.T) {
 	require.LessOrEqual(t, int(x.used), 3000, "released slots are reused")
 }
 
-// TestNodeStateSize pins the member-table entry at 56 bytes, and its chunk
+// TestNodeStateSize pins the member-table entry at 24 bytes, and its chunk
 // just under a size class of the runtime (DESIGN.md's scale budget).
 func TestNodeStateSize(t *testing.T) {
-	require.Equal(t, uintptr(56), unsafe.Sizeof(nodeState{}))
-	require.Equal(t, uintptr(16352), unsafe.Sizeof([tableChunk]nodeState{}))
+	require.Equal(t, uintptr(24), unsafe.Sizeof(nodeState{}))
+	require.Equal(t, uintptr(16368), unsafe.Sizeof([tableChunk]nodeState{}))
 	// Every slot maps to one place, chunk after chunk, each filled in turn.
 	var k, off int
 	for slot := range uint32(3000) {
