@@ -4,6 +4,8 @@ import (
 	crand "crypto/rand"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"os"
 	"strings"
@@ -273,4 +275,181 @@ func TestMemberPushPullReserve(t *testing.T) {
 	r.dial(reserveOutsider(2), stall)
 	r.decided()
 	require.Equal(t, r.base+1, r.rejected("reserved"))
+}
+
+// A datagram that finds NetTransport's inbound queue full waits for room
+// (the kernel's socket buffer holds what arrives meanwhile), and the wait is
+// counted in memberlist.udp.queue_full and logged at DEBUG.
+func TestUDPQueueFullCounted(t *testing.T) {
+	sink := installInmemSink(t)
+	seams := defaultNetTransportSeams()
+	seams.packetQueue = 1
+	logs := &syncBuffer{}
+	nt, err := newNetTransport(&NetTransportConfig{
+		BindAddrs:    []string{"127.0.0.1"},
+		Logger:       log.New(logs, "", 0),
+		MetricLabels: []metrics.Label{{Name: "node", Value: "q"}},
+	}, seams)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = nt.Shutdown() })
+
+	raw, err := net.DialUDP("udp", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: nt.GetAutoBindPort()})
+	require.NoError(t, err)
+	defer func() { _ = raw.Close() }()
+	for _, p := range []string{"a", "b", "c"} {
+		_, err = raw.Write([]byte(p))
+		require.NoError(t, err)
+	}
+	queueFull := func() float64 {
+		var sum float64
+		for _, iv := range sink.Data() {
+			iv.RLock()
+			if v, ok := iv.Counters["memberlist.udp.queue_full;node=q"]; ok {
+				sum += v.Sum
+			}
+			iv.RUnlock()
+		}
+		return sum
+	}
+	require.Eventually(t, func() bool { return queueFull() >= 1 }, 10*time.Second, time.Millisecond)
+	require.Contains(t, logs.String(), "[DEBUG] memberlist: UDP packet queue is full (1 packets)")
+	for _, want := range []string{"a", "b", "c"} {
+		require.Equal(t, want, string(recvPacket(t, nt.PacketCh()).Buf), "no packet is lost")
+	}
+}
+
+// newTCPOnlyLoopback is a TCP-only wrapper over a NetTransport on
+// 127.0.0.1, its metrics labelled node=name, and the address to dial it.
+func newTCPOnlyLoopback(t *testing.T, name string, timeout time.Duration) (*tcpOnlyTransport, string) {
+	inner, _ := newLoopbackTransport(t, defaultNetTransportSeams())
+	conf := DefaultLocalConfig()
+	conf.TCPTimeout = timeout
+	conf.MetricLabels = []metrics.Label{{Name: "node", Value: name}}
+	tr := newTCPOnlyTransport(inner, conf, discardLogger(), inner.GetAutoBindPort())
+	t.Cleanup(func() { _ = tr.Shutdown() })
+	return tr, loopbackAddr(inner)
+}
+
+// In TCP-only mode every inbound stream passes through the wrapper first;
+// one source address cannot hold more than tcpOnlyMaxPerSource of its
+// slots, so it cannot shut the others out.
+func TestTCPOnlyStreamsPerSource(t *testing.T) {
+	sink := installInmemSink(t)
+	tr, addr := newTCPOnlyLoopback(t, "tcponly", 30*time.Second)
+	var conns []net.Conn
+	t.Cleanup(func() {
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	})
+	dial := func(ip net.IP) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		require.NoError(t, err)
+		conns = append(conns, c)
+		return c
+	}
+	held := func(src string) int {
+		tr.mu.Lock()
+		defer tr.mu.Unlock()
+		return tr.bySource[src]
+	}
+	attacker := reserveOutsider(0)
+	for range tcpOnlyMaxPerSource {
+		dial(attacker)
+	}
+	require.Eventually(t, func() bool { return held(attacker.String()) == tcpOnlyMaxPerSource }, 10*time.Second, time.Millisecond)
+	require.True(t, closedByPeer(dial(attacker), 5*time.Second), "a stream past the per-source cap is closed")
+	require.Equal(t, 1.0, tcpRejectedCount(sink, "tcponly", "source_limit"))
+	other := dial(reserveOutsider(1))
+	require.Eventually(t, func() bool { return held(reserveOutsider(1).String()) == 1 }, 10*time.Second, time.Millisecond)
+	require.False(t, closedByPeer(other, 10*time.Millisecond), "another source is still served")
+	require.False(t, closedByPeer(conns[0], 10*time.Millisecond), "the streams within the cap stay open")
+}
+
+// A TCP-only stream that sends nothing, and a packet stream that trickles
+// a frame, are closed once TCPTimeout has passed, and counted.
+func TestTCPOnlySlowStreams(t *testing.T) {
+	sink := installInmemSink(t)
+	const timeout = 300 * time.Millisecond
+	_, addr := newTCPOnlyLoopback(t, "tcponly", timeout)
+	open := func(first []byte) (net.Conn, time.Time) {
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = c.Close() })
+		start := time.Now()
+		if first != nil {
+			_, err = c.Write(first)
+			require.NoError(t, err)
+		}
+		return c, start
+	}
+
+	silent, start := open(nil)
+	require.True(t, closedByPeer(silent, 10*time.Second), "a silent stream is closed")
+	require.GreaterOrEqual(t, time.Since(start), timeout)
+	require.Equal(t, 1.0, tcpRejectedCount(sink, "tcponly", "timeout"))
+
+	// A packet stream: marker, port, a frame of 100 bytes of which 10
+	// come.
+	frame := []byte{tcpOnlyPacketMarker, 0x1f, 0x90, 0, 0, 0, 100}
+	frame = append(frame, make([]byte, 10)...)
+	trickle, start := open(frame)
+	require.True(t, closedByPeer(trickle, 10*time.Second), "a trickled frame is given up")
+	require.GreaterOrEqual(t, time.Since(start), timeout)
+	require.Less(t, time.Since(start), tcpOnlyIdle, "well before the idle limit")
+	require.Equal(t, 2.0, tcpRejectedCount(sink, "tcponly", "timeout"))
+}
+
+// The answer to a stream exchange we started is held to the same bounds as
+// a request, and one refused for what it holds is counted in
+// tcp.rejected{reason="decode"}; a peer that closes or fails to answer is
+// not.
+func TestExchangeReplyRefusedCounted(t *testing.T) {
+	sink := installInmemSink(t)
+	nodes, _ := startLocalNodes(t, 1, "xchg", func(_ int, c *Config) {
+		c.MetricLabels = []metrics.Label{{Name: "node", Value: c.Name}}
+	})
+	m := nodes[0]
+	req, err := encodePushPull(false, nil, nil, false)
+	require.NoError(t, err)
+
+	lying := append([]byte{byte(pushPullMsg)}, mp(t, &pushPullHeader{Nodes: 1_000_000_000})...)
+	encrypted := []byte{byte(encryptMsg), 0xff, 0xff, 0xff, 0xff}
+	for _, tc := range []struct {
+		name    string
+		answer  []byte // nil: close without answering
+		counted float64
+	}{
+		{"header claiming a billion nodes", lying, 1},
+		{"encrypted answer, no key", encrypted, 1},
+		{"no answer", nil, 0},
+		{"half an answer", lying[:3], 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			defer func() { _ = ln.Close() }()
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer func() { _ = c.Close() }()
+				// Answer, then read the request to its end, so that
+				// closing resets nothing the node has yet to read.
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				_, _ = c.Write(tc.answer)
+				_ = c.(*net.TCPConn).CloseWrite()
+				_, _ = io.Copy(io.Discard, c)
+			}()
+			before := tcpRejectedCount(sink, m.config.Name, "decode")
+			_, err = m.exchange(t.Context(), &outExchange{
+				to: Address{Addr: ln.Addr().String(), Name: "fake"}, msg: req,
+				deadline: time.Now().Add(10 * time.Second),
+			})
+			require.Error(t, err)
+			require.Equal(t, tc.counted, tcpRejectedCount(sink, m.config.Name, "decode")-before, "%v", err)
+		})
+	}
 }

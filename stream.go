@@ -353,9 +353,26 @@ func (m *Memberlist) exchange(ctx context.Context, o *outExchange) (*streamMsg, 
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		if refusedReply(err) {
+			// The answer broke a bound or did not decode: counted as an
+			// inbound stream's would be. The core reports the failed
+			// exchange as it does any other.
+			countRejected(globalMetrics{}, m.config.MetricLabels, "tcp", "decode")
+			m.logger.Printf("[DEBUG] memberlist: Refused the answer to a stream exchange: %s %s", err, LogConn(conn))
+		}
 		return nil, fmt.Errorf("%w %s", err, LogConn(conn))
 	}
 	return reply, nil
+}
+
+// refusedReply tells an answer refused for what it holds (a bound broken,
+// something that does not decode or decrypt) from one that never came
+// whole: the peer closed the stream, the network failed or the deadline
+// passed.
+func refusedReply(err error) bool {
+	var netErr *net.OpError
+	return !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) &&
+		!errors.Is(err, os.ErrDeadlineExceeded) && !errors.As(err, &netErr)
 }
 
 // sendReliable sends a user message over a stream.
