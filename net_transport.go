@@ -52,6 +52,9 @@ const (
 // after Shutdown, so callers can tell it from a network failure.
 var errTransportShutdown = errors.New("transport is shut down")
 
+// errPacketQueueFull refuses a packet that finds the inbound queue full.
+var errPacketQueueFull = errors.New("packet queue is full")
+
 // NetTransportConfig configures a NetTransport.
 type NetTransportConfig struct {
 	// BindAddrs are the IP addresses to listen on, for both UDP and TCP.
@@ -563,6 +566,7 @@ func (t *NetTransport) acceptLoop(l net.Listener) {
 func (t *NetTransport) readLoop(c *net.UDPConn) {
 	defer t.wg.Done()
 	buf := make([]byte, udpPacketBufSize)
+	waiting := false // the last packet found the queue full
 	for {
 		n, from, err := c.ReadFrom(buf)
 		now := time.Now()
@@ -585,6 +589,24 @@ func (t *NetTransport) readLoop(c *net.UDPConn) {
 		data := make([]byte, n)
 		copy(data, buf)
 		p := &Packet{Buf: data, From: from, Timestamp: now}
+		err = t.inbox.deliverPacket(p, false)
+		if err == nil {
+			waiting = false
+			continue
+		}
+		if errors.Is(err, errTransportShutdown) {
+			return
+		}
+		// The queue is full: the reader waits for room, and meanwhile
+		// the kernel queues what arrives in the socket's buffer and drops
+		// what does not fit, as it would for any slow reader. Each packet
+		// that waits is counted; the start of each wait is logged, at
+		// DEBUG since a flood causes it.
+		metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "queue_full"}, 1, t.labels)
+		if !waiting {
+			waiting = true
+			t.logger.Printf("[DEBUG] memberlist: UDP packet queue is full (%d packets), reading no more until there is room %s", cap(t.inbox.packets), LogAddress(from))
+		}
 		if err := t.inbox.deliverPacket(p, true); err != nil {
 			return
 		}
@@ -644,7 +666,7 @@ func (b *transportInbox) deliverPacket(p *Packet, wait bool) error {
 		case b.packets <- p:
 			return nil
 		default:
-			return errors.New("packet queue is full")
+			return errPacketQueueFull
 		}
 	}
 	select {

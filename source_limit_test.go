@@ -1,10 +1,8 @@
 package memberlist
 
 import (
-	"errors"
 	"fmt"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -19,14 +17,6 @@ func TestInboundStreamsPerSource(t *testing.T) {
 		c.TCPTimeout = 20 * time.Second // idle streams stay open through the test
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", nodes[0].config.BindPort)
-
-	// closedByPeer reports whether the node closes conn within wait.
-	closedByPeer := func(conn net.Conn, wait time.Duration) bool {
-		_ = conn.SetReadDeadline(time.Now().Add(wait))
-		var b [1]byte
-		_, err := conn.Read(b[:])
-		return !errors.Is(err, os.ErrDeadlineExceeded)
-	}
 
 	var conns []net.Conn
 	t.Cleanup(func() {

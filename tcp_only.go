@@ -56,6 +56,12 @@ const (
 	// needs N-1 packet streams.
 	tcpOnlyMaxInbound = 1024
 
+	// tcpOnlyMaxPerSource bounds the inbound streams one IP address may
+	// hold of the tcpOnlyMaxInbound, so that one sender cannot take them
+	// all. A node holds one packet stream to each peer, so this is also the
+	// most TCP-only nodes that can share one address.
+	tcpOnlyMaxPerSource = tcpOnlyMaxInbound / 8
+
 	// tcpOnlyPacketQueue sizes PacketCh.
 	tcpOnlyPacketQueue = 1024
 
@@ -81,6 +87,7 @@ type tcpOnlyTransport struct {
 	mu       sync.Mutex
 	peers    map[string]*tcpOnlyPeer
 	conns    map[net.Conn]struct{} // every open stream, closed by Shutdown
+	bySource map[string]int        // inbound streams held per source IP
 	shutdown chan struct{}
 	stopping bool // Shutdown began: senders flush, nothing new is queued
 	closed   bool // every stream is closed; no new one is tracked
@@ -115,6 +122,7 @@ func newTCPOnlyTransport(inner NodeAwareTransport, conf *Config, logger *log.Log
 		streamCh: make(chan net.Conn),
 		peers:    make(map[string]*tcpOnlyPeer),
 		conns:    make(map[net.Conn]struct{}),
+		bySource: make(map[string]int),
 		shutdown: make(chan struct{}),
 		inbound:  make(chan struct{}, tcpOnlyMaxInbound),
 	}
@@ -281,19 +289,56 @@ func (t *tcpOnlyTransport) acceptStreams() {
 				_ = conn.Close()
 				continue
 			}
+			src := streamSource(conn)
+			if !t.takeSource(src) {
+				<-t.inbound
+				countRejected(globalMetrics{}, t.labels, "tcp", "source_limit")
+				t.logger.Printf("[DEBUG] memberlist: TCP-only: too many inbound streams from %s (%d), closing %s", src, tcpOnlyMaxPerSource, LogConn(conn))
+				_ = conn.Close()
+				continue
+			}
 			if !t.track(conn, true) {
+				t.releaseSource(src)
 				<-t.inbound
 				continue
 			}
 			t.wg.Add(1)
-			go t.classify(conn)
+			go t.classify(conn, src)
 		}
+	}
+}
+
+// takeSource counts one more inbound stream from src, unless src holds
+// tcpOnlyMaxPerSource already. A source that names no IP address ("") is
+// not counted.
+func (t *tcpOnlyTransport) takeSource(src string) bool {
+	if src == "" {
+		return true
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.bySource[src] >= tcpOnlyMaxPerSource {
+		return false
+	}
+	t.bySource[src]++
+	return true
+}
+
+// releaseSource ends one stream counted by takeSource.
+func (t *tcpOnlyTransport) releaseSource(src string) {
+	if src == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.bySource[src]--; t.bySource[src] <= 0 {
+		delete(t.bySource, src)
 	}
 }
 
 // classify peeks at the start of conn. A packet stream is read here until
 // it ends; any other stream is handed on, with the peeked bytes intact.
-func (t *tcpOnlyTransport) classify(conn net.Conn) {
+func (t *tcpOnlyTransport) classify(conn net.Conn, src string) {
 	defer t.wg.Done()
 	handedOn := false
 	defer func() {
@@ -301,6 +346,7 @@ func (t *tcpOnlyTransport) classify(conn net.Conn) {
 		if !handedOn {
 			_ = conn.Close()
 		}
+		t.releaseSource(src)
 		<-t.inbound
 	}()
 
@@ -311,6 +357,7 @@ func (t *tcpOnlyTransport) classify(conn net.Conn) {
 		// A stream that ends early is not ours to judge: pass it on and let
 		// the node's stream handler report it. A stalled one is dropped.
 		if errors.Is(err, os.ErrDeadlineExceeded) {
+			countRejected(globalMetrics{}, t.labels, "tcp", "timeout")
 			t.logger.Printf("[DEBUG] memberlist: TCP-only: stream sent no message in time %s", LogConn(conn))
 			return
 		}
@@ -382,8 +429,16 @@ func (t *tcpOnlyTransport) readPackets(conn net.Conn, br *bufio.Reader, at int) 
 			t.logger.Printf("[DEBUG] memberlist: TCP-only: bad packet length %d, closing %s", n, LogConn(conn))
 			return
 		}
+		// A sender writes a frame at once: its body must follow its
+		// length within TCPTimeout, so a peer that trickles one holds the
+		// stream no longer than that.
+		_ = conn.SetReadDeadline(time.Now().Add(t.timeout))
 		buf := make([]byte, n)
 		if _, err := io.ReadFull(br, buf); err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				countRejected(globalMetrics{}, t.labels, "tcp", "timeout")
+				t.logger.Printf("[DEBUG] memberlist: TCP-only: a %d-byte packet did not arrive within %v, closing %s", n, t.timeout, LogConn(conn))
+			}
 			return
 		}
 		t.framesReceived.Add(1)
@@ -392,7 +447,9 @@ func (t *tcpOnlyTransport) readPackets(conn net.Conn, br *bufio.Reader, at int) 
 		case <-t.shutdown:
 			return
 		default:
+			// Counted, and logged at DEBUG: a flood causes it.
 			metrics.IncrCounterWithLabels([]string{"memberlist", "tcp_only", "dropped"}, 1, t.labels)
+			t.logger.Printf("[DEBUG] memberlist: TCP-only: inbound packet queue is full (%d), dropping a packet %s", tcpOnlyPacketQueue, LogAddress(from))
 		}
 	}
 }
