@@ -38,6 +38,8 @@
 //		fmt.Printf("Member: %s %s\n", member.Name, member.Addr)
 //	}
 //
-// Members, LocalNode and event callbacks hand out copies, never pointers into
-// live state, so callers may keep and read them without data races.
+// Nodes handed out never change (a member's change shows up as a new Node),
+// so callers may keep and read them without data races. Members and
+// LocalNode share theirs between callers, as the reference does, and they
+// must not be modified; the slice Members returns is the caller's.
 package memberlist

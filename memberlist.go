@@ -325,60 +325,37 @@ func (m *Memberlist) trackConn(c net.Conn, open bool) {
 	m.conns[c] = struct{}{}
 }
 
-// LocalNode returns a copy of the local node as the cluster sees it.
+// LocalNode returns the local node as the cluster sees it.
+//
+// As with Members, the Node is shared and must not be modified, while
+// reading and keeping it is safe: it is never changed afterwards. A change
+// to the local node, such as new metadata from UpdateNode, shows up in the
+// next call as a new Node.
 func (m *Memberlist) LocalNode() *Node {
-	if l := m.snap.Load().local; l != nil {
-		return l.clone()
-	}
-	return nil
+	return m.snap.Load().local
 }
 
-// Members returns copies of every known member that is alive or suspect,
-// the local node included. Callers own the result.
+// Members returns every known member that is alive or suspect, the local
+// node included.
 //
-// The copies come in three allocations however many members there are: one
-// array of Nodes, one of the bytes of their addresses and metadata, and the
-// slice of pointers.
+// The slice is the caller's to sort or change. The Nodes it points to are
+// shared with every other caller, so they must not be modified (as with
+// hashicorp/memberlist, whose Nodes are its internal state); unlike there,
+// reading or keeping them never races with the protocol, since they are
+// never changed afterwards. A member that changes gets a new Node, which
+// the next call returns; a Node returned before keeps the state it had.
+//
+// The first call after a change lists the members once; from then on a
+// call only copies that list, in one allocation (the slice).
 func (m *Memberlist) Members() []*Node {
-	s := m.snap.Load()
-	live, size := 0, 0
-	for i := range s.n {
-		if n := s.at(i); liveCount(n) == 1 {
-			live++
-			size += len(n.Addr) + len(n.Meta)
-		}
-	}
-	nodes := make([]Node, live)
-	bytes := make([]byte, 0, size)
-	out := make([]*Node, 0, live)
-	for i := range s.n {
-		n := s.at(i)
-		if liveCount(n) == 0 {
-			continue
-		}
-		c := &nodes[len(out)]
-		*c = *n
-		c.Addr, bytes = carve(bytes, n.Addr)
-		c.Meta, bytes = carve(bytes, n.Meta)
-		out = append(out, c)
-	}
+	live := m.snap.Load().liveNodes()
+	out := make([]*Node, len(live))
+	copy(out, live)
 	return out
 }
 
-// carve copies b into the spare capacity of buf and returns the copy, capped
-// so that appending to it cannot overwrite its neighbour, and buf grown by
-// it. A nil b stays nil.
-func carve(buf, b []byte) ([]byte, []byte) {
-	if b == nil {
-		return nil, buf
-	}
-	start := len(buf)
-	buf = append(buf, b...)
-	return buf[start:len(buf):len(buf)], buf
-}
-
 // NumMembers returns how many members are alive or suspect, the local node
-// included. It is cheaper than len(Members()).
+// included: len(Members()) without building the slice.
 func (m *Memberlist) NumMembers() (alive int) {
 	return m.snap.Load().live
 }

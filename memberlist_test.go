@@ -377,23 +377,63 @@ func TestPingAndHealth(t *testing.T) {
 	})
 }
 
-func TestMembersAreCopies(t *testing.T) {
+// TestMembersShareNodes checks what Members and LocalNode promise: the
+// slice is the caller's, the Nodes are shared and never change, and a
+// member's change shows up in the next call as a new Node while a Node
+// returned before keeps the old state.
+func TestMembersShareNodes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nodes, _ := mockCluster(t, 2, nil)
+		dels := make([]*msgDelegate, 3)
+		i := 0
+		nodes, _ := mockCluster(t, 3, func(c *Config) {
+			dels[i] = &msgDelegate{meta: []byte("v1")}
+			i++
+			c.Delegate = dels[i-1]
+		})
 		defer shutdownAll(nodes)
-		require.True(t, virtualUntil(allSee(nodes, 2), time.Minute))
-		ms := nodes[0].Members()
-		for _, m := range ms {
-			m.Name = "changed"
-			m.Addr[0] = 9
+		require.True(t, virtualUntil(allSee(nodes, 3), time.Minute))
+
+		byName := func(ms []*Node, name string) *Node {
+			k := slices.IndexFunc(ms, func(n *Node) bool { return n.Name == name })
+			require.NotEqual(t, -1, k, "no %s in %v", name, ms)
+			return ms[k]
 		}
-		for _, m := range nodes[0].Members() {
-			require.NotEqual(t, "changed", m.Name)
-			require.NotEqual(t, byte(9), m.Addr[0])
+
+		// The slice is the caller's: sorting it and overwriting an entry
+		// change nothing for the next call. The Nodes are shared.
+		first := nodes[0].Members()
+		before := slices.Clone(first)
+		sort.Slice(first, func(a, b int) bool { return first[a].Name > first[b].Name })
+		first[0] = nil
+		again := nodes[0].Members()
+		require.Equal(t, before, again)
+		for k := range again {
+			require.Same(t, before[k], again[k])
 		}
-		local := nodes[0].LocalNode()
-		local.Port = 999
-		require.NotEqual(t, uint16(999), nodes[0].LocalNode().Port)
+		require.Same(t, byName(again, "m0"), nodes[0].LocalNode())
+
+		// m1 changes its metadata.
+		oldM1 := byName(again, "m1")
+		oldLocal := nodes[1].LocalNode()
+		dels[1].mu.Lock()
+		dels[1].meta = []byte("v2")
+		dels[1].mu.Unlock()
+		require.NoError(t, nodes[1].UpdateNode(time.Second))
+		require.True(t, virtualUntil(func() bool {
+			return string(byName(nodes[0].Members(), "m1").Meta) == "v2"
+		}, time.Minute))
+
+		// The next calls return a new Node for m1 and the same ones for
+		// the others; the Nodes returned before keep their state.
+		after := nodes[0].Members()
+		newM1 := byName(after, "m1")
+		require.NotSame(t, oldM1, newM1)
+		require.Equal(t, []byte("v2"), newM1.Meta)
+		require.Equal(t, []byte("v1"), oldM1.Meta)
+		require.Same(t, byName(before, "m2"), byName(after, "m2"))
+		require.Equal(t, []byte("v1"), oldLocal.Meta)
+		require.Equal(t, []byte("v2"), nodes[1].LocalNode().Meta)
+		require.NotSame(t, oldLocal, nodes[1].LocalNode())
 		shutdownAll(nodes)
 	})
 }

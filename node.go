@@ -56,8 +56,11 @@ func (s NodeStateType) String() string {
 	return "unknown"
 }
 
-// Node is a member of the cluster. Values handed out by a Memberlist are
-// copies: reading or keeping them never races with the protocol.
+// Node is a member of the cluster. A Node handed out by a Memberlist never
+// changes once handed out, so reading or keeping it never races with the
+// protocol: a member's change shows up as a new Node. Those from Members
+// and LocalNode are shared between callers and must not be modified; those
+// passed to delegates are the delegate's own.
 type Node struct {
 	Name  string
 	Addr  net.IP
