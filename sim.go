@@ -66,6 +66,23 @@ type SimConfig struct {
 	// write to go-metrics' global sink.
 	Metrics *metrics.Metrics
 
+	// Workers, when above 0, runs the simulation in windows of Latency
+	// virtual time, each node's events of a window on one of Workers
+	// goroutines: nothing a node sends reaches another node sooner than
+	// Latency, so within a window the nodes are independent. The results
+	// depend only on the seed, never on the number of workers, but they
+	// differ from those of Workers 0, which handles every event in order
+	// on the caller's goroutine. With Workers, each node draws the
+	// network's choices about what it sends (delay, loss) from a random
+	// source of its own; OnTransition and RunUntil's condition are called
+	// on the caller's goroutine after each window (transitions in order of
+	// time, then node); a failure a node reports to another at a deadline
+	// inside a window arrives at the window's end; and the delegates of
+	// different nodes may run at the same time, so delegates shared between
+	// nodes must be safe for that. It needs Latency > 0, and is ignored
+	// for the transcript tests' observer.
+	Workers int
+
 	// Config returns the configuration of a new node. Name, Transport and
 	// the addresses are set by the simulation. When nil, DefaultLANConfig
 	// is used with compression off and logs discarded.
@@ -86,6 +103,12 @@ type Simulation struct {
 	cut    map[[2]int]bool    // partitioned pairs, by node index, lower first
 	link   map[[2]int]float64 // one-way loss, by (from, to) node index
 	sink   metricSink
+
+	// With SimConfig.Workers: the end of the window under way (ns since
+	// simEpoch), the workers, and the nodes with events in the window.
+	winEnd  int64
+	workers []*simWorker
+	active  []*simNode
 
 	// Trace is every member state change seen by any node, in order. It is
 	// what makes two runs with the same seed comparable. It stays empty
@@ -110,9 +133,10 @@ type simRecord struct {
 	dropped bool
 }
 
-func (s *Simulation) record(r simRecord) {
+// record tells the observer what node h sent.
+func (s *Simulation) record(h *simNode, r simRecord) {
 	if s.observe != nil {
-		r.at = s.Elapsed()
+		r.at = h.now.Sub(simEpoch)
 		s.observe(r)
 	}
 }
@@ -132,6 +156,7 @@ func (s *Simulation) deliver(to, from string, buf []byte) error {
 	if n.crashed {
 		return nil
 	}
+	n.now = s.now
 	n.core.handlePacket(s.now, buf, addr, s.now)
 	s.settle(n)
 	return nil
@@ -169,6 +194,21 @@ type simNode struct {
 
 	inLoss, outLoss float64 // SetNodeLoss
 	stats           SimNodeStats
+
+	// now is the node's virtual time while it handles an event or a
+	// caller's command; with Workers it runs ahead of Simulation.now
+	// within a window.
+	now time.Time
+
+	// With SimConfig.Workers: the node's random source for the network's
+	// choices about what it sends, the worker it runs on during a window
+	// (nil outside), its events of the window, what it sent that leaves
+	// the window, and the transitions it saw in the window.
+	rng   *rand.Rand
+	w     *simWorker
+	local simQueue
+	out   []*simEvent
+	trans []SimTransition
 }
 
 // SimNodeStats counts what one simulated node sent over its life, across
@@ -228,8 +268,11 @@ func (s *Simulation) AddNode(name string) error {
 	idx := len(s.nodes)
 	// Addresses are loopback ones; nothing is ever sent on a real network.
 	ip := net.IPv4(127, byte(1+idx>>16), byte(idx>>8), byte(idx))
-	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}}
+	n := &simNode{idx: idx, name: name, addr: &net.UDPAddr{IP: ip, Port: 7946}, now: s.now}
 	n.addrStr = n.addr.String()
+	if s.windowed() {
+		n.rng = rand.New(rand.NewPCG(s.cfg.Seed^0x9e3779b97f4a7c15, uint64(idx)))
+	}
 	if err := s.boot(n); err != nil {
 		return err
 	}
@@ -272,7 +315,11 @@ func (s *Simulation) boot(n *simNode) error {
 		if removed {
 			return
 		}
-		tr := SimTransition{At: s.Elapsed(), Observer: name, Member: st.name(), State: st.state()}
+		tr := SimTransition{At: n.now.Sub(simEpoch), Observer: name, Member: st.name(), State: st.state()}
+		if n.w != nil {
+			n.trans = append(n.trans, tr)
+			return
+		}
 		if s.cfg.OnTransition != nil {
 			s.cfg.OnTransition(tr)
 			return
@@ -314,6 +361,7 @@ func (s *Simulation) Join(name string, peers ...string) error {
 		if err != nil {
 			return err
 		}
+		n.now = s.now
 		n.core.join(s.now, Address{Addr: peer.addr.String(), Name: peer.name})
 	}
 	s.settle(n)
@@ -328,6 +376,7 @@ func (s *Simulation) Crash(name string) error {
 		return err
 	}
 	n.crashed = true
+	n.now = s.now
 	s.unstall(n)
 	return nil
 }
@@ -344,6 +393,7 @@ func (s *Simulation) Restart(name string) error {
 	if err != nil {
 		return err
 	}
+	n.now = s.now
 	s.unstall(n)
 	if err := s.boot(n); err != nil {
 		n.crashed = true
@@ -375,7 +425,7 @@ func (s *Simulation) Stall(name string, d time.Duration) error {
 	}
 	if until := s.now.Add(d); until.After(n.stallUntil) {
 		n.stallUntil = until
-		s.push(s.event(simEvent{at: until, kind: evResume, to: n, gen: n.gen}))
+		s.push(s.event(nil, simEvent{at: until, kind: evResume, to: n, gen: n.gen}))
 	}
 	return nil
 }
@@ -392,9 +442,9 @@ func (s *Simulation) unstall(n *simNode) {
 	n.stallUntil = time.Time{}
 	for _, ev := range n.backlog {
 		if ev.kind == evRequest && !ev.expired {
-			s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+			s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
 		}
-		s.release(ev)
+		s.release(n, ev)
 	}
 	n.backlog = nil
 }
@@ -415,6 +465,7 @@ func (s *Simulation) Leave(name string) error {
 	if err != nil {
 		return err
 	}
+	n.now = s.now
 	n.core.leave(s.now, 0)
 	s.settle(n)
 	return nil
@@ -454,11 +505,19 @@ func (s *Simulation) RunUntil(cond func() bool, limit time.Duration) bool {
 
 func (s *Simulation) runUntil(end time.Time, cond func() bool) bool {
 	until := int64(end.Sub(simEpoch))
+	if s.windowed() {
+		if s.runWindows(until, cond) {
+			return true
+		}
+		s.now = end
+		return cond != nil && cond()
+	}
 	for s.queue.h.len() > 0 && s.queue.h.top().at <= until {
 		ev := s.queue.pop()
 		s.now = ev.at
+		ev.to.now = ev.at
 		if !s.dispatch(ev) {
-			s.release(ev)
+			s.release(nil, ev)
 		}
 		if cond != nil && cond() {
 			return true

@@ -46,7 +46,7 @@ func (s *Simulation) dispatch(ev *simEvent) (held bool) {
 	n := ev.to
 	if ev.kind == evRequest && (n.crashed || !s.streamable(ev.from, n)) {
 		// The request never arrives; the initiator waits in vain.
-		s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+		s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
 		return false
 	}
 	if n.crashed {
@@ -58,12 +58,12 @@ func (s *Simulation) dispatch(ev *simEvent) (held bool) {
 		}
 		return false
 	}
-	if s.now.Before(n.stallUntil) {
+	if n.now.Before(n.stallUntil) {
 		if ev.kind == evRequest && !n.stallUntil.Add(s.cfg.Latency).Before(ev.deadline) {
 			// The answer cannot come in time: the initiator gives up at its
 			// deadline, and the request is still read when the stall ends.
 			ev.expired = true
-			s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+			s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
 		}
 		n.backlog = append(n.backlog, ev)
 		return true
@@ -88,7 +88,7 @@ func (s *Simulation) resume(n *simNode) {
 			// A delegate crashed it: the rest is lost.
 		case ev.kind == evRequest && !s.streamable(ev.from, n):
 			if !ev.expired {
-				s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+				s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
 			}
 		default:
 			s.handle(n, ev)
@@ -99,7 +99,7 @@ func (s *Simulation) resume(n *simNode) {
 		n.core.flushHandoff()
 	}
 	for _, ev := range backlog {
-		s.release(ev)
+		s.release(n, ev)
 	}
 	if !n.crashed {
 		s.settle(n)
@@ -114,9 +114,9 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 			return // stale: the node's next deadline moved
 		}
 		n.wakeAt = time.Time{}
-		n.core.tick(s.now)
+		n.core.tick(n.now)
 	case evPacket:
-		n.core.handlePacket(s.now, ev.buf, ev.from.addr, s.now)
+		n.core.handlePacket(n.now, ev.buf, ev.from.addr, n.now)
 	case evRequest:
 		s.serveRequest(n, ev)
 	case evReply:
@@ -124,11 +124,11 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 			return // for the core before a restart
 		}
 		if ev.err != nil {
-			n.core.exchangeDone(s.now, ev.id, nil, ev.err)
+			n.core.exchangeDone(n.now, ev.id, nil, ev.err)
 			break
 		}
 		reply, err := readReply(n.cfg, s.sink, bytes.NewReader(ev.buf))
-		n.core.exchangeDone(s.now, ev.id, reply, err)
+		n.core.exchangeDone(n.now, ev.id, reply, err)
 	}
 }
 
@@ -138,36 +138,36 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 	conn := &simConn{r: bytes.NewReader(ev.buf), remote: ev.from.addr, local: n.addr}
 	msg, reply := readRequest(n.cfg, s.sink, n.logger, conn, nil)
 	if msg != nil {
-		reply = n.core.handleStream(s.now, msg, ev.from.addr)
+		reply = n.core.handleStream(n.now, msg, ev.from.addr)
 	}
 	s.settle(n)
 	if ev.expired {
 		return // the initiator has given up
 	}
 	extra, delivered := s.streamDelay(n, ev.from, false)
-	back := s.event(simEvent{at: s.now.Add(s.delay() + extra), kind: evReply, to: ev.from, from: n, id: ev.id, gen: ev.gen})
+	back := s.event(n, simEvent{at: n.now.Add(s.delay(n) + extra), kind: evReply, to: ev.from, from: n, id: ev.id, gen: ev.gen})
 	if reply == nil {
 		back.err = io.EOF // closed without an answer
 	} else if back.buf, back.err = encodeStream(n.cfg, n.nonces, reply); back.err == nil {
 		n.stats.StreamBytes += uint64(len(back.buf))
-		s.record(simRecord{from: n.name, to: ev.from.name, stream: true, buf: back.buf})
+		s.record(n, simRecord{from: n.name, to: ev.from.name, stream: true, buf: back.buf})
 	}
 	if !delivered || !s.streamable(n, ev.from) || back.at.After(ev.deadline) {
-		s.release(back)
-		s.failExchange(ev.from, ev.gen, ev.id, ev.deadline)
+		s.release(n, back)
+		s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
 		return
 	}
-	s.push(back)
+	s.emit(n, back)
 }
 
-// failExchange reports exchange id of node n (of generation gen) as failed
-// at its deadline (or now, if that has passed).
-func (s *Simulation) failExchange(n *simNode, gen uint32, id uint64, deadline time.Time) {
+// failExchange has node h report exchange id of node n (of generation gen)
+// as failed at its deadline (or now, if that has passed).
+func (s *Simulation) failExchange(h, n *simNode, gen uint32, id uint64, deadline time.Time) {
 	at := deadline
-	if at.Before(s.now) {
-		at = s.now
+	if at.Before(h.now) {
+		at = h.now
 	}
-	s.push(s.event(simEvent{at: at, kind: evReply, to: n, id: id, gen: gen, err: errSimNoAnswer}))
+	s.emit(h, s.event(h, simEvent{at: at, kind: evReply, to: n, id: id, gen: gen, err: errSimNoAnswer}))
 }
 
 // settle performs a node's outputs and books its next wake-up.
@@ -184,11 +184,11 @@ func (s *Simulation) settle(n *simNode) {
 				if oversize {
 					n.stats.Oversize++
 				}
-				s.record(simRecord{from: n.name, to: s.nameAt(o.to.Addr), buf: o.buf, dropped: true})
+				s.record(n, simRecord{from: n.name, to: s.nameAt(o.to.Addr), buf: o.buf, dropped: true})
 				continue
 			}
-			s.record(simRecord{from: n.name, to: to.name, buf: o.buf})
-			s.push(s.event(simEvent{at: s.now.Add(s.delay()), kind: evPacket, to: to, from: n, buf: o.buf}))
+			s.record(n, simRecord{from: n.name, to: to.name, buf: o.buf})
+			s.emit(n, s.event(n, simEvent{at: n.now.Add(s.delay(n)), kind: evPacket, to: to, from: n, buf: o.buf}))
 		case *outExchange:
 			s.startExchange(n, o)
 		case *outJoined, *outNotify, *outPingResult:
@@ -199,7 +199,7 @@ func (s *Simulation) settle(n *simNode) {
 	}
 	if at, ok := n.core.nextDeadline(); ok && !at.Equal(n.wakeAt) {
 		n.wakeAt = at
-		s.push(s.event(simEvent{at: at, kind: evWake, to: n}))
+		s.emit(n, s.event(n, simEvent{at: at, kind: evWake, to: n}))
 	}
 }
 
@@ -214,12 +214,12 @@ func (s *Simulation) startExchange(n *simNode, o *outExchange) {
 	}
 	req, err := encodeRequest(n.cfg, n.nonces, o.msg)
 	if err != nil {
-		s.push(s.event(simEvent{at: s.now, kind: evReply, to: n, id: o.id, gen: n.gen, err: err}))
+		s.emit(n, s.event(n, simEvent{at: n.now, kind: evReply, to: n, id: o.id, gen: n.gen, err: err}))
 		return
 	}
 	n.stats.StreamBytes += uint64(len(req))
 	to := s.nodeAt(o.to.Addr)
-	at := s.now.Add(s.delay())
+	at := n.now.Add(s.delay(n))
 	delivered := true
 	if to != nil {
 		var extra time.Duration
@@ -227,12 +227,12 @@ func (s *Simulation) startExchange(n *simNode, o *outExchange) {
 		at = at.Add(extra)
 	}
 	if to == nil || !delivered || !s.streamable(n, to) || at.After(o.deadline) {
-		s.record(simRecord{from: n.name, to: s.nameAt(o.to.Addr), stream: true, buf: req, dropped: true})
-		s.failExchange(n, n.gen, o.id, o.deadline)
+		s.record(n, simRecord{from: n.name, to: s.nameAt(o.to.Addr), stream: true, buf: req, dropped: true})
+		s.failExchange(n, n, n.gen, o.id, o.deadline)
 		return
 	}
-	s.record(simRecord{from: n.name, to: to.name, stream: true, buf: req})
-	s.push(s.event(simEvent{at: at, kind: evRequest, to: to, from: n, buf: req, id: o.id, gen: n.gen, deadline: o.deadline}))
+	s.record(n, simRecord{from: n.name, to: to.name, stream: true, buf: req})
+	s.emit(n, s.event(n, simEvent{at: at, kind: evRequest, to: to, from: n, buf: req, id: o.id, gen: n.gen, deadline: o.deadline}))
 }
 
 // simConn is a stream's request as a net.Conn, for readRequest.
@@ -254,14 +254,19 @@ func (s *Simulation) push(ev *simEvent) {
 	s.queue.push(int64(ev.at.Sub(simEpoch)), ev)
 }
 
-// event returns a simEvent holding v, reusing a handled one: a busy
-// simulation handles millions, and allocating each would keep the garbage
-// collector busy.
-func (s *Simulation) event(v simEvent) *simEvent {
+// event returns a simEvent holding v for node h to emit, reusing a handled
+// one: a busy simulation handles millions, and allocating each would keep
+// the garbage collector busy. While h runs on a worker, the worker's own
+// spares serve.
+func (s *Simulation) event(h *simNode, v simEvent) *simEvent {
+	spare := &s.spare
+	if h != nil && h.w != nil {
+		spare = &h.w.spare
+	}
 	var ev *simEvent
-	if k := len(s.spare); k > 0 {
-		ev = s.spare[k-1]
-		s.spare = s.spare[:k-1]
+	if k := len(*spare); k > 0 {
+		ev = (*spare)[k-1]
+		*spare = (*spare)[:k-1]
 	} else {
 		ev = new(simEvent)
 	}
@@ -269,10 +274,37 @@ func (s *Simulation) event(v simEvent) *simEvent {
 	return ev
 }
 
-// release takes back an event that is done with.
-func (s *Simulation) release(ev *simEvent) {
+// release takes back an event that node h is done with.
+func (s *Simulation) release(h *simNode, ev *simEvent) {
 	*ev = simEvent{}
+	if h != nil && h.w != nil {
+		h.w.spare = append(h.w.spare, ev)
+		return
+	}
 	s.spare = append(s.spare, ev)
+}
+
+// emit puts ev, made by node h, on its way: into the event queue, or while
+// h runs in a window (see runWindows) into h's own queue when ev is for h
+// within the window, else into h's output, which joins the event queue
+// when the window ends.
+func (s *Simulation) emit(h *simNode, ev *simEvent) {
+	if h.w == nil {
+		s.push(ev)
+		return
+	}
+	at := int64(ev.at.Sub(simEpoch))
+	if ev.to == h && at < s.winEnd {
+		h.local.push(at, ev)
+		return
+	}
+	if at < s.winEnd {
+		// Only a failure reported at a deadline inside the window gets
+		// here: it reaches the other node when the window ends.
+		at = s.winEnd
+		ev.at = simEpoch.Add(time.Duration(at))
+	}
+	h.out = append(h.out, ev)
 }
 
 // simQueue is the network's event queue: a binary min-heap ordered by

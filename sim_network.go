@@ -6,6 +6,7 @@ package memberlist
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -118,22 +119,22 @@ func (s *Simulation) streamable(a, b *simNode) bool {
 	return len(s.link) == 0 || (s.link[[2]int{a.idx, b.idx}] < 1 && s.link[[2]int{b.idx, a.idx}] < 1)
 }
 
-// lost draws whether a datagram from a to b is lost, drawing from the
-// network's random source only when loss is possible.
+// lost draws whether a datagram from a to b is lost, drawing from a's
+// network random source (see rngOf) only when loss is possible.
 func (s *Simulation) lost(a, b *simNode) bool {
 	p := s.linkLoss(a, b)
-	return p > 0 && s.rng.Float64() < p
+	return p > 0 && s.rngOf(a).Float64() < p
 }
 
 // retransmits is the extra time TCP takes to get one segment from a to b
 // through loss, first timing out after rto; ok is false when it gives up.
-func (s *Simulation) retransmits(a, b *simNode, rto time.Duration) (d time.Duration, ok bool) {
+func (s *Simulation) retransmits(rng *rand.Rand, a, b *simNode, rto time.Duration) (d time.Duration, ok bool) {
 	p := s.linkLoss(a, b)
 	if p <= 0 {
 		return 0, true
 	}
 	for range 15 { // Linux's tcp_retries2
-		if s.rng.Float64() >= p {
+		if rng.Float64() >= p {
 			return d, true
 		}
 		d += rto
@@ -143,17 +144,18 @@ func (s *Simulation) retransmits(a, b *simNode, rto time.Duration) (d time.Durat
 }
 
 // streamDelay is the time a stream's request (req) or answer takes from a
-// to b beyond one latency, under LossyStreams.
+// to b beyond one latency, under LossyStreams; a, the sender, draws.
 func (s *Simulation) streamDelay(a, b *simNode, req bool) (time.Duration, bool) {
 	if !s.cfg.LossyStreams {
 		return 0, true
 	}
+	rng := s.rngOf(a)
 	if !req {
-		return s.retransmits(a, b, 200*time.Millisecond)
+		return s.retransmits(rng, a, b, 200*time.Millisecond)
 	}
-	syn, ok1 := s.retransmits(a, b, time.Second)
-	synAck, ok2 := s.retransmits(b, a, time.Second)
-	data, ok3 := s.retransmits(a, b, 200*time.Millisecond)
+	syn, ok1 := s.retransmits(rng, a, b, time.Second)
+	synAck, ok2 := s.retransmits(rng, b, a, time.Second)
+	data, ok3 := s.retransmits(rng, a, b, 200*time.Millisecond)
 	return syn + synAck + data, ok1 && ok2 && ok3
 }
 
@@ -203,10 +205,22 @@ func (s *Simulation) nameAt(addr string) string {
 	return addr
 }
 
-func (s *Simulation) delay() time.Duration {
+// delay is the one-way delay of something node h sends, drawn from h's
+// network random source.
+func (s *Simulation) delay(h *simNode) time.Duration {
 	d := s.cfg.Latency
 	if s.cfg.Jitter > 0 {
-		d += time.Duration(s.rng.Int64N(int64(s.cfg.Jitter) + 1))
+		d += time.Duration(s.rngOf(h).Int64N(int64(s.cfg.Jitter) + 1))
 	}
 	return d
+}
+
+// rngOf is the random source of the network's choices about what node h
+// sends: the simulation's own, or with Workers h's own, so that the draws
+// do not depend on how nodes are spread over the workers.
+func (s *Simulation) rngOf(h *simNode) *rand.Rand {
+	if h.rng != nil {
+		return h.rng
+	}
+	return s.rng
 }

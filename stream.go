@@ -513,7 +513,7 @@ func snapshotHasIP(s *snapshot, ip net.IP) bool {
 		ip = ip4
 	}
 	for i := range s.n {
-		if a := s.at(i).Addr; bytes.Equal(a, ip) || (len(a) != len(ip) && net.IP(a).Equal(ip)) {
+		if a := s.at(i).Addr; string(a) == string(ip) || (len(a) != len(ip) && net.IP(a).Equal(ip)) {
 			return true
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -54,6 +55,7 @@ type params struct {
 	out       string
 	quiet     bool
 	tcpLoss   bool
+	workers   int
 	cpuProf   string
 }
 
@@ -203,6 +205,12 @@ func parse(args []string) (params, error) {
 	}
 	if !slices.Contains(profiles, p.profile) {
 		return p, badInput("unknown profile %q: want one of %s", p.profile, strings.Join(profiles, ", "))
+	}
+	if p.workers < 0 || p.workers > 256 {
+		return p, badInput("-workers %d: want 0 to 256", p.workers)
+	}
+	if p.workers > 0 && p.latency <= 0 {
+		return p, badInput("-workers %d needs a -latency above 0 (or -workers 0)", p.workers)
 	}
 	if p.n < 2 || p.n > 1<<20 {
 		return p, badInput("-n %d: want 2 to %d nodes", p.n, 1<<20)
@@ -390,4 +398,5 @@ func declare(fs *flag.FlagSet, p *params, sets *[]string, seed *int64) {
 	fs.BoolVar(&p.quiet, "quiet", false, "no progress line on stderr")
 	fs.StringVar(&p.cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.BoolVar(&p.tcpLoss, "lossy-streams", true, "streams suffer the datagrams' loss, with TCP's retransmission timeouts (SimConfig.LossyStreams)")
+	fs.IntVar(&p.workers, "workers", runtime.GOMAXPROCS(0), "goroutines that run the nodes (SimConfig.Workers); any number from 1 gives the same run, 0 the strictly sequential one, which differs")
 }

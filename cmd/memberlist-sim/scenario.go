@@ -118,6 +118,7 @@ func simulate(p params, progressOut io.Writer) (*result, error) {
 		Jitter:       p.jitter,
 		PacketLoss:   p.loss,
 		LossyStreams: p.tcpLoss,
+		Workers:      p.workers,
 		OnTransition: m.transition,
 		Config:       func(string) *memberlist.Config { return p.config() },
 	})
