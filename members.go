@@ -55,7 +55,7 @@ func makeInfo(name string, ip []byte, port uint16, meta []byte, vsn []byte) uniq
 	if len(vsn) >= len(k.vsn) {
 		copy(k.vsn[:], vsn)
 	}
-	return unique.Make(k)
+	return cachedInfo(k)
 }
 
 // name is the member's name.
@@ -322,6 +322,11 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			c.log.Printf("[DEBUG] memberlist: Rejected node %s (%v): %s", a.Node, net.IP(a.Addr), err)
 			return
 		}
+		if c.index.full() {
+			countRejected(c.metrics, c.labels, "msg", "table_full")
+			c.log.Printf("[DEBUG] memberlist: Ignoring an alive message for %s: the member table holds %d members, its most", a.Node, maxTableSlots)
+			return
+		}
 		st = c.index.alloc()
 		st.st = uint8(StateDead)
 		st.info = makeInfo(a.Node, a.Addr, a.Port, a.Meta, a.Vsn)
@@ -379,8 +384,6 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		c.log.Printf("[WARN] memberlist: Refuting an alive message for '%s' (%v:%d) meta:(%v VS %v), vsn:(%v VS %v)",
 			a.Node, net.IP(a.Addr), a.Port, a.Meta, st.meta(), a.Vsn, st.vsnSlice())
 	} else {
-		cp := *a // so that a, often on the caller's stack, does not escape
-		c.encodeAndBroadcast(st, aliveMsg, &cp, notify)
 		changed := false
 		st.incarnation = a.Incarnation
 		info := st.info.Value()
@@ -400,6 +403,16 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			st.setState(StateAlive)
 			c.stamp(st)
 			changed = true
+		}
+		// The message goes on as it came. When it says exactly what st now
+		// holds, as nearly all do, every node would encode and intern the
+		// same bytes: they come from the shared cache instead.
+		if len(a.Vsn) == len(info.vsn) && (a.Meta == nil) == !st.info.Value().hasMeta && !wireFastOff.Load() {
+			c.unparkGossip()
+			c.notifyDone(c.news.push(st, aliveNews(st.info, a.Incarnation), notify))
+		} else {
+			cp := *a // so that a, often on the caller's stack, does not escape
+			c.encodeAndBroadcast(st, aliveMsg, &cp, notify)
 		}
 		if changed {
 			c.touch(st, false)

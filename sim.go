@@ -234,6 +234,10 @@ type SimNodeStats struct {
 	StreamBytes uint64
 }
 
+// simInternCacheBits sizes the intern caches (see intern_cache.go) for a
+// simulation's many nodes: 2^16 slots, 1 MiB.
+const simInternCacheBits = 16
+
 // simEpoch is virtual time zero: fixed, so that runs are reproducible.
 var simEpoch = time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -252,6 +256,7 @@ func NewSimulation(sc SimConfig) *Simulation {
 	if sc.Metrics != nil {
 		s.sink = sc.Metrics
 	}
+	growInternCaches(simInternCacheBits)
 	return s
 }
 

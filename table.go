@@ -1,14 +1,16 @@
 // This file owns the storage of the member table: memberTable keeps the
 // core's nodeStates in fixed-size chunks, each member at a numbered slot,
 // and finds them by name through an open-addressing hash table with linear
-// probing over two parallel arrays, 8-bit hash tags and 32-bit slot numbers,
-// kept at most three quarters full.
+// probing over one array of 32-bit entries, each an 8-bit hash tag and a
+// 24-bit slot number, kept at most three quarters full.
 //
 // Both parts are shaped by the scale budget (DESIGN.md: 10^8 entries in one
 // simulator process): a nodeState in a chunk costs its 24 bytes and nothing
 // more (allocated one by one, each would take a 32-byte size class), and the
-// index about 8 bytes per member, with no pointers for the collector to scan,
-// where a Go map[string]*nodeState costs about 50. A member keeps its slot,
+// index 5 to 11 bytes per member, with no pointers for the collector to
+// scan, where a Go map[string]*nodeState costs about 50. Tag and slot share
+// an entry so that a lookup misses the cache once in the index, not twice:
+// in a simulation of many nodes every table is cold. A member keeps its slot,
 // and so its address, for as long as it is in the table; the slot is reused
 // only after release.
 
@@ -58,13 +60,30 @@ type memberTable struct {
 	free   []uint32 // released slots, reused last in, first out
 	used   uint32   // slots ever handed out
 
-	tags  []uint8  // a byte of the hash of the member in the same slot
-	slots []uint32 // 1 + the member's slot; 0 marks an empty slot
-	count int
+	// entries are the index: a byte of the member's hash in the top 8
+	// bits, 1 + its slot in the low 24; 0 marks an empty entry.
+	entries []uint32
+	count   int
 }
 
+// maxTableSlots is how many members a table can hold: slot numbers take 24
+// bits in the index. 16 million members is far beyond any cluster, and a
+// table that full would take over a gigabyte.
+const maxTableSlots = 1<<24 - 1
+
+// full reports whether the table has no slot left for a new member.
+func (x *memberTable) full() bool {
+	return len(x.free) == 0 && x.used >= maxTableSlots
+}
+
+// indexEntry makes an index entry.
+func indexEntry(tag uint8, slot uint32) uint32 { return uint32(tag)<<24 | (slot + 1) }
+
+// entrySlot is the slot of a non-empty index entry.
+func entrySlot(e uint32) uint32 { return e&(1<<24-1) - 1 }
+
 // alloc returns a zeroed nodeState at a free slot. It is not in the index
-// until put. The news generation is kept across reuse, so that news queued
+// until put. The table must not be full. The news generation is kept across reuse, so that news queued
 // about the slot's previous member stays stale (see newsQueue).
 func (x *memberTable) alloc() *nodeState {
 	var slot uint32
@@ -110,15 +129,15 @@ func (x *memberTable) get(name string) *nodeState {
 		return nil
 	}
 	h := memberHash(name)
-	tag := memberTag(h)
-	mask := len(x.slots) - 1
+	tag := uint32(memberTag(h))
+	mask := len(x.entries) - 1
 	for i := int(h) & mask; ; i = (i + 1) & mask {
-		s := x.slots[i]
-		if s == 0 {
+		e := x.entries[i]
+		if e == 0 {
 			return nil
 		}
-		if x.tags[i] == tag {
-			if st := x.at(s - 1); st.name() == name {
+		if e>>24 == tag {
+			if st := x.at(entrySlot(e)); st.name() == name {
 				return st
 			}
 		}
@@ -127,7 +146,7 @@ func (x *memberTable) get(name string) *nodeState {
 
 // put adds st, from alloc, whose name must not be in the index yet.
 func (x *memberTable) put(st *nodeState) {
-	if 4*(x.count+1) > 3*len(x.slots) {
+	if 4*(x.count+1) > 3*len(x.entries) {
 		x.grow()
 	}
 	x.place(memberHash(st.name()), st.slot)
@@ -135,21 +154,21 @@ func (x *memberTable) put(st *nodeState) {
 }
 
 func (x *memberTable) place(h uint64, slot uint32) {
-	mask := len(x.slots) - 1
+	mask := len(x.entries) - 1
 	i := int(h) & mask
-	for x.slots[i] != 0 {
+	for x.entries[i] != 0 {
 		i = (i + 1) & mask
 	}
-	x.tags[i], x.slots[i] = memberTag(h), slot+1
+	x.entries[i] = indexEntry(memberTag(h), slot)
 }
 
 func (x *memberTable) grow() {
-	old := x.slots
-	size := max(8, 2*len(old))
-	x.tags, x.slots = make([]uint8, size), make([]uint32, size)
-	for _, s := range old {
-		if s != 0 {
-			x.place(memberHash(x.at(s-1).name()), s-1)
+	old := x.entries
+	x.entries = make([]uint32, max(8, 2*len(old)))
+	for _, e := range old {
+		if e != 0 {
+			s := entrySlot(e)
+			x.place(memberHash(x.at(s).name()), s)
 		}
 	}
 }
@@ -162,15 +181,15 @@ func (x *memberTable) remove(name string) {
 		return
 	}
 	h := memberHash(name)
-	tag := memberTag(h)
-	mask := len(x.slots) - 1
+	tag := uint32(memberTag(h))
+	mask := len(x.entries) - 1
 	i := int(h) & mask
 	for ; ; i = (i + 1) & mask {
-		s := x.slots[i]
-		if s == 0 {
+		e := x.entries[i]
+		if e == 0 {
 			return
 		}
-		if x.tags[i] == tag && x.at(s-1).name() == name {
+		if e>>24 == tag && x.at(entrySlot(e)).name() == name {
 			break
 		}
 	}
@@ -178,12 +197,12 @@ func (x *memberTable) remove(name string) {
 	// Backward-shift deletion: walk the run after the hole and move back
 	// every entry whose home slot does not lie in (hole, its slot].
 	hole := i
-	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {
-		home := int(memberHash(x.at(x.slots[j]-1).name())) & mask
+	for j := (i + 1) & mask; x.entries[j] != 0; j = (j + 1) & mask {
+		home := int(memberHash(x.at(entrySlot(x.entries[j])).name())) & mask
 		if (j > hole && (home <= hole || home > j)) || (j < hole && home <= hole && home > j) {
-			x.tags[hole], x.slots[hole] = x.tags[j], x.slots[j]
+			x.entries[hole] = x.entries[j]
 			hole = j
 		}
 	}
-	x.tags[hole], x.slots[hole] = 0, 0
+	x.entries[hole] = 0
 }

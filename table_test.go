@@ -42,7 +42,7 @@ func TestMemberIndexAgainstMap(t *testing.T) {
 			}
 		}
 	}
-	require.LessOrEqual(t, 4*x.count, 3*len(x.slots), "at most three quarters full")
+	require.LessOrEqual(t, 4*x.count, 3*len(x.entries), "at most three quarters full")
 	require.LessOrEqual(t, int(x.used), 3000, "released slots are reused")
 }
 
@@ -64,4 +64,15 @@ func TestNodeStateSize(t *testing.T) {
 	require.Equal(t, 248, smallChunkSlots)
 	require.Equal(t, uintptr(16), unsafe.Sizeof(newsEntry{}))
 	require.Equal(t, uintptr(1016), unsafe.Sizeof(newsChunk{}))
+}
+
+// TestMemberTableFull checks the table's bound: with every slot number
+// handed out and none released, it takes no new member.
+func TestMemberTableFull(t *testing.T) {
+	var x memberTable
+	require.False(t, x.full())
+	x.used = maxTableSlots
+	require.True(t, x.full())
+	x.free = append(x.free, 3)
+	require.False(t, x.full(), "a released slot can be reused")
 }
