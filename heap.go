@@ -24,6 +24,9 @@ func (h *minHeap[E, P]) len() int { return len(h.s) }
 // top returns the earliest entry; the heap must not be empty.
 func (h *minHeap[E, P]) top() *E { return &h.s[0] }
 
+// items is the heap's entries, in no particular order.
+func (h *minHeap[E, P]) items() []E { return h.s }
+
 // push adds e.
 func (h *minHeap[E, P]) push(e E) {
 	h.s = append(h.s, e)

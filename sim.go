@@ -109,6 +109,7 @@ type Simulation struct {
 	winEnd  int64
 	workers []*simWorker
 	active  []*simNode
+	byLoad  []*simNode
 
 	// Trace is every member state change seen by any node, in order. It is
 	// what makes two runs with the same seed comparable. It stays empty
@@ -206,6 +207,7 @@ type simNode struct {
 	// the window, and the transitions it saw in the window.
 	rng   *rand.Rand
 	w     *simWorker
+	load  int
 	local simQueue
 	out   []*simEvent
 	trans []SimTransition

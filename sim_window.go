@@ -29,6 +29,7 @@ import (
 type simWorker struct {
 	spare []*simEvent
 	nodes []*simNode // this window's share of the active nodes
+	load  int        // their load (see runActive)
 }
 
 // windowed reports whether the simulation runs in windows (see Workers).
@@ -107,22 +108,32 @@ func (s *Simulation) runActive(active []*simNode) {
 		}
 		return
 	}
-	total := 0
-	for _, n := range active {
-		total += n.local.h.len()
-	}
-	per := (total + len(s.workers) - 1) / len(s.workers)
-	k, load := 0, 0
+	// Largest first, each to the least loaded worker; a node's load is its
+	// events, a stream's bytes counting for much more than a datagram's
+	// (merging a large state is the heaviest thing a node does). Who runs
+	// where never changes the outcome.
 	for _, w := range s.workers {
-		w.nodes = w.nodes[:0]
+		w.nodes, w.load = w.nodes[:0], 0
 	}
-	for _, n := range active {
-		if load >= per && k < len(s.workers)-1 {
-			k, load = k+1, 0
+	byLoad := append(s.byLoad[:0], active...)
+	for _, n := range byLoad {
+		n.load = 0
+		for _, q := range n.local.h.items() {
+			n.load += 1 + len(q.ev.buf)>>8
 		}
-		s.workers[k].nodes = append(s.workers[k].nodes, n)
-		load += n.local.h.len()
 	}
+	slices.SortStableFunc(byLoad, func(a, b *simNode) int { return cmp.Compare(b.load, a.load) })
+	for _, n := range byLoad {
+		w := s.workers[0]
+		for _, o := range s.workers[1:] {
+			if o.load < w.load {
+				w = o
+			}
+		}
+		w.nodes = append(w.nodes, n)
+		w.load += n.load
+	}
+	s.byLoad = byLoad
 	var wg sync.WaitGroup
 	for _, w := range s.workers[1:] {
 		if len(w.nodes) == 0 {
