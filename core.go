@@ -92,6 +92,8 @@ type coreEnv struct {
 // core is one node's protocol state machine. Its methods are the inputs; they
 // must all be called from one goroutine, with non-decreasing times.
 type core struct {
+	// warmSink keeps memberTable.warm's reads; see there.
+	warmSink uint64
 	// scratch holds the news message handleNews decodes into; see there.
 	scratch struct {
 		alive   alive

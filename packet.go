@@ -152,7 +152,12 @@ const defaultHandoffQueueDepth = 1024
 // broadcasts that ride in one packet reach NotifyMsg in reverse order
 // there, and applications written against it may depend on that.
 func (c *core) flushHandoff() {
+	warmedTo := len(c.handoffNews) // the news from here on has been warmed
 	for n := len(c.handoffNews); n > 0; n = len(c.handoffNews) {
+		if n-1 < warmedTo && n >= 4 {
+			warmedTo = max(0, n-warmBatch)
+			c.warmNews(c.handoffNews[warmedTo:n])
+		}
 		m := c.handoffNews[n-1]
 		c.handoffNews[n-1] = handoffMsg{}
 		c.handoffNews = c.handoffNews[:n-1]
@@ -172,6 +177,21 @@ func (c *core) flushHandoff() {
 	if cap(c.handoffUser) > 4*defaultHandoffQueueDepth {
 		c.handoffUser = nil
 	}
+}
+
+// warmNews warms the member table (see memberTable.warm) for the members
+// the news in batch names. The news is decoded again when handled: finding
+// a name takes far less than the cache misses it saves.
+func (c *core) warmNews(batch []handoffMsg) {
+	var hashes [warmBatch]uint64
+	k := 0
+	for i := range batch {
+		if name, ok := newsSubject(batch[i].body); ok {
+			hashes[k] = memberHash(name)
+			k++
+		}
+	}
+	c.warmSink += c.index.warm(hashes[:k])
 }
 
 // handleNews handles a membership message from the handoff queue. It

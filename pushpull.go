@@ -352,7 +352,15 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 // mergeState applies a peer's member table. A member the peer believes dead
 // is only suspected here: we give it the chance to refute.
 func (c *core) mergeState(remote []pushNodeState) {
+	var hashes [warmBatch]uint64
 	for i := range remote {
+		if i%warmBatch == 0 && len(remote)-i >= 4 {
+			batch := remote[i:min(i+warmBatch, len(remote))]
+			for j := range batch {
+				hashes[j] = memberHash(batch[j].Name)
+			}
+			c.warmSink += c.index.warm(hashes[:len(batch)])
+		}
 		r := &remote[i]
 		switch r.State {
 		case StateAlive:

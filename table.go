@@ -206,3 +206,42 @@ func (x *memberTable) remove(name string) {
 	}
 	x.entries[hole] = 0
 }
+
+// warmBatch is how many lookups warm prepares at once.
+const warmBatch = 32
+
+// warm reads, for up to warmBatch hashes of names about to be looked up,
+// the index entry, the member's nodeState and its info, each kind in a loop
+// of its own so that the cache misses of all the lookups overlap instead of
+// following one another: in a simulation of many nodes every table is cold,
+// and a lookup is otherwise four misses in a row. It changes nothing; the
+// result only keeps the reads from being optimized away.
+func (x *memberTable) warm(hashes []uint64) uint64 {
+	if x.count == 0 || len(hashes) == 0 {
+		return 0
+	}
+	hashes = hashes[:min(len(hashes), warmBatch)]
+	mask := uint64(len(x.entries) - 1)
+	var es [warmBatch]uint32
+	for i, h := range hashes {
+		es[i] = x.entries[h&mask]
+	}
+	var sts [warmBatch]*nodeState
+	for i, h := range hashes {
+		if e := es[i]; e != 0 && e>>24 == uint32(memberTag(h)) {
+			sts[i] = x.at(entrySlot(e))
+		}
+	}
+	var sum uint64
+	for _, st := range sts[:len(hashes)] {
+		if st != nil {
+			sum += uint64(st.incarnation)
+		}
+	}
+	for _, st := range sts[:len(hashes)] {
+		if st != nil {
+			sum += uint64(len(st.name()))
+		}
+	}
+	return sum
+}

@@ -593,3 +593,19 @@ func (d *fastDec) bytes(i int) []byte {
 	}
 	return d.bins[v.dst : v.dst+v.n : v.dst+v.n]
 }
+
+// newsSubject is the name of the member an alive, suspect or dead message
+// body is about, as a view of body (not to be kept), without decoding the
+// rest: it only guides memberTable.warm, so a body it cannot read is simply
+// not warmed.
+func newsSubject(body []byte) (string, bool) {
+	var d fastDec
+	if !d.parse(body, aliveFields) && !d.parse(body, accusationFields) {
+		return "", false
+	}
+	v := &d.vals[1] // Node in both
+	if !v.set || v.isNil || v.n == 0 {
+		return "", false
+	}
+	return unsafe.String(&body[v.off], v.n), true
+}
