@@ -9,7 +9,6 @@ package memberlist
 import (
 	"encoding/binary"
 	"math"
-	"strings"
 	"unsafe"
 )
 
@@ -459,51 +458,29 @@ func (d *fastDec) raw(p int) (off, n, np int, ok bool) {
 	return off, n, off + n, true
 }
 
-// alloc makes the one string and the one []byte every field is cut from,
-// and copies the fields into them.
+// alloc makes the one allocation every string and []byte field is cut
+// from, and copies the fields into it.
 func (d *fastDec) alloc() {
-	var sb strings.Builder
-	sb.Grow(d.nStr)
-	if d.nBin > 0 {
-		d.bins = make([]byte, d.nBin)
+	if d.nStr+d.nBin == 0 {
+		return
 	}
-	sOff, bOff := 0, 0
-	for i := range d.vals {
-		v := &d.vals[i]
-		if !v.set || v.isNil {
-			continue
-		}
-		switch v.kind {
-		case mpKindStr:
-			sb.Write(d.buf[v.off : v.off+v.n])
-			v.dst = sOff
-			sOff += v.n
-		case mpKindBytes:
-			v.dst = bOff
-			if !v.arr {
-				copy(d.bins[bOff:], d.buf[v.off:v.off+v.n])
-			} else {
-				p := v.off
-				for k := range v.n {
-					u, _, np, _ := d.int(p)
-					d.bins[bOff+k] = byte(u)
-					p = np
-				}
-			}
-			bOff += v.n
-		}
-	}
-	d.strs = sb.String()
+	d.cut(make([]byte, d.nStr+d.nBin))
 }
 
 // allocIn is alloc, but cuts the fields from a's chunks instead of making
-// a string and a []byte of their own.
+// an allocation of their own.
 func (d *fastDec) allocIn(a *decodeArena) {
 	if d.nStr+d.nBin == 0 {
-		d.alloc()
 		return
 	}
-	p := a.take(d.nStr + d.nBin)
+	d.cut(a.take(d.nStr + d.nBin))
+}
+
+// cut copies the fields into p: the strings first, then the []byte fields,
+// each capped at its end (see bytes), so that no one holding a []byte can
+// write into a string or a neighbour. The string part is never written
+// again, which makes the strings over it safe.
+func (d *fastDec) cut(p []byte) {
 	sOff, bOff := 0, d.nStr
 	for i := range d.vals {
 		v := &d.vals[i]
