@@ -94,7 +94,26 @@ func startAgent(t *testing.T, bin, name string, extra ...string) *agentProc {
 	t.Helper()
 	args := append([]string{"-name", name, "-bind", "127.0.0.1:0", "-http", "127.0.0.1:0",
 		"-profile", "local", "-log-format", "json", "-log-level", "debug"}, extra...)
-	a := &agentProc{name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	a := &agentProc{name: name, cmd: exec.Command(bin, args...)}
+	runAgent(t, a, func(line string) bool {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) != nil || rec["msg"] != "agent started" {
+			return false
+		}
+		a.bind, _ = rec["bind"].(string)
+		a.http, _ = rec["http"].(string)
+		return true
+	})
+	return a
+}
+
+// runAgent starts a.cmd, keeps its stderr lines in a.logs and hands each to
+// onLine, from one goroutine, until onLine reports the "agent started"
+// line; it returns then. The process is killed when the test ends, and its
+// logs are printed if the test failed.
+func runAgent(t *testing.T, a *agentProc, onLine func(line string) (started bool)) {
+	t.Helper()
+	a.done = make(chan struct{})
 	stderr, err := a.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -102,18 +121,19 @@ func startAgent(t *testing.T, bin, name string, extra ...string) *agentProc {
 	if err := a.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan map[string]any, 1)
+	started := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		once := false
 		for sc.Scan() {
 			line := sc.Text()
 			a.mu.Lock()
 			a.logs = append(a.logs, line)
 			a.mu.Unlock()
-			var rec map[string]any
-			if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "agent started" {
-				started <- rec
+			if onLine(line) && !once {
+				once = true
+				close(started)
 			}
 		}
 		a.err = a.cmd.Wait()
@@ -127,19 +147,16 @@ func startAgent(t *testing.T, bin, name string, extra ...string) *agentProc {
 			<-a.done
 		}
 		if t.Failed() {
-			t.Logf("logs of agent %s:\n%s", name, a.logText())
+			t.Logf("logs of agent %s:\n%s", a.name, a.logText())
 		}
 	})
 	select {
-	case rec := <-started:
-		a.bind, _ = rec["bind"].(string)
-		a.http, _ = rec["http"].(string)
+	case <-started:
 	case <-a.done:
-		t.Fatalf("agent %s exited before starting: %v\n%s", name, a.err, a.logText())
+		t.Fatalf("agent %s exited before starting: %v\n%s", a.name, a.err, a.logText())
 	case <-time.After(processWait):
-		t.Fatalf("agent %s did not start in %v\n%s", name, processWait, a.logText())
+		t.Fatalf("agent %s did not start in %v\n%s", a.name, processWait, a.logText())
 	}
-	return a
 }
 
 // stop sends SIGTERM and waits for a clean exit.

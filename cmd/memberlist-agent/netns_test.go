@@ -16,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -605,17 +604,10 @@ func detectedBy(detected map[[2]string]time.Time, side []*labAgent, t0 time.Time
 
 // labAgent is one agent running in its namespace.
 type labAgent struct {
-	name   string
-	ns     string
-	ip     string
-	http   string
-	cmd    *exec.Cmd
-	client *http.Client
-	done   chan struct{}
-	err    error
-
-	mu   sync.Mutex
-	logs []string
+	*agentProc // http is set before it starts: its address in the namespace
+	ns         string
+	ip         string
+	client     *http.Client
 }
 
 func names(as []*labAgent) []string {
@@ -631,12 +623,10 @@ func names(as []*labAgent) []string {
 func startLabAgent(t *testing.T, bin string, lab *netLab, k int, evs *eventLog, join []string) *labAgent {
 	t.Helper()
 	a := &labAgent{
-		name:   "n" + strconv.Itoa(k),
-		ns:     lab.nodes[k-1],
-		ip:     labNet + strconv.Itoa(k),
-		http:   labAddr(k, labHTTPPort),
-		done:   make(chan struct{}),
-		client: nsHTTPClient(lab.nodes[k-1]),
+		agentProc: &agentProc{name: "n" + strconv.Itoa(k), http: labAddr(k, labHTTPPort)},
+		ns:        lab.nodes[k-1],
+		ip:        labNet + strconv.Itoa(k),
+		client:    nsHTTPClient(lab.nodes[k-1]),
 	}
 	args := []string{"netns", "exec", a.ns, bin, "-name", a.name, "-bind", labAddr(k, labGossipPort),
 		"-http", a.http, "-profile", "lan", "-reconnect-interval", labReconnect.String(),
@@ -648,64 +638,20 @@ func startLabAgent(t *testing.T, bin string, lab *netLab, k int, evs *eventLog, 
 	// with the test process even when that is killed.
 	a.cmd = exec.Command("ip", args...)
 	a.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	stderr, err := a.cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			line := sc.Text()
-			a.mu.Lock()
-			a.logs = append(a.logs, line)
-			a.mu.Unlock()
-			var rec struct {
-				Time  time.Time `json:"time"`
-				Msg   string    `json:"msg"`
-				Node  string    `json:"node"`
-				State string    `json:"state"`
-			}
-			if json.Unmarshal([]byte(line), &rec) != nil {
-				continue
-			}
-			if rec.Msg == "agent started" {
-				close(started)
-			}
-			evs.add(labEvent{at: rec.Time, observer: a.name, msg: rec.Msg, node: rec.Node, state: rec.State})
+	runAgent(t, a.agentProc, func(line string) bool {
+		var rec struct {
+			Time  time.Time `json:"time"`
+			Msg   string    `json:"msg"`
+			Node  string    `json:"node"`
+			State string    `json:"state"`
 		}
-		a.err = a.cmd.Wait()
-		close(a.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-a.done:
-		default:
-			_ = a.cmd.Process.Kill()
-			<-a.done
+		if json.Unmarshal([]byte(line), &rec) != nil {
+			return false
 		}
-		if t.Failed() {
-			t.Logf("logs of agent %s:\n%s", a.name, a.logText())
-		}
+		evs.add(labEvent{at: rec.Time, observer: a.name, msg: rec.Msg, node: rec.Node, state: rec.State})
+		return rec.Msg == "agent started"
 	})
-	select {
-	case <-started:
-	case <-a.done:
-		t.Fatalf("agent %s exited before starting: %v\n%s", a.name, a.err, a.logText())
-	case <-time.After(processWait):
-		t.Fatalf("agent %s did not start in %v\n%s", a.name, processWait, a.logText())
-	}
 	return a
-}
-
-func (a *labAgent) logText() string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return strings.Join(a.logs, "\n")
 }
 
 func (a *labAgent) get(t *testing.T, path string) []byte {
