@@ -80,14 +80,36 @@ func internBytes(b []byte) unique.Handle[string] {
 // encodeAndBroadcast queues msg, news about member st, for gossip. notify,
 // when non-zero, is the token of an outNotify to emit once the message is
 // done.
+//
+// msg is copied before it is encoded, so that it does not escape: the
+// reflection codec takes any, which would otherwise move every alive,
+// suspect and dead message a node decodes to the heap, where only the news
+// it passes on needs a copy.
 func (c *core) encodeAndBroadcast(st *nodeState, t messageType, msg any, notify uint64) {
-	buf, err := encodeMsg(t, msg, c.cfg.MsgpackUseNewTimeFormat)
+	buf, err := encodeMsg(t, detachNews(msg), c.cfg.MsgpackUseNewTimeFormat)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
 		return
 	}
 	c.unparkGossip()
 	c.notifyDone(c.news.push(st, internBytes(buf), notify))
+}
+
+// detachNews returns a copy of msg, an alive, suspect or dead message, that
+// the encoder may keep; see encodeAndBroadcast.
+func detachNews(msg any) any {
+	switch m := msg.(type) {
+	case *alive:
+		cp := *m
+		return &cp
+	case *suspect:
+		cp := *m
+		return &cp
+	case *dead:
+		cp := *m
+		return &cp
+	}
+	panic("memberlist: only alive, suspect and dead messages are broadcast as news")
 }
 
 // notifyDone emits outNotify for each token.

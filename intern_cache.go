@@ -16,11 +16,10 @@ import (
 	"unique"
 )
 
-// internCacheBits sizes each cache: 2^12 slots (32 KiB of pointers) in a
-// process with a node or a few; NewSimulation raises it for its many.
-var internCacheBits atomic.Int32
-
-func init() { internCacheBits.Store(12) }
+// defaultInternCacheBits sizes each cache in a process with a node or a
+// few: 2^12 slots, 32 KiB of pointers. NewSimulation grows them for its
+// many nodes.
+const defaultInternCacheBits = 12
 
 type infoSlot struct{ info unique.Handle[memberInfo] }
 
@@ -30,36 +29,38 @@ type aliveSlot struct {
 	msg  unique.Handle[string]
 }
 
-// internCaches are the two caches' slots, replaced whole when resized.
+// internCaches are the two caches' slots, replaced whole when grown.
 type internCaches struct {
 	mask  uint64
 	infos []atomic.Pointer[infoSlot]
 	alive []atomic.Pointer[aliveSlot]
 }
 
+func newInternCaches(bits int) *internCaches {
+	n := uint64(1) << bits
+	return &internCaches{mask: n - 1, infos: make([]atomic.Pointer[infoSlot], n), alive: make([]atomic.Pointer[aliveSlot], n)}
+}
+
 var caches atomic.Pointer[internCaches]
 
-// internCachesOf returns the caches, made at the size internCacheBits gives
-// if they are not yet, or are smaller.
+// internCachesOf returns the caches, made at the default size on first use.
 func internCachesOf() *internCaches {
-	bits := internCacheBits.Load()
-	c := caches.Load()
-	if c != nil && c.mask+1 >= 1<<bits {
+	if c := caches.Load(); c != nil {
 		return c
 	}
-	n := uint64(1) << bits
-	fresh := &internCaches{mask: n - 1, infos: make([]atomic.Pointer[infoSlot], n), alive: make([]atomic.Pointer[aliveSlot], n)}
-	if caches.CompareAndSwap(c, fresh) {
-		return fresh
-	}
+	caches.CompareAndSwap(nil, newInternCaches(defaultInternCacheBits))
 	return caches.Load()
 }
 
-// growInternCaches makes sure each cache has at least 2^bits slots.
-func growInternCaches(bits int32) {
+// growInternCaches makes sure each cache has at least 2^bits slots. What
+// smaller ones held is dropped: they are only caches.
+func growInternCaches(bits int) {
 	for {
-		cur := internCacheBits.Load()
-		if cur >= bits || internCacheBits.CompareAndSwap(cur, bits) {
+		c := caches.Load()
+		if c != nil && c.mask+1 >= 1<<bits {
+			return
+		}
+		if caches.CompareAndSwap(c, newInternCaches(bits)) {
 			return
 		}
 	}

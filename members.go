@@ -411,8 +411,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			c.unparkGossip()
 			c.notifyDone(c.news.push(st, aliveNews(st.info, a.Incarnation), notify))
 		} else {
-			cp := *a // so that a, often on the caller's stack, does not escape
-			c.encodeAndBroadcast(st, aliveMsg, &cp, notify)
+			c.encodeAndBroadcast(st, aliveMsg, a, notify)
 		}
 		if changed {
 			c.touch(st, false)
@@ -448,8 +447,7 @@ func (c *core) suspectNode(s *suspect) {
 	// independent one is gossiped on so that others hear it too.
 	if susp := c.suspicions[st]; susp != nil {
 		if susp.confirm(s.From) {
-			cp := *s // so that s does not escape
-			c.encodeAndBroadcast(st, suspectMsg, &cp, 0)
+			c.encodeAndBroadcast(st, suspectMsg, s, 0)
 			c.scheduleSuspicion(st)
 		}
 		return
@@ -462,8 +460,7 @@ func (c *core) suspectNode(s *suspect) {
 		c.log.Printf("[WARN] memberlist: Refuting a suspect message (from: %s)", s.From)
 		return
 	}
-	cp := *s
-	c.encodeAndBroadcast(st, suspectMsg, &cp, 0)
+	c.encodeAndBroadcast(st, suspectMsg, s, 0)
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "suspect"}, 1, c.labels)
 
 	st.incarnation = s.Incarnation
@@ -519,11 +516,9 @@ func (c *core) deadNode(d *dead) {
 			c.log.Printf("[WARN] memberlist: Refuting a dead message (from: %s)", d.From)
 			return
 		}
-		cp := *d // so that d does not escape
-		c.encodeAndBroadcast(st, deadMsg, &cp, c.leaveToken)
+		c.encodeAndBroadcast(st, deadMsg, d, c.leaveToken)
 	} else {
-		cp := *d
-		c.encodeAndBroadcast(st, deadMsg, &cp, 0)
+		c.encodeAndBroadcast(st, deadMsg, d, 0)
 	}
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, c.labels)
 

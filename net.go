@@ -446,13 +446,11 @@ func checkCRC(buf []byte) ([]byte, error) {
 func encodePushPull(join bool, states []pushNodeState, userState []byte, newTimeFormat bool) ([]byte, error) {
 	hdr := pushPullHeader{Nodes: len(states), UserStateLen: len(userState), Join: join}
 	if !wireFastOff.Load() {
-		n := 1 + hdr.wireLen() + len(userState)
+		size := 0
 		for i := range states {
-			n += states[i].wireLen()
+			size += states[i].wireLen()
 		}
-		b := make([]byte, 1, n)
-		b[0] = byte(pushPullMsg)
-		b = hdr.appendWire(b)
+		b := startPushPull(join, len(states), size, userState)
 		for i := range states {
 			b = states[i].appendWire(b)
 		}
@@ -472,6 +470,17 @@ func encodePushPull(join bool, states []pushNodeState, userState []byte, newTime
 	}
 	buf.Write(userState)
 	return buf.Bytes(), nil
+}
+
+// startPushPull begins a push/pull message by the hand-written encoder:
+// the type byte and the header for nStates node states of size bytes in
+// all, then user, with room for all of them. The caller appends the states,
+// then user.
+func startPushPull(join bool, nStates, size int, user []byte) []byte {
+	hdr := pushPullHeader{Nodes: nStates, UserStateLen: len(user), Join: join}
+	b := make([]byte, 1, 1+hdr.wireLen()+size+len(user))
+	b[0] = byte(pushPullMsg)
+	return hdr.appendWire(b)
 }
 
 // decodePushPull reads a push/pull body from r, positioned after the

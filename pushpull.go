@@ -220,10 +220,7 @@ func (c *core) localStateOf(join bool, keep func(*nodeState) bool, extra *pushNo
 			return nil, fmt.Errorf("encode push/pull state: %w", err)
 		}
 	} else {
-		hdr := pushPullHeader{Nodes: nStates, UserStateLen: len(user), Join: join}
-		buf = make([]byte, 1, 1+hdr.wireLen()+size+len(user))
-		buf[0] = byte(pushPullMsg)
-		buf = hdr.appendWire(buf)
+		buf = startPushPull(join, nStates, size, user)
 		for _, n := range c.nodes {
 			if !skip(n) {
 				ps := n.pushState(&info)
@@ -342,8 +339,9 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		}
 	}
 	for _, n := range c.nodes {
-		if v := n.vsn(); check(n.name(), v[2], v[5]) != nil {
-			return check(n.name(), v[2], v[5])
+		v := n.vsn()
+		if err := check(n.name(), v[2], v[5]); err != nil {
+			return err
 		}
 	}
 	return nil

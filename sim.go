@@ -110,6 +110,7 @@ type Simulation struct {
 	workers []*simWorker
 	active  []*simNode
 	byLoad  []*simNode
+	trans   []SimTransition // a window's transitions, in the telling
 
 	// Trace is every member state change seen by any node, in order. It is
 	// what makes two runs with the same seed comparable. It stays empty
@@ -327,13 +328,18 @@ func (s *Simulation) boot(n *simNode) error {
 			n.trans = append(n.trans, tr)
 			return
 		}
-		if s.cfg.OnTransition != nil {
-			s.cfg.OnTransition(tr)
-			return
-		}
-		s.Trace = append(s.Trace, tr)
+		s.tell(tr)
 	}
 	return nil
+}
+
+// tell passes a transition to OnTransition, or keeps it in Trace.
+func (s *Simulation) tell(tr SimTransition) {
+	if s.cfg.OnTransition != nil {
+		s.cfg.OnTransition(tr)
+		return
+	}
+	s.Trace = append(s.Trace, tr)
 }
 
 func (s *Simulation) node(name string) (*simNode, error) {

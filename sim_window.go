@@ -70,7 +70,7 @@ func (s *Simulation) runWindows(until int64, cond func() bool) bool {
 		// The window's outputs join the queue in order of node, then its
 		// transitions are told in order of time, then node.
 		last := first
-		var trans []SimTransition
+		trans := s.trans[:0]
 		for _, n := range active {
 			for _, ev := range n.out {
 				s.push(ev)
@@ -84,12 +84,10 @@ func (s *Simulation) runWindows(until int64, cond func() bool) bool {
 		}
 		slices.SortStableFunc(trans, func(a, b SimTransition) int { return cmp.Compare(a.At, b.At) })
 		for _, tr := range trans {
-			if s.cfg.OnTransition != nil {
-				s.cfg.OnTransition(tr)
-			} else {
-				s.Trace = append(s.Trace, tr)
-			}
+			s.tell(tr)
 		}
+		clear(trans)
+		s.trans = trans[:0]
 		s.now = simEpoch.Add(time.Duration(last))
 		if cond != nil && cond() {
 			return true
@@ -99,7 +97,7 @@ func (s *Simulation) runWindows(until int64, cond func() bool) bool {
 }
 
 // runActive has every active node handle its events of the window, spread
-// over the workers in contiguous runs of about equal work.
+// over the workers (see the comment inside on how).
 func (s *Simulation) runActive(active []*simNode) {
 	if len(s.workers) == 1 || len(active) < parallelMin {
 		w := s.workers[0]

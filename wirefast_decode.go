@@ -142,8 +142,7 @@ func decodeFast(buf []byte, out any) bool {
 			return false
 		}
 		d.alloc()
-		*m = pushNodeState{Name: d.str(0), Addr: d.bytes(1), Port: uint16(d.vals[2].num), Meta: d.bytes(3),
-			Incarnation: uint32(d.vals[4].num), State: NodeStateType(int64(d.vals[5].num)), Vsn: d.bytes(6)}
+		*m = d.pushNodeState()
 	case *pushPullHeader:
 		if m == nil || *m != (pushPullHeader{}) || !d.parse(buf, pushPullHeaderFields) {
 			return false
@@ -548,9 +547,15 @@ func decodePushNodeState(buf []byte, m *pushNodeState, a *decodeArena) bool {
 		return false
 	}
 	d.allocIn(a)
-	*m = pushNodeState{Name: d.str(0), Addr: d.bytes(1), Port: uint16(d.vals[2].num), Meta: d.bytes(3),
-		Incarnation: uint32(d.vals[4].num), State: NodeStateType(int64(d.vals[5].num)), Vsn: d.bytes(6)}
+	*m = d.pushNodeState()
 	return true
+}
+
+// pushNodeState is the push/pull entry parse read, with nodeStateFields,
+// once its fields are cut.
+func (d *fastDec) pushNodeState() pushNodeState {
+	return pushNodeState{Name: d.str(0), Addr: d.bytes(1), Port: uint16(d.vals[2].num), Meta: d.bytes(3),
+		Incarnation: uint32(d.vals[4].num), State: NodeStateType(int64(d.vals[5].num)), Vsn: d.bytes(6)}
 }
 
 // str is string field i.
@@ -574,13 +579,14 @@ func (d *fastDec) bytes(i int) []byte {
 // newsSubject is the name of the member an alive, suspect or dead message
 // body is about, as a view of body (not to be kept), without decoding the
 // rest: it only guides memberTable.warm, so a body it cannot read is simply
-// not warmed.
+// not warmed. Reading with aliveFields serves all three: the parser skips
+// the keys it does not know (an accusation's From).
 func newsSubject(body []byte) (string, bool) {
 	var d fastDec
-	if !d.parse(body, aliveFields) && !d.parse(body, accusationFields) {
+	if !d.parse(body, aliveFields) {
 		return "", false
 	}
-	v := &d.vals[1] // Node in both
+	v := &d.vals[1] // Node
 	if !v.set || v.isNil || v.n == 0 {
 		return "", false
 	}
