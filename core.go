@@ -145,6 +145,9 @@ type core struct {
 	// gossipParkedAt is when the gossip ticker last found nothing to do
 	// and stopped; zero while it runs.
 	gossipParkedAt time.Time
+	// pushPullSeq tells the live periodic push/pull timer from one that
+	// restaggerPushPull superseded.
+	pushPullSeq uint32
 
 	// The handoff queues: membership news and user messages of the
 	// packets being handled, handled once they are all read; see handoff.
@@ -274,7 +277,7 @@ func (c *core) start(now time.Time, meta []byte) {
 		// reference waits a whole interval more; anti-entropy this early
 		// repairs what a join's gossip missed (with few retransmits, as in
 		// DefaultLocalConfig, gossip can miss a node) an interval sooner.
-		c.schedule(now.Add(c.stagger(iv)), timer{kind: tPushPull})
+		c.schedule(now.Add(c.stagger(iv)), timer{kind: tPushPull, seq: c.pushPullSeq})
 	}
 	if iv := c.cfg.QueueCheckInterval; iv > 0 {
 		c.schedule(now.Add(iv), timer{kind: tQueueCheck})
@@ -382,8 +385,22 @@ func (c *core) stale(t *timer) bool {
 		return c.pings[t.seq] == nil
 	case tSuspicion:
 		return c.suspicions[t.node] != t.susp || c.index.get(t.node.name()) != t.node
+	case tPushPull:
+		return t.seq != c.pushPullSeq
 	}
 	return false
+}
+
+// restaggerPushPull moves the next periodic push/pull to a random point of
+// the interval scaled to the members known now, as in a node that has run
+// with them for a while (Simulation.Converge).
+func (c *core) restaggerPushPull() {
+	if c.cfg.PushPullInterval <= 0 {
+		return
+	}
+	c.pushPullSeq++
+	iv := pushPullScale(c.cfg.PushPullInterval, c.numNodes())
+	c.schedule(c.now.Add(c.stagger(iv)), timer{kind: tPushPull, seq: c.pushPullSeq})
 }
 
 func (c *core) schedule(at time.Time, t timer) {
@@ -407,7 +424,7 @@ func (c *core) fire(t *timer) {
 		c.schedule(c.now.Add(c.cfg.GossipInterval), timer{kind: tGossip})
 	case tPushPull:
 		c.pushPullRound()
-		c.schedule(c.now.Add(pushPullScale(c.cfg.PushPullInterval, c.numNodes())), timer{kind: tPushPull})
+		c.schedule(c.now.Add(pushPullScale(c.cfg.PushPullInterval, c.numNodes())), timer{kind: tPushPull, seq: c.pushPullSeq})
 	case tProbeTimeout:
 		c.probeTimeout(t.seq)
 	case tProbeEnd:

@@ -119,6 +119,14 @@ func (c *core) notifyDone(tokens []uint64) {
 	}
 }
 
+// forgetNews drops every pending membership message, as if each had been
+// sent as often as the retransmit limit allows (Simulation.Converge).
+func (c *core) forgetNews() {
+	for _, st := range c.nodes {
+		c.notifyDone(c.news.drop(st))
+	}
+}
+
 // userBroadcastShare reserves for the delegate's user broadcasts a
 // 1/userBroadcastShare share of every packet that membership news would
 // otherwise fill: in a large cluster, or while many nodes join, news never

@@ -460,3 +460,57 @@ func TestSimulationNodeAt(t *testing.T) {
 		require.Nil(t, s.nodeAt(a), a)
 	}
 }
+
+// Converge starts a cluster that knows itself with nothing left to gossip:
+// every node sees every other alive at once, no news waits, the packets
+// that follow are probes and acks, and a crash is detected as in a cluster
+// that formed by joins.
+func TestSimulationConverge(t *testing.T) {
+	const n = 40
+	s := NewSimulation(SimConfig{Seed: 3, Latency: time.Millisecond})
+	for i := range n {
+		require.NoError(t, s.AddNode(simName(i)))
+	}
+	require.NoError(t, s.Crash(simName(n-1)))
+	require.NoError(t, s.Converge())
+	for i := range n - 1 {
+		require.Equal(t, n-1, s.NumMembers(simName(i)), "members seen by %s", simName(i))
+		require.Zero(t, s.byName[simName(i)].core.news.numQueued(), "news queued at %s", simName(i))
+		st, ok := s.State(simName(i), simName(n-1))
+		require.False(t, ok, "%s knows the crashed node as %v", simName(i), st)
+	}
+	joins := 0
+	for _, tr := range s.Trace {
+		require.Equal(t, StateAlive, tr.State)
+		if tr.Observer != tr.Member {
+			joins++
+		}
+	}
+	require.Equal(t, (n-1)*(n-2), joins)
+
+	mark := len(s.Trace)
+	s.RunFor(20 * time.Second)
+	require.Len(t, s.Trace, mark, "a converged cluster changed its views: %v", s.Trace[mark:])
+
+	victim := simName(5)
+	require.NoError(t, s.Crash(victim))
+	s.RunFor(30 * time.Second)
+	for i := range n - 1 {
+		if simName(i) == victim {
+			continue
+		}
+		st, _ := s.State(simName(i), victim)
+		require.Equal(t, StateDead, st, "%s sees %s", simName(i), victim)
+	}
+}
+
+func TestSimulationConvergeNames(t *testing.T) {
+	s := NewSimulation(SimConfig{Seed: 1})
+	for i := range 6 {
+		require.NoError(t, s.AddNode(simName(i)))
+	}
+	require.NoError(t, s.Converge(simName(0), simName(1), simName(2)))
+	require.Equal(t, 3, s.NumMembers(simName(0)))
+	require.Equal(t, 1, s.NumMembers(simName(4)))
+	require.ErrorContains(t, s.Converge(simName(0), "nobody"), `"nobody"`)
+}

@@ -56,6 +56,7 @@ type params struct {
 	tcpLoss   bool
 	workers   int
 	cpuProf   string
+	start     string
 }
 
 // setting is one -set Field=value.
@@ -204,6 +205,12 @@ func parse(args []string) (params, error) {
 	}
 	if !slices.Contains(profiles, p.profile) {
 		return p, badInput("unknown profile %q: want one of %s", p.profile, strings.Join(profiles, ", "))
+	}
+	if !slices.Contains(starts, p.start) {
+		return p, badInput("unknown -start %q: want one of %s", p.start, strings.Join(starts, ", "))
+	}
+	if p.start == "converged" && p.scenario == "formation" {
+		return p, badInput("-start converged skips the formation that the formation scenario studies: use -start joins with it")
 	}
 	if p.workers < 0 || p.workers > 256 {
 		return p, badInput("-workers %d: want 0 to 256", p.workers)
@@ -397,5 +404,6 @@ func declare(fs *flag.FlagSet, p *params, sets *[]string, seed *int64) {
 	fs.BoolVar(&p.quiet, "quiet", false, "no progress line on stderr")
 	fs.StringVar(&p.cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.BoolVar(&p.tcpLoss, "lossy-streams", true, "streams suffer the datagrams' loss, with TCP's retransmission timeouts (SimConfig.LossyStreams)")
+	fs.StringVar(&p.start, "start", "joins", "how the cluster forms before the fault: joins (every node joins through 3 seeds, 10 ms apart, until all see all) or converged (every node starts knowing every other, nothing left to gossip: Simulation.Converge)")
 	fs.IntVar(&p.workers, "workers", 0, "goroutines that run the nodes in windows of one latency (SimConfig.Workers); any number from 1 gives the same run, 0 the strictly sequential one, which differs (on 2 cores, parallel runs gain only past a few thousand nodes)")
 }

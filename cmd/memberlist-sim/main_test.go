@@ -33,6 +33,8 @@ func TestBadInput(t *testing.T) {
 		{[]string{"-faulty", "100"}, []string{"-faulty 100"}},
 		{[]string{"-duration", "0s"}, []string{"-duration"}},
 		{[]string{"extra"}, []string{`"extra"`}},
+		{[]string{"-start", "warm"}, []string{`unknown -start "warm"`, "joins, converged"}},
+		{[]string{"-scenario", "formation", "-start", "converged"}, []string{"-start converged", "-start joins"}},
 		{[]string{"-n", "3", "-out", filepath.Join(file, "sub")}, []string{"-out", "sub"}},
 	} {
 		var stdout, stderr bytes.Buffer

@@ -47,6 +47,9 @@ func summarize(r *result) []figure {
 	}
 	add("scenario", p.scenario, "")
 	add("nodes", strconv.Itoa(p.n), "")
+	if p.start != "joins" {
+		add("start", p.start, "every node started knowing every other (Simulation.Converge)")
+	}
 	add("seed", strconv.FormatUint(p.seed, 10), "")
 	add("profile", p.profile, "")
 	add("lifeguard", strconv.FormatBool(p.lifeguard), "")

@@ -38,6 +38,9 @@ func scenarioNames() []string {
 	return out
 }
 
+// starts are the values of -start.
+var starts = []string{"joins", "converged"}
+
 // Fixed parts of the scenarios.
 const (
 	joinSpacing    = 10 * time.Millisecond // formation: one join every
@@ -179,6 +182,22 @@ func (r *runner) seeds(self, k int) []string {
 // formationLimit after the last join) until every node sees every other.
 func (r *runner) form() error {
 	n := r.p.n
+	if r.p.start == "converged" {
+		for i := range n {
+			if err := r.add(i); err != nil {
+				return err
+			}
+		}
+		r.prog.phase("converged start", 0)
+		if err := r.sim.Converge(r.names[:n]...); err != nil {
+			return err
+		}
+		r.res.formed = r.sim.Elapsed()
+		// One probe interval before the fault, so that the nodes' timers
+		// run as in a cluster that has been up a while.
+		r.step(r.sim.Elapsed() + r.p.config().ProbeInterval)
+		return nil
+	}
 	formation := r.p.scenario == "formation"
 	seeds := min(3, n)
 	for i := range seeds {

@@ -144,3 +144,18 @@ func TestScenarioOneway(t *testing.T) {
 		t.Fatalf("deaf nodes should come back once they hear again: %v", f)
 	}
 }
+
+// A converged start skips the formation: the fault comes one probe interval
+// after the start, and the crash is detected as after joins.
+func TestScenarioCrashConverged(t *testing.T) {
+	f := small(t, "crash", 30, time.Minute, func(p *params) { p.start = "converged" })
+	if got := num_(t, f, "formed_s"); got != 0 {
+		t.Fatalf("formed_s %v, want 0", got)
+	}
+	if got := num_(t, f, "fault_at_s"); got != 1 {
+		t.Fatalf("fault_at_s %v, want 1 (one probe interval)", got)
+	}
+	if num_(t, f, "detect_missed") != 0 || num_(t, f, "detect_min_s") < 5.9 || num_(t, f, "false_positive_members") != 0 {
+		t.Fatalf("crash after a converged start: %v", f)
+	}
+}
