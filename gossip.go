@@ -131,8 +131,10 @@ func (c *core) forgetNews() {
 // 1/userBroadcastShare share of every packet that membership news would
 // otherwise fill: in a large cluster, or while many nodes join, news never
 // runs out and the reference starves user broadcasts (its issue 299). Room
-// the delegate leaves unused goes back to news.
-const userBroadcastShare = 4
+// the delegate leaves unused goes back to news. 0 turns the share off and
+// lets news fill packets first, as the reference does (for tests that
+// show the difference).
+var userBroadcastShare = 4
 
 // getBroadcasts returns the messages to piggyback on one packet, up to limit
 // bytes with overhead each: membership news first, in all the room but the
@@ -147,7 +149,11 @@ func (c *core) getBroadcasts(overhead, limit int) [][]byte {
 		c.notifyDone(done)
 		return slices.Clone(news)
 	}
-	used := c.news.fill(overhead, limit-limit/userBroadcastShare, transmits)
+	room := limit
+	if userBroadcastShare > 0 {
+		room -= limit / userBroadcastShare
+	}
+	used := c.news.fill(overhead, room, transmits)
 	var user [][]byte
 	if avail := limit - used; avail > overhead+userMsgOverhead {
 		user = d.GetBroadcasts(overhead+userMsgOverhead, avail)
