@@ -43,6 +43,9 @@ func readFull(r io.Reader, n int) ([]byte, error) {
 // longer than limit or nested deeper than maxMsgpackDepth, and asks r only for
 // bytes it knows it needs, so a lying length costs no memory.
 func readMsgpackValue(r io.Reader, dst []byte, limit int) ([]byte, error) {
+	if mr, ok := r.(*memReader); ok {
+		return mr.readMsgpackValue(dst, limit)
+	}
 	if br, ok := r.(*bufio.Reader); ok {
 		if v, ok, err := peekMsgpackValue(br, dst, limit); ok || err != nil {
 			return v, err
@@ -70,6 +73,47 @@ func readMsgpackValue(r io.Reader, dst []byte, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// memReader reads a message already whole in memory (decrypted or
+// decompressed): readMsgpackValue finds each value in one scan over the
+// bytes instead of reading it piece by piece.
+type memReader struct {
+	b []byte
+}
+
+func (m *memReader) Read(p []byte) (int, error) {
+	if len(m.b) == 0 {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := copy(p, m.b)
+	m.b = m.b[n:]
+	return n, nil
+}
+
+// readMsgpackValue is readMsgpackValue for bytes in memory: a value cut
+// short by the end of them is io.ErrUnexpectedEOF, as from a stream. It
+// returns a view of the bytes; dst is not used.
+func (m *memReader) readMsgpackValue(_ []byte, limit int) ([]byte, error) {
+	if len(m.b) == 0 {
+		return nil, io.EOF
+	}
+	var s msgpackScanner
+	done, _, err := s.scan(m.b, limit)
+	if err != nil {
+		return nil, err
+	}
+	if !done {
+		return nil, io.ErrUnexpectedEOF
+	}
+	// A view, not a copy: the message is the caller's to keep, and the
+	// capacity stops an append from writing over the next value.
+	v := m.b[:s.pos:s.pos]
+	m.b = m.b[s.pos:]
+	return v, nil
 }
 
 // peekMsgpackValue is readMsgpackValue's fast path for a value that r

@@ -1027,6 +1027,21 @@ func TestReadMsgpackValueFormats(t *testing.T) {
 				assert.Error(t, err, "value %d (%T) must exceed a limit one short", i, v)
 			}
 
+			// From bytes in memory (a decrypted or decompressed message):
+			// the same value, nothing over-read, the same limit, and a
+			// value cut short is an unexpected EOF.
+			mr := &memReader{b: append(bytes.Clone(b), 0xc1)}
+			got, err = readMsgpackValue(mr, nil, len(b))
+			require.NoError(t, err, "value %d (%T), in memory", i, v)
+			assert.Equal(t, b, got, "value %d (%T), in memory", i, v)
+			assert.Equal(t, []byte{0xc1}, mr.b, "value %d (%T), in memory: over-read", i, v)
+			_, err = readMsgpackValue(&memReader{b: b}, nil, len(b)-1)
+			if len(b) > 1 {
+				assert.Error(t, err, "value %d (%T), in memory: a limit one short", i, v)
+				_, err = readMsgpackValue(&memReader{b: b[:len(b)-1]}, nil, len(b))
+				assert.ErrorIs(t, err, io.ErrUnexpectedEOF, "value %d (%T), in memory, cut short", i, v)
+			}
+
 			// Through a bufio.Reader (the fast path when the value is
 			// buffered whole, the slow one when not), with small and
 			// large buffers: the same bytes, the same limit.

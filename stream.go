@@ -11,7 +11,6 @@ package memberlist
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	crand "crypto/rand"
 	"errors"
@@ -158,7 +157,7 @@ func readStreamBy(cfg *Config, sink metricSink, conn io.Reader, label string, de
 			return 0, nil, errors.New("decrypted stream message is empty")
 		}
 		t = messageType(plain[0])
-		r = bytes.NewReader(plain[1:])
+		r = &memReader{b: plain[1:]}
 	} else if !plaintextOK {
 		return 0, nil, errors.New("encryption is configured but remote state is not encrypted")
 	}
@@ -179,7 +178,7 @@ func readStreamBy(cfg *Config, sink metricSink, conn io.Reader, label string, de
 			return 0, nil, errors.New("decompressed message is empty")
 		}
 		t = messageType(plain[0])
-		r = bytes.NewReader(plain[1:])
+		r = &memReader{b: plain[1:]}
 	}
 	return t, r, nil
 }
