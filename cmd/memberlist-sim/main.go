@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"runtime/debug"
 	"runtime/pprof"
@@ -57,6 +58,7 @@ type params struct {
 	workers   int
 	cpuProf   string
 	start     string
+	scaling   string
 }
 
 // setting is one -set Field=value.
@@ -93,6 +95,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "memberlist-sim: %v\n", err)
 		return 2
+	}
+	if p.scaling != "" {
+		return drawScaling(p, stdout, stderr)
 	}
 	var out *outDir
 	if p.out != "" {
@@ -145,6 +150,36 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stdout, "wrote %s\n", p.out)
 	}
+	return 0
+}
+
+// drawScaling is the -scaling mode: scaling.svg into -out, from the runs
+// -scaling names, and no simulation.
+func drawScaling(p params, stdout, stderr io.Writer) int {
+	if p.out == "" {
+		fmt.Fprintf(stderr, "memberlist-sim: -scaling needs -out, the folder to write scaling.svg into\n")
+		return 2
+	}
+	svg, err := scalingPlot(strings.Split(p.scaling, ","))
+	if err != nil {
+		fmt.Fprintf(stderr, "memberlist-sim: %v\n", err)
+		return 2
+	}
+	out, err := openOut(p.out)
+	if err != nil {
+		fmt.Fprintf(stderr, "memberlist-sim: %v\n", err)
+		return 2
+	}
+	defer out.abandon()
+	if err := out.write("scaling.svg", svg); err != nil {
+		fmt.Fprintf(stderr, "memberlist-sim: %v\n", err)
+		return 1
+	}
+	if err := out.commit(); err != nil {
+		fmt.Fprintf(stderr, "memberlist-sim: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %s\n", filepath.Join(p.out, "scaling.svg"))
 	return 0
 }
 
@@ -404,6 +439,7 @@ func declare(fs *flag.FlagSet, p *params, sets *[]string, seed *int64) {
 	fs.BoolVar(&p.quiet, "quiet", false, "no progress line on stderr")
 	fs.StringVar(&p.cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.BoolVar(&p.tcpLoss, "lossy-streams", true, "streams suffer the datagrams' loss, with TCP's retransmission timeouts (SimConfig.LossyStreams)")
+	fs.StringVar(&p.scaling, "scaling", "", "comma-separated -out folders of earlier runs: draw scaling.svg into -out (each event's spread against the cluster size, next to Serf's model) and run nothing")
 	fs.StringVar(&p.start, "start", "joins", "how the cluster forms before the fault: joins (every node joins through 3 seeds, 10 ms apart, until all see all) or converged (every node starts knowing every other, nothing left to gossip: Simulation.Converge)")
 	fs.IntVar(&p.workers, "workers", 0, "goroutines that run the nodes in windows of one latency (SimConfig.Workers); any number from 1 gives the same run, 0 the strictly sequential one, which differs (on 2 cores, parallel runs gain only past a few thousand nodes)")
 }

@@ -142,3 +142,44 @@ func TestRunWritesSameFiles(t *testing.T) {
 		t.Errorf("after a second run the folder holds %d entries, want %d", len(got), len(want))
 	}
 }
+
+// -scaling draws one plot from earlier runs' -out folders and simulates
+// nothing; it names what is wrong with its input.
+func TestScaling(t *testing.T) {
+	var dirs []string
+	for _, n := range []string{"20", "40"} {
+		dir := filepath.Join(t.TempDir(), "leave-"+n)
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"-n", n, "-scenario", "leave", "-start", "converged", "-duration", "10s", "-quiet", "-out", dir}, &stdout, &stderr); code != 0 {
+			t.Fatalf("run of %s nodes: exit %d, %s", n, code, stderr.String())
+		}
+		dirs = append(dirs, dir)
+	}
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-scaling", strings.Join(dirs, ","), "-out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("-scaling: exit %d, %s", code, stderr.String())
+	}
+	svg, err := os.ReadFile(filepath.Join(out, "scaling.svg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"join known by 100%", "leave known by 50%", "Serf"} {
+		if !strings.Contains(string(svg), want) {
+			t.Errorf("scaling.svg does not show %q", want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-scaling", dirs[0]}, "-scaling needs -out"},
+		{[]string{"-scaling", filepath.Join(out, "nope"), "-out", out}, "summary.csv"},
+	} {
+		stdout.Reset()
+		stderr.Reset()
+		if code := run(tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, %q; want 2 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
