@@ -145,6 +145,10 @@ type core struct {
 	// gossipParkedAt is when the gossip ticker last found nothing to do
 	// and stopped; zero while it runs.
 	gossipParkedAt time.Time
+	// quietTier is set while a join's answer is merged under
+	// Config.QuietJoinMerge: the tier of the news queue (times sent
+	// already) that what it teaches starts at. 0 otherwise.
+	quietTier int
 	// pushPullSeq tells the live periodic push/pull timer from one that
 	// restaggerPushPull superseded.
 	pushPullSeq uint32

@@ -126,6 +126,12 @@ func (q *newsQueue) numQueued() int { return q.live }
 // push queues msg about st, superseding st's pending message if it has one.
 // It returns the notify tokens that are now done (the superseded message's).
 func (q *newsQueue) push(st *nodeState, msg unique.Handle[string], notify uint64) []uint64 {
+	return q.pushAt(st, msg, notify, 0)
+}
+
+// pushAt is push for a message counted as already sent tier times: it
+// goes out after every message sent fewer times, and fewer times itself.
+func (q *newsQueue) pushAt(st *nodeState, msg unique.Handle[string], notify uint64, tier int) []uint64 {
 	done := q.done[:0]
 	if st.newsGen&1 == 1 {
 		done = q.finish(st, done)
@@ -134,10 +140,10 @@ func (q *newsQueue) push(st *nodeState, msg unique.Handle[string], notify uint64
 		st.newsGen++
 		q.live++
 	}
-	if len(q.tiers) == 0 {
+	for len(q.tiers) <= tier {
 		q.tiers = append(q.tiers, nil)
 	}
-	q.tiers[0].add(newsEntry{msg: msg, slot: st.slot, gen: st.newsGen})
+	q.tiers[tier].add(newsEntry{msg: msg, slot: st.slot, gen: st.newsGen})
 	q.slots++
 	if notify != 0 {
 		q.notifies = append(q.notifies, newsNotify{slot: st.slot, gen: st.newsGen, token: notify})

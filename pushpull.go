@@ -105,6 +105,13 @@ func (c *core) exchangeDone(now time.Time, id uint64, reply *streamMsg, err erro
 func (c *core) mergeReply(join bool, reply *streamMsg) error {
 	switch reply.t {
 	case pushPullMsg:
+		if join && c.cfg.QuietJoinMerge {
+			// Counted against the retransmit limit of the table the
+			// merge makes, not of each step on the way there.
+			limit := retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)+len(reply.states))
+			c.quietTier = max(1, limit-quietJoinTransmits)
+			defer func() { c.quietTier = 0 }()
+		}
 		return c.mergeRemoteState(join, reply.states, reply.user)
 	case errMsg:
 		return fmt.Errorf("remote error: %v", reply.err)
