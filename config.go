@@ -198,19 +198,23 @@ type Config struct {
 	// tried (see ReconnectInterval). Must be >= 0.
 	ReconnectTimeout time.Duration
 
-	// QuietJoinMerge, when true, keeps a joining node from gossiping the
-	// members it learns from the answer to its join: the node that
-	// answered knows them already, and so, by gossip long spread or still
-	// spreading, does the cluster. In the reference every joiner queues an
-	// alive message for every member it learns, each sent
+	// QuietJoinMerge, when true, has a joining node gossip the members it
+	// learns from the answer to its join half as often as other news, and
+	// only after the news it has sent fewer times: the node that answered
+	// knows them already, and so, by gossip long spread or still
+	// spreading, does nearly all of the cluster. In the reference every
+	// joiner queues an alive message for every member it learns, each sent
 	// RetransmitMult x log10(N) times: when many nodes join at once, those
-	// old news fill every gossip packet and slow the spread of the joins
-	// themselves (see docs/simulation.md). The joiner's own alive message,
-	// and what the answering node learns from the joiner, are gossiped as
-	// always. Leave it off when Join merges two clusters that already
-	// formed apart: then the members one side learns are news to the rest
-	// of that side, which without this gossip would learn them only
-	// through its periodic push/pulls. Off by default, as in the reference.
+	// old news fill the gossip packets and slow the spread of the joins
+	// themselves. The half that remains repairs what a join racing another
+	// join missed. The joiner's own alive message, and what the answering
+	// node learns from the joiner, are gossiped as always. In the
+	// simulator (docs/simulation.md), 2,000 nodes joining 10 ms apart all
+	// see each other 6 to 21 s sooner and send a fifth fewer bytes; the
+	// slowest join reaches 99% of the nodes later. Leave it off when Join
+	// merges two clusters that formed apart: there the members one side
+	// learns are news to the rest of it. Off by default, as in the
+	// reference.
 	QuietJoinMerge bool
 
 	// GossipVerifyIncoming, when encryption is on, rejects inbound packets

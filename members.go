@@ -265,10 +265,6 @@ func (c *core) reassert(me *nodeState) {
 // aliveNode handles news that a member is alive. notify, when non-zero, is
 // the token of an outNotify to emit once the resulting broadcast is done.
 // bootstrap is set for our own alive messages at start and on UpdateNode.
-// quietJoinTransmits is how many times a node sends the news of a member
-// it learned from the answer to its join, under Config.QuietJoinMerge.
-const quietJoinTransmits = 2
-
 func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	// A message that names no node, or gives an address that is no
 	// address, must never make a member (random garbage can decode as an
@@ -412,8 +408,8 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		// holds, as nearly all do, every node would encode and intern the
 		// same bytes: they come from the shared cache instead.
 		if c.quietTier > 0 && !isLocal {
-			// Config.QuietJoinMerge: sent only quietJoinTransmits times,
-			// after all fresher news.
+			// Config.QuietJoinMerge: sent half as often, after the news
+			// sent fewer times.
 			c.unparkGossip()
 			c.notifyDone(c.news.pushAt(st, aliveNews(st.info, a.Incarnation), notify, c.quietTier))
 		} else if len(a.Vsn) == len(info.vsn) && (a.Meta == nil) == !st.info.Value().hasMeta && !wireFastOff.Load() {

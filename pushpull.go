@@ -109,7 +109,7 @@ func (c *core) mergeReply(join bool, reply *streamMsg) error {
 			// Counted against the retransmit limit of the table the
 			// merge makes, not of each step on the way there.
 			limit := retransmitLimit(c.cfg.RetransmitMult, len(c.nodes)+len(reply.states))
-			c.quietTier = max(1, limit-quietJoinTransmits)
+			c.quietTier = max(1, limit/2)
 			defer func() { c.quietTier = 0 }()
 		}
 		return c.mergeRemoteState(join, reply.states, reply.user)
