@@ -89,14 +89,7 @@ func TestQuietJoinMergeFormation(t *testing.T) {
 			}
 			s.RunFor(10 * time.Millisecond)
 		}
-		formed := s.RunUntil(func() bool {
-			for i := range n {
-				if s.NumMembers(simName(i)) != n {
-					return false
-				}
-			}
-			return true
-		}, 2*time.Minute)
+		formed := s.RunUntil(simAllSee(s, n), 2*time.Minute)
 		require.True(t, formed, "quiet=%v: %d nodes did not all see each other in 2 virtual minutes", quiet, n)
 		for i := range n {
 			st, _ := s.Stats(simName(i))

@@ -23,15 +23,21 @@ func startCluster(t *testing.T, s *Simulation, n int) {
 	for i := 1; i < n; i++ {
 		require.NoError(t, s.Join(simName(i), simName(0)))
 	}
-	converged := s.RunUntil(func() bool {
+	converged := s.RunUntil(simAllSee(s, n), 5*time.Minute)
+	require.True(t, converged, "cluster of %d did not converge in 5 virtual minutes", n)
+}
+
+// simAllSee is the condition that nodes simName(0) to simName(n-1) each see
+// all n alive.
+func simAllSee(s *Simulation, n int) func() bool {
+	return func() bool {
 		for i := range n {
 			if s.NumMembers(simName(i)) != n {
 				return false
 			}
 		}
 		return true
-	}, 5*time.Minute)
-	require.True(t, converged, "cluster of %d did not converge in 5 virtual minutes", n)
+	}
 }
 
 type crashRun struct {
