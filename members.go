@@ -406,10 +406,10 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 		// The message goes on as it came. When it says exactly what st now
 		// holds, as nearly all do, every node would encode and intern the
-		// same bytes: they come from the shared cache instead.
+		// same bytes: they come from the shared cache instead. What a join
+		// taught under Config.QuietJoinMerge is sent half as often, after
+		// the news sent fewer times.
 		if c.quietTier > 0 && !isLocal {
-			// Config.QuietJoinMerge: sent half as often, after the news
-			// sent fewer times.
 			c.unparkGossip()
 			c.notifyDone(c.news.pushAt(st, aliveNews(st.info, a.Incarnation), notify, c.quietTier))
 		} else if len(a.Vsn) == len(info.vsn) && (a.Meta == nil) == !st.info.Value().hasMeta && !wireFastOff.Load() {
