@@ -384,12 +384,13 @@ func (s *Simulation) Join(name string, peers ...string) error {
 // Converge makes every running node among names know every other one as
 // alive, as a cluster knows itself once its joins have spread and its
 // gossip has gone quiet: each node merges the others' own entries through
-// the path a push/pull reply takes (delegates hear NotifyJoin), then
-// forgets the news that merge queued, as if every retransmission had been
-// sent, and moves its next periodic push/pull to a random point of the
-// interval its cluster size gives. It saves a large simulation the formation when what it studies
-// comes after; Join is the way to study the formation itself. With no
-// names, it converges every running node.
+// the path a push/pull reply takes (delegates hear NotifyJoin), then drops
+// every membership message it has pending, as if each had been sent as
+// often as allowed, and moves its next periodic push/pull to a random
+// point of the interval its cluster size gives. It saves a large
+// simulation the formation when what it studies comes after; Join is the
+// way to study the formation itself. With no names, it converges every
+// running node.
 func (s *Simulation) Converge(names ...string) error {
 	var group []*simNode
 	if len(names) == 0 {
