@@ -79,6 +79,9 @@ type nodeOpts struct {
 	Meta          string
 	Timing        timing
 	LocalState    func(join bool) []byte
+	// QuietJoinMerge sets ours' Config.QuietJoinMerge; the reference has no
+	// such option and ignores it.
+	QuietJoinMerge bool
 }
 
 // nodeView is a copy of what a node knows about a member, taken at event time so no

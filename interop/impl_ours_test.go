@@ -120,6 +120,7 @@ func oursStart(c *cluster, o nodeOpts) (*node, error) {
 	conf.Events = oursEvents{log: n.ev}
 	conf.Label = o.Label
 	conf.EnableCompression = !o.NoCompression
+	conf.QuietJoinMerge = o.QuietJoinMerge
 	if o.PV != 0 {
 		conf.ProtocolVersion = o.PV
 	}

@@ -143,6 +143,20 @@ func TestMixedJoinConvergence(t *testing.T) {
 	}
 }
 
+// Our nodes with QuietJoinMerge (which changes only how often a joiner
+// gossips what its join taught it, not what goes on the wire) form one
+// cluster with the reference's, joining through either kind.
+func TestMixedQuietJoinMerge(t *testing.T) {
+	for _, d := range directions() {
+		t.Run(d.name, func(t *testing.T) {
+			c := newCluster(t)
+			as, bs := c.mixed(d, 3, 3, nil, func(o *nodeOpts) { o.QuietJoinMerge = true })
+			require.Len(t, all(as, bs), 6)
+			noDecodeErrors(t, c)
+		})
+	}
+}
+
 // suspectsOf / deadsOf find accusations about victim on the wire.
 func suspectsOf(c *cluster, victim string, from func(string) bool) []wire.SuspectMsg {
 	var out []wire.SuspectMsg
