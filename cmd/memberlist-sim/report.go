@@ -323,6 +323,10 @@ type progress struct {
 	name   string
 	target time.Duration
 	wrote  bool
+	// The ETA extrapolates from the current phase only: a converged start
+	// spends minutes before virtual time moves at all.
+	phaseWall time.Time
+	phaseAt   time.Duration // virtual time when the phase began
 }
 
 func newProgress(w io.Writer) *progress {
@@ -330,8 +334,17 @@ func newProgress(w io.Writer) *progress {
 	return &progress{w: w, start: now, last: now}
 }
 
-func (p *progress) phase(name string, target time.Duration) {
+// phase starts a phase at virtual time from, to end at target.
+func (p *progress) phase(name string, from, target time.Duration) {
 	p.name, p.target = name, target
+	p.phaseWall, p.phaseAt = time.Now(), from
+}
+
+// say prints msg as the progress line at once, for a step that makes no
+// progress in virtual time.
+func (p *progress) say(msg string) {
+	fmt.Fprintf(p.w, "\r%s   ", msg)
+	p.wrote = true
 }
 
 func (p *progress) update(at time.Duration) {
@@ -341,9 +354,12 @@ func (p *progress) update(at time.Duration) {
 	}
 	p.last = now
 	wall := now.Sub(p.start)
+	if p.phaseWall.IsZero() {
+		p.phaseWall = p.start
+	}
 	eta := "?"
-	if at > 0 && p.target > at {
-		eta = (time.Duration(float64(wall) * float64(p.target-at) / float64(at))).Round(time.Second).String()
+	if done := at - p.phaseAt; done > 0 && p.target > at {
+		eta = (time.Duration(float64(now.Sub(p.phaseWall)) * float64(p.target-at) / float64(done))).Round(time.Second).String()
 	}
 	fmt.Fprintf(p.w, "\r%s: virtual %s of %s, wall %s, ETA %s   ", p.name, at.Round(time.Second), p.target.Round(time.Second), wall.Round(time.Second), eta)
 	p.wrote = true

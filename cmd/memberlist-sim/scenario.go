@@ -188,7 +188,8 @@ func (r *runner) form() error {
 				return err
 			}
 		}
-		r.prog.phase("converged start", 0)
+		r.prog.phase("converged start", 0, 0)
+		r.prog.say(fmt.Sprintf("converged start: each of %d nodes merges the other %d (10,000 nodes take minutes)", n, n-1))
 		if err := r.sim.Converge(r.names[:n]...); err != nil {
 			return err
 		}
@@ -235,7 +236,7 @@ func (r *runner) form() error {
 		return nil // the joins are the scenario
 	}
 	lastJoin := time.Duration(n-seeds) * joinSpacing
-	r.prog.phase("formation (joins, then until every node sees every other)", lastJoin)
+	r.prog.phase("formation (joins, then until every node sees every other)", r.sim.Elapsed(), lastJoin)
 	for r.sim.Elapsed() < lastJoin+formationLimit && (w.at < 0 || r.sim.Elapsed() < lastJoin) {
 		r.step(r.sim.Elapsed() + sampleEvery)
 	}
@@ -390,7 +391,7 @@ func cmpDur(a, b time.Duration) int {
 
 // runTo drives the simulation to end, sampling every sampleEvery.
 func (r *runner) runTo(end time.Duration) {
-	r.prog.phase(r.p.scenario, end)
+	r.prog.phase(r.p.scenario, r.sim.Elapsed(), end)
 	for r.sim.Elapsed() < end {
 		r.step(min(end, r.sim.Elapsed()+sampleEvery))
 	}
