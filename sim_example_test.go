@@ -57,3 +57,31 @@ func ExampleSimulation_Restart() {
 	// a minute later, a still knows c: false
 	// after c's restart, a sees c as alive and 5 members
 }
+
+// A settled cluster of 200 nodes without simulating its formation:
+// Converge has every node know every other, with nothing left to gossip.
+// A crash is then detected by every node once the suspicion timeout
+// (SuspicionMult × log10(N) × ProbeInterval, 9.2 s here) has passed.
+func ExampleSimulation_Converge() {
+	sim := memberlist.NewSimulation(memberlist.SimConfig{Seed: 1, Latency: time.Millisecond})
+	names := make([]string, 200)
+	for i := range names {
+		names[i] = fmt.Sprintf("node-%04d", i)
+		_ = sim.AddNode(names[i])
+	}
+	_ = sim.Converge()
+	fmt.Println("node-0000 sees", sim.NumMembers("node-0000"), "members")
+
+	_ = sim.Crash("node-0100")
+	sim.RunFor(20 * time.Second)
+	dead := 0
+	for _, n := range names {
+		if st, _ := sim.State(n, "node-0100"); st == memberlist.StateDead {
+			dead++
+		}
+	}
+	fmt.Println(dead, "nodes see node-0100 dead")
+	// Output:
+	// node-0000 sees 200 members
+	// 199 nodes see node-0100 dead
+}
