@@ -12,13 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// stormBroadcast is a user broadcast that nothing supersedes.
-type stormBroadcast []byte
-
-func (b stormBroadcast) Invalidates(Broadcast) bool { return false }
-func (b stormBroadcast) Message() []byte            { return b }
-func (b stormBroadcast) Finished()                  {}
-
 // stormDelegate is one simulated node's delegate: it hands out the user
 // broadcasts queued at its node, passes on each user message it receives
 // for the first time (memberlist leaves that to the application), and
@@ -34,7 +27,7 @@ func (d *stormDelegate) NodeMeta(int) []byte { return nil }
 func (d *stormDelegate) NotifyMsg(m []byte) {
 	if _, dup := d.got[string(m)]; !dup {
 		d.got[string(m)] = d.s.Elapsed() - d.sent[string(m)]
-		d.q.QueueBroadcast(stormBroadcast(slices.Clone(m))) // passed on, as Serf's events are
+		d.q.QueueBroadcast(rawBroadcast(slices.Clone(m))) // passed on, as Serf's events are
 	}
 }
 func (d *stormDelegate) GetBroadcasts(overhead, limit int) [][]byte {
@@ -95,7 +88,7 @@ func runUserStorm(t *testing.T, n, joiners int, d time.Duration) []userSpread {
 			m := fmt.Sprintf("user-%03d-%0292d", len(order), 0)
 			sent[m] = s.Elapsed()
 			order = append(order, m)
-			delegates[name(0)].q.QueueBroadcast(stormBroadcast(m))
+			delegates[name(0)].q.QueueBroadcast(rawBroadcast(m))
 		}
 		s.RunFor(step)
 	}

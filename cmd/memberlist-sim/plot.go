@@ -43,13 +43,11 @@ func drawPlots(r *result) (map[string][]byte, error) {
 		if p == nil {
 			return nil
 		}
-		c := vgsvg.New(7*vg.Inch, 4*vg.Inch)
-		p.Draw(draw.New(c))
-		var b bytes.Buffer
-		if _, err := c.WriteTo(&b); err != nil {
+		b, err := svgBytes(p)
+		if err != nil {
 			return fmt.Errorf("plot %s: %w", name, err)
 		}
-		out[name] = b.Bytes()
+		out[name] = b
 		return nil
 	}
 	p, err := infectionPlot(r)
@@ -65,6 +63,17 @@ func drawPlots(r *result) (map[string][]byte, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// svgBytes renders p as a 7 × 4 inch SVG, the size of every plot here.
+func svgBytes(p *plot.Plot) ([]byte, error) {
+	c := vgsvg.New(7*vg.Inch, 4*vg.Inch)
+	p.Draw(draw.New(c))
+	var b bytes.Buffer
+	if _, err := c.WriteTo(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 // infectionPlot draws, for each event whose every observer time was kept,

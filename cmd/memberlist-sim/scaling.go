@@ -19,7 +19,6 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgsvg"
 )
 
 // serfModel is Serf's convergence model at LAN settings (gossip every
@@ -79,18 +78,16 @@ func readSpread(dir string) ([]spreadPoint, error) {
 	var out []spreadPoint
 	for _, row := range ev[1:] {
 		p := spreadPoint{nodes: nodes, kind: row[col["kind"]]}
-		var errs []error
+		ok := true
 		for _, f := range []struct {
 			dst  *float64
 			name string
 		}{{&p.t50, "t50_s"}, {&p.t99, "t99_s"}, {&p.t100, "t100_s"}} {
-			v, err := strconv.ParseFloat(row[col[f.name]], 64)
-			*f.dst = v
-			if err != nil {
-				errs = append(errs, err)
-			}
+			var err error
+			*f.dst, err = strconv.ParseFloat(row[col[f.name]], 64)
+			ok = ok && err == nil
 		}
-		if len(errs) == 0 { // an event that never reached everyone is left out
+		if ok { // an event that never reached everyone ("never") is left out
 			out = append(out, p)
 		}
 	}
@@ -166,11 +163,5 @@ func scalingPlot(dirs []string) ([]byte, error) {
 	s.Radius = vg.Points(5)
 	pl.Add(s)
 	pl.Legend.Add("Serf's model: 99.99% of the nodes", s)
-	c := vgsvg.New(7*vg.Inch, 4*vg.Inch)
-	pl.Draw(draw.New(c))
-	var b bytes.Buffer
-	if _, err := c.WriteTo(&b); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
+	return svgBytes(pl)
 }
