@@ -374,10 +374,12 @@ func TestTCPOnlySlowStreams(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	_, addr := newTCPOnlyLoopback(t, "tcponly", timeout)
 	open := func(first []byte) (net.Conn, time.Time) {
+		// Taken before the dial: the server's clock starts when it
+		// accepts, which can be before Dial returns here.
+		start := time.Now()
 		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = c.Close() })
-		start := time.Now()
 		if first != nil {
 			_, err = c.Write(first)
 			require.NoError(t, err)
