@@ -153,13 +153,20 @@ type core struct {
 	// restaggerPushPull superseded.
 	pushPullSeq uint32
 
-	// The handoff queues: membership news and user messages of the
-	// packets being handled, handled once they are all read; see handoff.
-	// holdHandoff is set by a driver that hands over several packets at
-	// once and then calls flushHandoff itself.
+	// The handoff queues: membership news and user messages waiting to be
+	// handled; see handoff. holdHandoff is set by a driver that hands over
+	// packets and then has the news handled itself (handleSomeNews):
+	// otherwise each packet's news is handled as it is read.
 	handoffNews []handoffMsg
 	handoffUser []handoffMsg
 	holdHandoff bool
+	// handoffDropped counts the messages the handoff queues had no room
+	// for (also in the memberlist.handoff.dropped metric), for the
+	// simulator's per-node figures.
+	handoffDropped uint64
+	// newsHandled counts the messages taken from the handoff queues, for
+	// the simulator's model of a node's CPU (Simulation.SetMessageCost).
+	newsHandled uint64
 
 	timers timedHeap[timer]
 	now    time.Time

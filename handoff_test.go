@@ -2,8 +2,10 @@ package memberlist
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
@@ -66,4 +68,80 @@ func TestHandoffQueues(t *testing.T) {
 	// A node that keeps up handles each packet's news as it comes.
 	h.addPeer("n9", 30, 1)
 	require.Equal(t, "n9", h.ev.joins[len(h.ev.joins)-1])
+}
+
+// A driver that reads packets between chunks of news (the shell's loop, a
+// slow simulated node) gets the newest news first, a chunk at a time, and
+// the user messages only once the membership news is done.
+func TestHandleSomeNews(t *testing.T) {
+	d := &msgRecorder{}
+	h := newHarnessWith(t, func(c *Config) { c.Delegate = d }, nil)
+	h.c.holdHandoff = true
+	for i := range 4 {
+		h.c.handlePacket(h.now, append([]byte{byte(userMsg)}, fmt.Sprint("user ", i)...), peerAddr, h.now)
+		h.addPeer(fmt.Sprint("n", i), byte(10+i), 1)
+	}
+	require.Equal(t, 8, h.c.handoffWaiting())
+	require.Equal(t, 3, h.c.handleSomeNews(3))
+	require.Equal(t, []string{"n3", "n2", "n1"}, h.ev.joins)
+	require.Empty(t, d.msgs)
+
+	// News that arrives meanwhile goes first.
+	h.addPeer("n9", 30, 1)
+	require.Equal(t, 2, h.c.handleSomeNews(2))
+	require.Equal(t, []string{"n3", "n2", "n1", "n9", "n0"}, h.ev.joins)
+	require.Empty(t, d.msgs)
+	require.Equal(t, 1, h.c.handleSomeNews(1))
+	require.Equal(t, []string{"user 3"}, d.msgs)
+	require.Equal(t, 3, h.c.handleSomeNews(-1))
+	require.Equal(t, []string{"user 3", "user 2", "user 1", "user 0"}, d.msgs)
+	require.Zero(t, h.c.handoffWaiting())
+	require.Zero(t, h.c.handleSomeNews(5))
+}
+
+// The shell's loop handles a burst of news larger than one chunk in full,
+// and answers a ping that arrives behind it.
+func TestLoopHandlesBurstOfNews(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var network MockNetwork
+		c := DefaultLocalConfig()
+		c.Name = "a"
+		c.LogOutput = io.Discard
+		c.EnableCompression = false
+		c.Transport = network.NewTransport("a")
+		m, err := Create(c)
+		require.NoError(t, err)
+		defer func() { _ = m.Shutdown() }()
+		peer := network.NewTransport("p")
+		defer func() { _ = peer.Shutdown() }()
+		to := Address{Name: "a", Addr: m.LocalNode().Address()}
+		const burst = 3*handoffChunk + 5
+		for i := range burst {
+			msg, err := encodeMsg(aliveMsg, &alive{Incarnation: 1, Node: fmt.Sprint("x", i),
+				Addr: []byte{127, 0, 1, byte(i)}, Port: 7946, Vsn: []uint8{1, 5, 2, 0, 0, 0}}, false)
+			require.NoError(t, err)
+			_, err = peer.WriteToAddress(msg, to)
+			require.NoError(t, err)
+		}
+		msg, err := encodeMsg(pingMsg, &ping{SeqNo: 77, Node: "a"}, false)
+		require.NoError(t, err)
+		_, err = peer.WriteToAddress(msg, to)
+		require.NoError(t, err)
+		synctest.Wait()
+		require.Equal(t, 1+burst, m.NumMembers())
+		var got ackResp
+		for range len(peer.PacketCh()) {
+			parts := [][]byte{(<-peer.PacketCh()).Buf}
+			if b := parts[0]; messageType(b[0]) == compoundMsg {
+				parts, _, err = splitCompound(b[1:])
+				require.NoError(t, err)
+			}
+			for _, b := range parts {
+				if messageType(b[0]) == ackRespMsg {
+					require.NoError(t, decodeMsg(b[1:], &got))
+				}
+			}
+		}
+		require.Equal(t, uint32(77), got.SeqNo, "the ping behind the burst was answered")
+	})
 }

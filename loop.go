@@ -57,6 +57,9 @@ func (m *Memberlist) loop(id chan<- uint64) {
 			}
 			m.inCore.Store(true)
 			packets = m.handlePackets(p, packets)
+		case <-m.newsReady():
+			m.inCore.Store(true)
+			m.core.handleSomeNews(handoffChunk)
 		case fn := <-m.calls:
 			m.inCore.Store(true)
 			fn(m.core)
@@ -68,19 +71,26 @@ func (m *Memberlist) loop(id chan<- uint64) {
 	}
 }
 
-// maxPacketBatch bounds how many waiting packets the loop reads before it
-// handles their membership news and user messages (see core.handoff): enough
-// for the handoff's priorities to matter when the node falls behind, few
-// enough that timers and calls are not held up for long.
-const maxPacketBatch = 64
+// maxPacketBatch bounds how many waiting packets the loop reads at once,
+// and handoffChunk how many waiting news messages it handles at once (see
+// handlePackets): enough for the handoff's priorities to matter when the
+// node falls behind, few enough that packets, timers and calls are not
+// held up for long.
+const (
+	maxPacketBatch = 64
+	handoffChunk   = 64
+)
 
 // handlePackets gives the core p and then, without waiting, the packets
-// already queued behind it, up to maxPacketBatch, before the core handles
-// their news: so a node that falls behind handles the freshest news first,
-// as the reference's handoff queues do. It returns the packet channel, or
-// nil once it is closed.
+// already queued behind it, up to maxPacketBatch. Probes and acks in them
+// are answered at once; their membership news and user messages wait in
+// the core's handoff queues, which the loop works through handoffChunk at a
+// time (newsReady) in turn with reading packets, timers and calls: so a
+// node that falls behind still answers probes, handles the freshest news
+// first, and drops what its queues have no room for, as the reference's
+// separate handoff goroutine does. It returns the packet channel, or nil
+// once it is closed.
 func (m *Memberlist) handlePackets(p *Packet, packets <-chan *Packet) <-chan *Packet {
-	m.core.holdHandoff = true
 	m.core.handlePacket(time.Now(), p.Buf, p.From, p.Timestamp)
 batch:
 	for range maxPacketBatch - 1 {
@@ -95,10 +105,29 @@ batch:
 			break batch
 		}
 	}
-	m.core.holdHandoff = false
-	m.core.flushHandoff()
+	if len(packets) == 0 {
+		// Nothing else waits: a node that keeps up handles the news now,
+		// in the same turn of the loop.
+		m.core.handleSomeNews(handoffChunk)
+	}
 	return packets
 }
+
+// newsReady returns a closed channel when the core has news waiting to be
+// handled, for the loop's select, and nil (never ready) when it has none.
+func (m *Memberlist) newsReady() <-chan struct{} {
+	if m.core.handoffWaiting() > 0 {
+		return closedChan
+	}
+	return nil
+}
+
+// closedChan is always ready to receive from.
+var closedChan = func() chan struct{} {
+	c := make(chan struct{})
+	close(c)
+	return c
+}()
 
 // ErrShutdown is returned by the methods of a node that is shut down.
 var ErrShutdown = errors.New("memberlist: the node is shut down")

@@ -129,6 +129,7 @@ func Create(conf *Config) (*Memberlist, error) {
 	m.snap.Store(&snapshot{})
 	m.core = newCore(conf, ip, uint16(port), coreEnv{logger: logger, seed: randomSeed()})
 	m.core.onChange = m.publish
+	m.core.holdHandoff = true // the loop handles the news (see handlePackets)
 	m.core.start(time.Now(), meta)
 
 	m.loopGoroutine = <-m.startLoop()

@@ -133,6 +133,7 @@ func (c *core) handoff(m handoffMsg) {
 		q = &c.handoffUser
 	}
 	if len(*q) >= depth {
+		c.handoffDropped++
 		c.metrics.IncrCounterWithLabels([]string{"memberlist", "handoff", "dropped"}, 1,
 			append(c.labels[:len(c.labels):len(c.labels)], metrics.Label{Name: "type", Value: m.t.String()}))
 		c.log.Printf("[DEBUG] memberlist: handler queue full, dropping message (%d) %s", m.t, LogAddress(m.from))
@@ -146,14 +147,30 @@ func (c *core) handoff(m handoffMsg) {
 // reference then drops every message, which no working cluster relies on.)
 const defaultHandoffQueueDepth = 1024
 
-// flushHandoff handles what waits in the handoff queues: the membership
-// news, the last queued first, then the user messages, the last first. The
-// reference's handoff goroutine takes them in that order; so two user
-// broadcasts that ride in one packet reach NotifyMsg in reverse order
-// there, and applications written against it may depend on that.
+// flushHandoff handles everything that waits in the handoff queues (see
+// handleSomeNews for the order).
 func (c *core) flushHandoff() {
+	c.handleSomeNews(-1)
+}
+
+// handoffWaiting reports how many messages wait in the handoff queues.
+func (c *core) handoffWaiting() int {
+	return len(c.handoffNews) + len(c.handoffUser)
+}
+
+// handleSomeNews handles up to limit of the messages that wait in the
+// handoff queues (all of them when limit is negative) and returns how many
+// it handled: the membership news, the last queued first, then the user
+// messages, the last first. The reference's handoff goroutine takes them in
+// that order; so two user broadcasts that ride in one packet reach
+// NotifyMsg in reverse order there, and applications written against it may
+// depend on that. A driver that reads packets between calls (the shell's
+// loop, a simulated node that is slow) answers probes while news waits, and
+// a queue that stays full drops what arrives, as the reference's does.
+func (c *core) handleSomeNews(limit int) int {
+	handled := 0
 	warmedTo := len(c.handoffNews) // the news from here on has been warmed
-	for n := len(c.handoffNews); n > 0; n = len(c.handoffNews) {
+	for n := len(c.handoffNews); n > 0 && handled != limit; n = len(c.handoffNews) {
 		if n-1 < warmedTo && n >= 4 {
 			warmedTo = max(0, n-warmBatch)
 			c.warmNews(c.handoffNews[warmedTo:n])
@@ -162,21 +179,25 @@ func (c *core) flushHandoff() {
 		c.handoffNews[n-1] = handoffMsg{}
 		c.handoffNews = c.handoffNews[:n-1]
 		c.handleNews(m)
+		handled++
 	}
-	for n := len(c.handoffUser); n > 0; n = len(c.handoffUser) {
+	for n := len(c.handoffUser); n > 0 && handled != limit; n = len(c.handoffUser) {
 		m := c.handoffUser[n-1]
 		c.handoffUser[n-1] = handoffMsg{}
 		c.handoffUser = c.handoffUser[:n-1]
 		if c.cfg.Delegate != nil {
 			c.cfg.Delegate.NotifyMsg(m.body)
 		}
+		handled++
 	}
-	if cap(c.handoffNews) > 4*defaultHandoffQueueDepth {
+	c.newsHandled += uint64(handled)
+	if len(c.handoffNews) == 0 && cap(c.handoffNews) > 4*defaultHandoffQueueDepth {
 		c.handoffNews = nil // a burst's queue gives its memory back
 	}
-	if cap(c.handoffUser) > 4*defaultHandoffQueueDepth {
+	if len(c.handoffUser) == 0 && cap(c.handoffUser) > 4*defaultHandoffQueueDepth {
 		c.handoffUser = nil
 	}
+	return handled
 }
 
 // warmNews warms the member table (see memberTable.warm) for the members

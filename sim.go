@@ -117,6 +117,12 @@ type Simulation struct {
 	// when SimConfig.OnTransition is set.
 	Trace []SimTransition
 
+	// inOrder makes the nodes with a message cost handle each datagram's
+	// news as they read it, in order of arrival, without handoff queues:
+	// the naive loop the handoff replaced, for the overload test's run
+	// without the fix. Set it before adding nodes.
+	inOrder bool
+
 	// observe, when set, hears of every datagram and stream the nodes send,
 	// in order; the transcript tests print them.
 	observe func(simRecord)
@@ -191,8 +197,17 @@ type simNode struct {
 
 	// While stalled (until stallUntil), everything addressed to the node
 	// waits in backlog, in order of arrival.
-	stallUntil time.Time
-	backlog    []*simEvent
+	stallUntil   time.Time
+	backlog      []*simEvent
+	backlogBytes int // the datagrams' bytes in backlog (see simRecvBuffer)
+
+	// cost is the virtual time the node spends on each message it takes
+	// from its handoff queues (SetMessageCost), and charged how many of
+	// them it has been charged for; droppedBefore carries the handoff
+	// drops of its cores before a restart.
+	cost          time.Duration
+	charged       uint64
+	droppedBefore uint64
 
 	inLoss, outLoss float64 // SetNodeLoss
 	stats           SimNodeStats
@@ -235,6 +250,17 @@ type SimNodeStats struct {
 	Exchanges   uint64
 	PushPulls   uint64
 	StreamBytes uint64
+
+	// What the node could not keep up with. Overflow counts the datagrams
+	// that reached it while it was stalled or busy (see SetMessageCost)
+	// and found its receive buffer full (simRecvBuffer bytes, what the
+	// shell asks of the kernel); MaxBacklog is the most datagrams and
+	// stream requests that ever waited for it at once; HandoffDropped
+	// counts the membership and user messages its handoff queues had no
+	// room for (HandoffQueueDepth each).
+	Overflow       uint64
+	MaxBacklog     int
+	HandoffDropped uint64
 }
 
 // simInternCacheBits sizes the intern caches (see intern_cache.go) for a
@@ -315,6 +341,9 @@ func (s *Simulation) boot(n *simNode) error {
 		return err
 	}
 	seed := s.rng.Uint64()
+	if n.core != nil {
+		n.droppedBefore += n.core.handoffDropped
+	}
 	n.cfg, n.logger, n.meta = cfg, cfg.logger(), meta
 	n.nonces = rand.NewChaCha8(nonceSeed(seed))
 	n.core = newCore(cfg, n.addr.IP.To4(), uint16(n.addr.Port), coreEnv{logger: n.logger, metrics: s.sink, nonces: n.nonces, seed: seed})
@@ -330,6 +359,8 @@ func (s *Simulation) boot(n *simNode) error {
 		}
 		s.tell(tr)
 	}
+	n.charged = 0
+	n.core.holdHandoff = n.cost > 0 && !s.inOrder
 	return nil
 }
 
@@ -498,6 +529,7 @@ func (s *Simulation) Stalled(name string) bool {
 // peers waiting on a stream request in it see it fail at their deadline.
 func (s *Simulation) unstall(n *simNode) {
 	n.stallUntil = time.Time{}
+	n.backlogBytes = 0
 	for _, ev := range n.backlog {
 		if ev.kind == evRequest && !ev.expired {
 			s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
@@ -513,7 +545,12 @@ func (s *Simulation) Stats(name string) (SimNodeStats, bool) {
 	if !ok {
 		return SimNodeStats{}, false
 	}
-	return n.stats, true
+	st := n.stats
+	st.HandoffDropped = n.droppedBefore
+	if n.core != nil {
+		st.HandoffDropped += n.core.handoffDropped
+	}
+	return st, true
 }
 
 // Leave makes a node announce that it leaves; it keeps running, as after

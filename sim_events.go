@@ -65,22 +65,40 @@ func (s *Simulation) dispatch(ev *simEvent) (held bool) {
 			ev.expired = true
 			s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
 		}
+		if ev.kind == evPacket {
+			if n.backlogBytes+len(ev.buf) > simRecvBuffer {
+				n.stats.Overflow++ // the receive buffer is full
+				return false
+			}
+			n.backlogBytes += len(ev.buf)
+		}
 		n.backlog = append(n.backlog, ev)
+		n.stats.MaxBacklog = max(n.stats.MaxBacklog, len(n.backlog))
 		return true
 	}
 	s.handle(n, ev)
+	if n.cost > 0 {
+		s.work(n)
+	}
 	s.settle(n)
 	return false
 }
 
-// resume ends n's stall: it handles what waited, in order.
+// resume ends n's stall, or its busy time: it handles what waited, in
+// order.
 func (s *Simulation) resume(n *simNode) {
+	if n.cost > 0 && s.inOrder {
+		s.resumeInOrder(n)
+		return
+	}
 	n.stallUntil = time.Time{}
 	backlog := n.backlog
-	n.backlog = nil
+	n.backlog, n.backlogBytes = nil, 0
 	// Like a node that falls behind, it reads everything that waited
-	// before it handles the news in it (see core.handoff), so the
-	// packets' buffers are released only after.
+	// before it handles the news in it (see core.handoff). A node with a message
+	// cost keeps its handoff queues held, and handles their news a chunk
+	// at a time (see work).
+	hold := n.core.holdHandoff
 	n.core.holdHandoff = true
 	for _, ev := range backlog {
 		switch {
@@ -94,12 +112,15 @@ func (s *Simulation) resume(n *simNode) {
 			s.handle(n, ev)
 		}
 	}
-	n.core.holdHandoff = false
-	if !n.crashed {
+	n.core.holdHandoff = hold
+	if !n.crashed && !hold {
 		n.core.flushHandoff()
 	}
+	if n.cost > 0 && !n.crashed {
+		s.work(n)
+	}
 	for _, ev := range backlog {
-		s.release(n, ev)
+		s.release(n, ev) // the news keeps the buffer, not the event
 	}
 	if !n.crashed {
 		s.settle(n)
