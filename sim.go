@@ -49,6 +49,17 @@ type SimConfig struct {
 	// streams arrive after one latency whatever the loss.
 	LossyStreams bool
 
+	// StreamBandwidth is how many bytes per second each node can send on
+	// streams: the answers to stream requests (a push/pull state, an ack)
+	// it is sending share that rate equally, as TCP streams share a link,
+	// each arriving one latency after its last byte, and a node then admits no more push/pulls than the
+	// shell does (128 at once, the last 32 kept for known members); one
+	// that would exceed it is closed unanswered. An answer not sent in
+	// full within the node's TCPTimeout of the request's arrival is cut
+	// off there and fails. Zero: unlimited, an answer leaves at once and
+	// no push/pull is ever refused.
+	StreamBandwidth int
+
 	// MaxDatagramSize is the largest datagram the network carries, in bytes;
 	// larger ones are dropped, as UDP drops what exceeds its limit. Zero
 	// means 65507, the most an IPv4 UDP datagram can hold.
@@ -116,6 +127,10 @@ type Simulation struct {
 	// what makes two runs with the same seed comparable. It stays empty
 	// when SimConfig.OnTransition is set.
 	Trace []SimTransition
+
+	// noPushPullCap makes the nodes admit every push/pull under
+	// StreamBandwidth, for the push/pull storm test's run without the cap.
+	noPushPullCap bool
 
 	// inOrder makes the nodes with a message cost handle each datagram's
 	// news as they read it, in order of arrival, without handoff queues:
@@ -209,6 +224,13 @@ type simNode struct {
 	charged       uint64
 	droppedBefore uint64
 
+	// With SimConfig.StreamBandwidth: the answers the node is sending,
+	// when it last counted what they had sent, and the version of its
+	// latest evUplink.
+	uploads []*simUpload
+	upAt    time.Time
+	upSeq   uint64
+
 	inLoss, outLoss float64 // SetNodeLoss
 	stats           SimNodeStats
 
@@ -261,6 +283,18 @@ type SimNodeStats struct {
 	Overflow       uint64
 	MaxBacklog     int
 	HandoffDropped uint64
+
+	// Streams. ExchangesFailed counts the exchanges the node started that
+	// failed (no answer, refused, or cut off). Under
+	// SimConfig.StreamBandwidth, PushPullsRefused counts the push/pulls
+	// the node closed unanswered, being at its limit; AnswersCut the
+	// stream answers it could not send in full before its deadline.
+	PushPullsRefused uint64
+	AnswersCut       uint64
+	ExchangesFailed  uint64
+	// MaxUploads is the most stream answers the node was ever sending at
+	// once, each a state held in memory until sent.
+	MaxUploads int
 }
 
 // simInternCacheBits sizes the intern caches (see intern_cache.go) for a
@@ -530,6 +564,7 @@ func (s *Simulation) Stalled(name string) bool {
 func (s *Simulation) unstall(n *simNode) {
 	n.stallUntil = time.Time{}
 	n.backlogBytes = 0
+	s.dropUploads(n)
 	for _, ev := range n.backlog {
 		if ev.kind == evRequest && !ev.expired {
 			s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)

@@ -1,12 +1,15 @@
-// This file owns the simulator's model of a node short of CPU: a node with
-// a message cost is busy for that long per membership or user message it
-// handles, and what reaches it meanwhile waits in its backlog, as it does
-// for a stalled node, up to a receive buffer's worth of datagrams.
+// This file owns the simulator's models of a node's limits: its CPU (a node
+// with a message cost is busy for that long per membership or user message
+// it handles, and what reaches it meanwhile waits in its backlog, as it
+// does for a stalled node, up to a receive buffer's worth of datagrams),
+// and its uplink for stream answers (SimConfig.StreamBandwidth), with the
+// shell's limit on concurrent push/pulls.
 
 package memberlist
 
 import (
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -108,4 +111,117 @@ func (s *Simulation) resumeInOrder(n *simNode) {
 	if !n.crashed {
 		s.settle(n)
 	}
+}
+
+// simUpload is a stream answer a node is sending under StreamBandwidth.
+type simUpload struct {
+	back     *simEvent // the answer, its time not yet set
+	lag      time.Duration
+	left     float64   // bytes still to send
+	cut      time.Time // the sender's deadline: TCPTimeout after the request came
+	deadline time.Time // the initiator's
+	pushPull bool
+}
+
+// admitPushPull reports whether node n, its uplink limited by
+// StreamBandwidth, takes one more push/pull, from node from: as the shell
+// does, no more than maxPushPullRequests at once, the last
+// memberPushPullReserve of them only for members it knows. A push/pull
+// holds its place until its answer is sent or cut off.
+func (s *Simulation) admitPushPull(n, from *simNode) bool {
+	k := 0
+	for _, u := range n.uploads {
+		if u.pushPull {
+			k++
+		}
+	}
+	if k >= maxPushPullRequests {
+		return false
+	}
+	if k >= maxPushPullRequests-memberPushPullReserve {
+		st := n.core.index.get(from.name)
+		return st != nil && st.state() != StateDead
+	}
+	return true
+}
+
+// upload has node n send back, its answer to the stream request ev, on its
+// uplink. The answers being sent share StreamBandwidth equally, as TCP
+// streams share a link; each reaches the initiator one latency (lag) after
+// its last byte is sent, and one not sent in full within n's TCPTimeout of
+// the request is cut off and fails.
+func (s *Simulation) upload(n *simNode, back, ev *simEvent, lag time.Duration, pushPull bool) {
+	s.advanceUploads(n)
+	n.uploads = append(n.uploads, &simUpload{back: back, lag: lag, left: float64(len(back.buf)),
+		cut: n.now.Add(n.cfg.TCPTimeout), deadline: ev.deadline, pushPull: pushPull})
+	n.stats.MaxUploads = max(n.stats.MaxUploads, len(n.uploads))
+	s.settleUploads(n)
+}
+
+// advanceUploads counts what n's uplink has sent since it last looked.
+func (s *Simulation) advanceUploads(n *simNode) {
+	if k := len(n.uploads); k > 0 {
+		sent := n.now.Sub(n.upAt).Seconds() * float64(s.cfg.StreamBandwidth) / float64(k)
+		for _, u := range n.uploads {
+			u.left -= sent
+		}
+	}
+	n.upAt = n.now
+}
+
+// settleUploads delivers n's answers that are sent, fails those cut off,
+// and books a wake-up (evUplink) for the next to end.
+func (s *Simulation) settleUploads(n *simNode) {
+	keep := n.uploads[:0]
+	for _, u := range n.uploads {
+		back := u.back
+		switch {
+		case u.left <= 0.5:
+			back.at = n.now.Add(u.lag)
+			if !s.streamable(n, back.to) || back.at.After(u.deadline) {
+				s.failExchange(n, back.to, back.gen, back.id, u.deadline)
+				s.release(n, back)
+				break
+			}
+			s.emit(n, back)
+		case !u.cut.After(n.now):
+			n.stats.AnswersCut++
+			s.failExchange(n, back.to, back.gen, back.id, u.deadline)
+			s.release(n, back)
+		default:
+			keep = append(keep, u)
+		}
+	}
+	clear(n.uploads[len(keep):])
+	n.uploads = keep
+	if len(keep) == 0 {
+		return
+	}
+	rate := float64(s.cfg.StreamBandwidth) / float64(len(keep))
+	next := keep[0].cut
+	for _, u := range keep {
+		done := n.now.Add(time.Duration(math.Ceil(u.left / rate * float64(time.Second))))
+		next = minTime(next, minTime(done, u.cut))
+	}
+	n.upSeq++
+	s.emit(n, s.event(n, simEvent{at: next, kind: evUplink, to: n, gen: n.gen, id: n.upSeq}))
+}
+
+// dropUploads forgets what n was sending, for a crash or a restart: the
+// initiators see their exchanges fail at their deadlines.
+func (s *Simulation) dropUploads(n *simNode) {
+	for _, u := range n.uploads {
+		s.failExchange(n, u.back.to, u.back.gen, u.back.id, u.deadline)
+		s.release(n, u.back)
+	}
+	clear(n.uploads)
+	n.uploads = n.uploads[:0]
+	n.upSeq++
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -133,3 +133,92 @@ func TestSimReceiveBuffer(t *testing.T) {
 	require.Empty(t, a.backlog)
 	require.Zero(t, a.backlogBytes)
 }
+
+// pushPullStorm is how a join storm on bandwidth-limited seeds went.
+type pushPullStorm struct {
+	joined      []int  // joiners in the cluster (knowing every base node) after each retry period
+	refused     uint64 // push/pulls the seeds closed unanswered
+	cut         uint64 // answers the seeds cut off at their deadline
+	maxUploads  int    // the most answers one seed was sending at once
+	failedJoins uint64 // join exchanges that failed, all joiners
+}
+
+// runPushPullStorm converges base nodes whose uplinks carry bw bytes per
+// second, then has joiners more join at once through three seeds, each
+// trying again every retry until it knows every base node, for rounds
+// retries. noCap runs the seeds without the limit on concurrent push/pulls.
+func runPushPullStorm(t *testing.T, base, joiners, bw int, retry time.Duration, rounds int, noCap bool) pushPullStorm {
+	t.Helper()
+	name := func(i int) string { return fmt.Sprintf("node-%05d", i) }
+	s := NewSimulation(SimConfig{Seed: 5, Latency: time.Millisecond, Jitter: time.Millisecond, StreamBandwidth: bw})
+	s.noPushPullCap = noCap
+	for i := range base {
+		require.NoError(t, s.AddNode(name(i)))
+	}
+	require.NoError(t, s.Converge())
+	s.RunFor(time.Second)
+	for j := base; j < base+joiners; j++ {
+		require.NoError(t, s.AddNode(name(j)))
+	}
+	var out pushPullStorm
+	for range rounds {
+		for j := base; j < base+joiners; j++ {
+			if s.NumMembers(name(j)) < base {
+				require.NoError(t, s.Join(name(j), name(0), name(1), name(2)))
+			}
+			s.RunFor(time.Millisecond)
+		}
+		s.RunFor(retry - time.Duration(joiners)*time.Millisecond)
+		k := 0
+		for j := base; j < base+joiners; j++ {
+			if s.NumMembers(name(j)) >= base {
+				k++
+			}
+		}
+		out.joined = append(out.joined, k)
+	}
+	for i := range 3 {
+		st, _ := s.Stats(name(i))
+		out.refused += st.PushPullsRefused
+		out.cut += st.AnswersCut
+		out.maxUploads = max(out.maxUploads, st.MaxUploads)
+	}
+	for j := base; j < base+joiners; j++ {
+		st, _ := s.Stats(name(j))
+		out.failedJoins += st.ExchangesFailed
+	}
+	return out
+}
+
+// Hundreds of nodes joining through the same seeds at once, the seeds'
+// answers sharing their uplinks. With the cap on concurrent push/pulls
+// (128, the last 32 kept for members) a seed holds at most that many
+// answers, refuses the rest at once (a refused joiner gets in on a later
+// try) and sends most of what it takes within its deadline. Without it a
+// seed takes every join, holds every answer at once (memory that grows
+// with the storm), shares its uplink among them so that none is sent in
+// time, and every Join fails: the joiners still get in, because a seed
+// merges a joiner's state before it answers, and gossip does the rest.
+func TestPushPullStorm(t *testing.T) {
+	// An answer of the base's state takes about a third of a second alone
+	// at 3,000 bytes a second per base node.
+	base, joiners, perNode, retry, rounds := 100, 250, 3000, 10*time.Second, 4
+	if simRace {
+		base, joiners, perNode, rounds = 40, 150, 2000, 3
+	}
+	if v, err := strconv.Atoi(os.Getenv("MEMBERLIST_STORM_PUSHPULL")); err == nil && v > 0 {
+		base, joiners = v, v/5 // the closing note's run: 5,000 nodes
+	}
+	bw := perNode * base
+	with := runPushPullStorm(t, base, joiners, bw, retry, rounds, false)
+	without := runPushPullStorm(t, base, joiners, bw, retry, rounds, true)
+	t.Logf("with the cap:    %+v", with)
+	t.Logf("without the cap: %+v", without)
+	require.Equal(t, joiners, with.joined[len(with.joined)-1], "with the cap, some joiners never got in")
+	require.NotZero(t, with.refused)
+	require.Zero(t, with.cut, "with the cap, a seed could not send the answers it took in time")
+	require.LessOrEqual(t, with.maxUploads, maxPushPullRequests+3, "a seed took more push/pulls than the cap") // +3: other streams
+	require.Equal(t, joiners, without.joined[len(without.joined)-1])
+	require.GreaterOrEqual(t, without.maxUploads, joiners, "without the cap, a seed held fewer answers than joiners")
+	require.GreaterOrEqual(t, without.cut, uint64(3*joiners/2), "without the cap, most answers were sent in time: the uplinks were not the bottleneck")
+}

@@ -21,6 +21,7 @@ const (
 	evRequest // a stream request arrives at to
 	evReply   // the answer to exchange id arrives at to, or its failure
 	evResume  // to's stall ends
+	evUplink  // to's uplink may have finished or cut off an answer
 )
 
 type simEvent struct {
@@ -50,6 +51,13 @@ func (s *Simulation) dispatch(ev *simEvent) (held bool) {
 		return false
 	}
 	if n.crashed {
+		return false
+	}
+	if ev.kind == evUplink {
+		if ev.gen == n.gen && ev.id == n.upSeq {
+			s.advanceUploads(n)
+			s.settleUploads(n)
+		}
 		return false
 	}
 	if ev.kind == evResume {
@@ -145,10 +153,14 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 			return // for the core before a restart
 		}
 		if ev.err != nil {
+			n.stats.ExchangesFailed++
 			n.core.exchangeDone(n.now, ev.id, nil, ev.err)
 			break
 		}
 		reply, err := readReply(n.cfg, s.sink, bytes.NewReader(ev.buf))
+		if err != nil {
+			n.stats.ExchangesFailed++
+		}
 		n.core.exchangeDone(n.now, ev.id, reply, err)
 	}
 }
@@ -157,7 +169,22 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 // handleConn does, and sends the answer back to the initiator.
 func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 	conn := &simConn{r: bytes.NewReader(ev.buf), remote: ev.from.addr, local: n.addr}
-	msg, reply := readRequest(n.cfg, s.sink, n.logger, conn, nil)
+	var admit func(messageType) bool
+	pushPull := false
+	if s.cfg.StreamBandwidth > 0 {
+		admit = func(t messageType) bool {
+			if t != pushPullMsg {
+				return true
+			}
+			if !s.noPushPullCap && !s.admitPushPull(n, ev.from) {
+				n.stats.PushPullsRefused++
+				return false
+			}
+			pushPull = true
+			return true
+		}
+	}
+	msg, reply := readRequest(n.cfg, s.sink, n.logger, conn, admit)
 	if msg != nil {
 		reply = n.core.handleStream(n.now, msg, ev.from.addr)
 	}
@@ -172,6 +199,10 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 	} else if back.buf, back.err = encodeStream(n.cfg, n.nonces, reply); back.err == nil {
 		n.stats.StreamBytes += uint64(len(back.buf))
 		s.record(n, simRecord{from: n.name, to: ev.from.name, stream: true, buf: back.buf})
+	}
+	if s.cfg.StreamBandwidth > 0 && back.err == nil && delivered && s.streamable(n, ev.from) {
+		s.upload(n, back, ev, back.at.Sub(n.now), pushPull)
+		return
 	}
 	if !delivered || !s.streamable(n, ev.from) || back.at.After(ev.deadline) {
 		s.release(n, back)
