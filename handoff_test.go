@@ -2,7 +2,6 @@ package memberlist
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -103,18 +102,12 @@ func TestHandleSomeNews(t *testing.T) {
 // and answers a ping that arrives behind it.
 func TestLoopHandlesBurstOfNews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var network MockNetwork
-		c := DefaultLocalConfig()
-		c.Name = "a"
-		c.LogOutput = io.Discard
-		c.EnableCompression = false
-		c.Transport = network.NewTransport("a")
-		m, err := Create(c)
-		require.NoError(t, err)
-		defer func() { _ = m.Shutdown() }()
-		peer := network.NewTransport("p")
+		nodes, _ := mockCluster(t, 1, func(c *Config) { c.EnableCompression = false })
+		defer shutdownAll(nodes)
+		m := nodes[0]
+		peer := m.transport.(*MockTransport).net.NewTransport("p")
 		defer func() { _ = peer.Shutdown() }()
-		to := Address{Name: "a", Addr: m.LocalNode().Address()}
+		to := Address{Name: m.config.Name, Addr: m.LocalNode().Address()}
 		const burst = 3*handoffChunk + 5
 		for i := range burst {
 			msg, err := encodeMsg(aliveMsg, &alive{Incarnation: 1, Node: fmt.Sprint("x", i),
@@ -123,7 +116,7 @@ func TestLoopHandlesBurstOfNews(t *testing.T) {
 			_, err = peer.WriteToAddress(msg, to)
 			require.NoError(t, err)
 		}
-		msg, err := encodeMsg(pingMsg, &ping{SeqNo: 77, Node: "a"}, false)
+		msg, err := encodeMsg(pingMsg, &ping{SeqNo: 77, Node: m.config.Name}, false)
 		require.NoError(t, err)
 		_, err = peer.WriteToAddress(msg, to)
 		require.NoError(t, err)
