@@ -11,7 +11,10 @@
 
 package memberlist
 
-import "unique"
+import (
+	"sync"
+	"unique"
+)
 
 // newsEntry is a pending message about the member at slot, or a stale one:
 // it is live only while gen equals the member's newsGen. A zero msg is a
@@ -67,11 +70,27 @@ type newsChunk struct {
 	e        [newsChunkLen]newsEntry
 }
 
+// newsChunks holds emptied chunks for reuse, across the cores of a
+// process: news moves through the tiers as a wave, so a busy node empties
+// and fills a chunk every few packets, and in a simulation of thousands of
+// nodes making a 1 KiB object with pointers each time was a sixth of the
+// run. A chunk in the pool has n and holes at zero and no message handles.
+var newsChunks = sync.Pool{New: func() any { return new(newsChunk) }}
+
+// release returns c to newsChunks.
+func (c *newsChunk) release() {
+	for i := range c.e[:c.n] {
+		c.e[i].msg = unique.Handle[string]{}
+	}
+	c.n, c.holes = 0, 0
+	newsChunks.Put(c)
+}
+
 // add appends e as the tier's newest entry.
 func (t *newsTier) add(e newsEntry) {
 	k := len(*t)
 	if k == 0 || (*t)[k-1].n == newsChunkLen {
-		*t = append(*t, new(newsChunk))
+		*t = append(*t, newsChunks.Get().(*newsChunk))
 		k++
 	}
 	c := (*t)[k-1]
@@ -87,6 +106,7 @@ func (t *newsTier) tidy() int {
 	slots := 0
 	for _, c := range *t {
 		if c.holes == c.n {
+			c.release()
 			continue
 		}
 		kept = append(kept, c)
@@ -288,6 +308,7 @@ func (q *newsQueue) maybeSweep() {
 					kept.add(e)
 				}
 			}
+			c.release()
 		}
 		q.tiers[t] = kept
 		q.slots += kept.tidy()
