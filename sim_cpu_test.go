@@ -194,31 +194,37 @@ func runPushPullStorm(t *testing.T, base, joiners, bw int, retry time.Duration, 
 // answers sharing their uplinks. With the cap on concurrent push/pulls
 // (128, the last 32 kept for members) a seed holds at most that many
 // answers, refuses the rest at once (a refused joiner gets in on a later
-// try) and sends most of what it takes within its deadline. Without it a
-// seed takes every join, holds every answer at once (memory that grows
-// with the storm), shares its uplink among them so that none is sent in
-// time, and every Join fails: the joiners still get in, because a seed
+// try) and sends what it takes within its deadline. Without it a seed
+// takes every join and holds every answer at once (memory that grows with
+// the storm), shares its uplink among them so that most are not sent in
+// time, and most Joins fail: the joiners still get in, because a seed
 // merges a joiner's state before it answers, and gossip does the rest.
 func TestPushPullStorm(t *testing.T) {
-	// An answer of the base's state takes about a third of a second alone
-	// at 3,000 bytes a second per base node.
+	// At 3,000 bytes a second per base node, an answer of the base's state
+	// (about 75 bytes a member) takes 25 ms alone, more as joiners add to
+	// it, and hundreds at once take seconds each.
 	base, joiners, perNode, retry, rounds := 100, 250, 3000, 10*time.Second, 4
 	if simRace {
 		base, joiners, perNode, rounds = 40, 150, 2000, 3
 	}
+	big := false
 	if v, err := strconv.Atoi(os.Getenv("MEMBERLIST_STORM_PUSHPULL")); err == nil && v > 0 {
-		base, joiners = v, v/5 // the closing note's run: 5,000 nodes
+		// The closing note's run: 5,000 nodes, 1,000 joining, which the
+		// cap lets in 96 per try, so not all within the four tries.
+		base, joiners, big = v, v/5, true
 	}
 	bw := perNode * base
 	with := runPushPullStorm(t, base, joiners, bw, retry, rounds, false)
 	without := runPushPullStorm(t, base, joiners, bw, retry, rounds, true)
 	t.Logf("with the cap:    %+v", with)
 	t.Logf("without the cap: %+v", without)
-	require.Equal(t, joiners, with.joined[len(with.joined)-1], "with the cap, some joiners never got in")
+	if !big {
+		require.Equal(t, joiners, with.joined[len(with.joined)-1], "with the cap, some joiners never got in")
+		require.Equal(t, joiners, without.joined[len(without.joined)-1])
+	}
 	require.NotZero(t, with.refused)
 	require.Zero(t, with.cut, "with the cap, a seed could not send the answers it took in time")
 	require.LessOrEqual(t, with.maxUploads, maxPushPullRequests+3, "a seed took more push/pulls than the cap") // +3: other streams
-	require.Equal(t, joiners, without.joined[len(without.joined)-1])
 	require.GreaterOrEqual(t, without.maxUploads, joiners, "without the cap, a seed held fewer answers than joiners")
 	require.GreaterOrEqual(t, without.cut, uint64(3*joiners/2), "without the cap, most answers were sent in time: the uplinks were not the bottleneck")
 }
