@@ -357,11 +357,20 @@ func (h *hostile) finish() {
 // ---------------------------------------------------------------------------
 // Sending
 
-// sync is the barrier: it pings the target and waits for the ack. The
-// target's loop takes packets in the order they arrive, so once the ack is
-// back every datagram sent before has been handled (or lost to a full
-// socket buffer, as UDP may).
+// sync is the barrier: it pings the target and waits for the ack, then has
+// the target handle the news still waiting in its handoff queues. The
+// target's loop reads packets in the order they arrive, so once the ack is
+// back every datagram sent before has been read (or lost to a full socket
+// buffer, as UDP may); their news may still wait, as the loop answers
+// probes first.
 func (h *hostile) sync() {
+	h.t.Helper()
+	h.syncAck()
+	require.NoError(h.t, h.target.do(func(c *core) { c.flushHandoff() }))
+}
+
+// syncAck pings the target and waits for the ack.
+func (h *hostile) syncAck() {
 	h.t.Helper()
 	h.seq++
 	msg, err := encodeMsg(pingMsg, &ping{SeqNo: h.seq, Node: h.name}, false)
