@@ -12,7 +12,8 @@
 // Only 127.0.0.1 is bound, except for the one socket on 127.0.0.2 that plays
 // a host outside CIDRsAllowed. Nothing sleeps: the suite waits for real
 // sockets with deadlines, and uses a ping the target must answer as a
-// barrier (its event loop takes packets in arrival order).
+// barrier (its event loop reads packets in arrival order), followed by a
+// call that has it handle the news it read (see sync).
 
 package memberlist
 
