@@ -102,7 +102,7 @@ func TestHandleSomeNews(t *testing.T) {
 // and answers a ping that arrives behind it.
 func TestLoopHandlesBurstOfNews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nodes, _ := mockCluster(t, 1, func(c *Config) { c.EnableCompression = false })
+		nodes, _ := mockCluster(t, 1, nil)
 		defer shutdownAll(nodes)
 		m := nodes[0]
 		peer := m.transport.(*MockTransport).net.NewTransport("p")
@@ -122,19 +122,10 @@ func TestLoopHandlesBurstOfNews(t *testing.T) {
 		require.NoError(t, err)
 		synctest.Wait()
 		require.Equal(t, 1+burst, m.NumMembers())
-		var got ackResp
+		answered := false
 		for range len(peer.PacketCh()) {
-			parts := [][]byte{(<-peer.PacketCh()).Buf}
-			if b := parts[0]; messageType(b[0]) == compoundMsg {
-				parts, _, err = splitCompound(b[1:])
-				require.NoError(t, err)
-			}
-			for _, b := range parts {
-				if messageType(b[0]) == ackRespMsg {
-					require.NoError(t, decodeMsg(b[1:], &got))
-				}
-			}
+			answered = answered || packetHasAck(m.config, (<-peer.PacketCh()).Buf, 77)
 		}
-		require.Equal(t, uint32(77), got.SeqNo, "the ping behind the burst was answered")
+		require.True(t, answered, "the ping behind the burst was answered")
 	})
 }

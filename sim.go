@@ -52,12 +52,13 @@ type SimConfig struct {
 	// StreamBandwidth is how many bytes per second each node can send on
 	// streams: the answers to stream requests (a push/pull state, an ack)
 	// it is sending share that rate equally, as TCP streams share a link,
-	// each arriving one latency after its last byte, and a node then admits no more push/pulls than the
-	// shell does (128 at once, the last 32 kept for known members); one
-	// that would exceed it is closed unanswered. An answer not sent in
-	// full within the node's TCPTimeout of the request's arrival is cut
-	// off there and fails. Zero: unlimited, an answer leaves at once and
-	// no push/pull is ever refused.
+	// each arriving one latency after its last byte. A node then admits
+	// no more push/pulls than the shell does (128 at once, the last 32
+	// kept for known members); one that would exceed it is closed
+	// unanswered. An answer not sent in full within the node's TCPTimeout
+	// of the request's arrival is cut off there and fails. Zero:
+	// unlimited, an answer leaves at once and no push/pull is ever
+	// refused.
 	StreamBandwidth int
 
 	// MaxDatagramSize is the largest datagram the network carries, in bytes;

@@ -33,8 +33,7 @@ const simSlice = 10 * time.Millisecond
 // answering probes and queueing their news in its handoff queues
 // (HandoffQueueDepth each, what does not fit is dropped), and handles the
 // news the newest first, 64 messages or 10 ms of work at a time (whichever
-// is less), reading again in between.
-// So an overloaded node keeps answering probes and keeps up with the
+// is less), reading again in between. So an overloaded node keeps answering probes and keeps up with the
 // freshest news, and drops what it cannot handle. Pings, acks and stream
 // exchanges cost nothing.
 func (s *Simulation) SetMessageCost(name string, d time.Duration) error {
@@ -93,13 +92,7 @@ func (s *Simulation) resumeInOrder(n *simNode) {
 		if ev.kind == evPacket {
 			n.backlogBytes -= len(ev.buf)
 		}
-		if ev.kind == evRequest && !s.streamable(ev.from, n) {
-			if !ev.expired {
-				s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
-			}
-		} else {
-			s.handle(n, ev)
-		}
+		s.handleWaited(n, ev)
 		s.release(n, ev)
 		if s.charge(n) {
 			break

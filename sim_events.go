@@ -103,21 +103,17 @@ func (s *Simulation) resume(n *simNode) {
 	backlog := n.backlog
 	n.backlog, n.backlogBytes = nil, 0
 	// Like a node that falls behind, it reads everything that waited
-	// before it handles the news in it (see core.handoff). A node with a message
-	// cost keeps its handoff queues held, and handles their news a chunk
-	// at a time (see work).
+	// before it handles the news in it (see core.handoff). A node with a
+	// message cost keeps its handoff queues held, and handles their news
+	// a chunk at a time (see work).
 	hold := n.core.holdHandoff
 	n.core.holdHandoff = true
 	for _, ev := range backlog {
 		switch {
 		case n.crashed:
 			// A delegate crashed it: the rest is lost.
-		case ev.kind == evRequest && !s.streamable(ev.from, n):
-			if !ev.expired {
-				s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
-			}
 		default:
-			s.handle(n, ev)
+			s.handleWaited(n, ev)
 		}
 	}
 	n.core.holdHandoff = hold
@@ -133,6 +129,18 @@ func (s *Simulation) resume(n *simNode) {
 	if !n.crashed {
 		s.settle(n)
 	}
+}
+
+// handleWaited gives n an event that waited in its backlog: a stream
+// request whose initiator can no longer be reached fails instead.
+func (s *Simulation) handleWaited(n *simNode, ev *simEvent) {
+	if ev.kind == evRequest && !s.streamable(ev.from, n) {
+		if !ev.expired {
+			s.failExchange(n, ev.from, ev.gen, ev.id, ev.deadline)
+		}
+		return
+	}
+	s.handle(n, ev)
 }
 
 // handle gives n one event, now.
