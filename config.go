@@ -219,6 +219,22 @@ type Config struct {
 	// reference.
 	QuietJoinMerge bool
 
+	// RelayRefutations, when true, has a node that hears gossip accusing a
+	// member (a suspect or dead message) at an incarnation older than the
+	// one it knows that member alive at send the member's current alive
+	// message straight back to the packet's sender (at most 4 such
+	// messages per GossipInterval, piggybacking gossip). A node that
+	// still gossips the old accusation has missed the member's refutation;
+	// when gossip is congested, as in a large cluster with a few lossy
+	// nodes raising suspicions, some nodes miss refutations that way, their
+	// suspicion timers run out, and they declare a healthy member dead (and
+	// push/pulls between two such nodes confirm the suspicion to each
+	// other, cutting the timeout to its minimum). The refutation relayed
+	// to them arrives within a gossip round of their first stale message.
+	// It only sends alive messages the reference already understands.
+	// Off by default, as in the reference.
+	RelayRefutations bool
+
 	// GossipVerifyIncoming, when encryption is on, rejects inbound packets
 	// and streams that are not encrypted. Turned off, the node accepts
 	// plaintext for its whole life, whatever its Keyring says. It is the

@@ -164,6 +164,12 @@ type core struct {
 	// for (also in the memberlist.handoff.dropped metric), for the
 	// simulator's per-node figures.
 	handoffDropped uint64
+
+	// Config.RelayRefutations: refutations relayed in the gossip interval
+	// that began at relayFrom, and in all.
+	relayFrom          time.Time
+	relayed            int
+	refutationsRelayed uint64
 	// newsHandled counts the messages taken from the handoff queues, for
 	// the simulator's model of a node's CPU (Simulation.SetMessageCost).
 	newsHandled uint64

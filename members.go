@@ -262,6 +262,44 @@ func (c *core) reassert(me *nodeState) {
 	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
 }
 
+// relayBudget is how many refutations a node relays per GossipInterval
+// under Config.RelayRefutations.
+const relayBudget = 4
+
+// relayRefutation answers gossip from from that accuses member name at
+// incarnation inc (Config.RelayRefutations): when we have known the member
+// alive at a newer incarnation for a gossip interval or more, the sender
+// missed its refutation, so we send it the member's alive message. (Within
+// that interval the accusation and the refutation are still racing through
+// the cluster, and nearly every sender learns the refutation without help:
+// answering those too costs half again as many datagrams in a congested
+// cluster, for few more false deaths avoided.) Accusations of ourselves are
+// reasserted to all (reassert) instead.
+func (c *core) relayRefutation(name string, inc uint32, from net.Addr) {
+	if !c.cfg.RelayRefutations || from == nil || name == c.cfg.Name || c.cfg.RequireNodeNames {
+		return // (a packet does not name its sender)
+	}
+	window := c.cfg.GossipInterval
+	if window <= 0 {
+		window = DefaultLANConfig().GossipInterval
+	}
+	st := c.index.get(name)
+	if st == nil || inc >= st.incarnation || st.state() != StateAlive || c.stateAge(st) < window {
+		return
+	}
+	if c.now.Sub(c.relayFrom) >= window {
+		c.relayFrom, c.relayed = c.now, 0
+	}
+	if c.relayed >= relayBudget {
+		return
+	}
+	c.relayed++
+	c.refutationsRelayed++
+	c.metrics.IncrCounterWithLabels([]string{"memberlist", "refutation", "relayed"}, 1, c.labels)
+	a := st.aliveMsg()
+	c.encodeAndSend(Address{Addr: from.String()}, aliveMsg, &a)
+}
+
 // aliveNode handles news that a member is alive. notify, when non-zero, is
 // the token of an outNotify to emit once the resulting broadcast is done.
 // bootstrap is set for our own alive messages at start and on UpdateNode.
@@ -385,6 +423,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			a.Node, net.IP(a.Addr), a.Port, a.Meta, st.meta(), a.Vsn, st.vsnSlice())
 	} else {
 		changed := false
+		oldInc := st.incarnation
 		st.incarnation = a.Incarnation
 		info := st.info.Value()
 		vsn := info.vsn
@@ -403,6 +442,10 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			st.setState(StateAlive)
 			c.stamp(st)
 			changed = true
+		} else if a.Incarnation != oldInc {
+			// Only a dead member's stamp is read, except by
+			// relayRefutation: how long ago we learned this incarnation.
+			c.stamp(st)
 		}
 		// The message goes on as it came. When it says exactly what st now
 		// holds, as nearly all do, every node would encode and intern the

@@ -226,6 +226,7 @@ func (c *core) handleNews(m handoffMsg) {
 		s := &c.scratch.suspect
 		*s = suspect{}
 		if c.decode(body, s, "suspect message", from) {
+			c.relayRefutation(s.Node, s.Incarnation, from)
 			c.suspectNode(s)
 		}
 	case aliveMsg:
@@ -248,6 +249,7 @@ func (c *core) handleNews(m handoffMsg) {
 		d := &c.scratch.dead
 		*d = dead{}
 		if c.decode(body, d, "dead message", from) {
+			c.relayRefutation(d.Node, d.Incarnation, from)
 			c.deadNode(d)
 		}
 	}

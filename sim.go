@@ -219,11 +219,13 @@ type simNode struct {
 
 	// cost is the virtual time the node spends on each message it takes
 	// from its handoff queues (SetMessageCost), and charged how many of
-	// them it has been charged for; droppedBefore carries the handoff
-	// drops of its cores before a restart.
+	// them it has been charged for; droppedBefore and relayedBefore carry
+	// the handoff drops and relayed refutations of its cores before a
+	// restart.
 	cost          time.Duration
 	charged       uint64
 	droppedBefore uint64
+	relayedBefore uint64
 
 	// With SimConfig.StreamBandwidth: the answers the node is sending,
 	// when it last counted what they had sent, and the version of its
@@ -296,6 +298,11 @@ type SimNodeStats struct {
 	// MaxUploads is the most stream answers the node was ever sending at
 	// once, each a state held in memory until sent.
 	MaxUploads int
+
+	// RefutationsRelayed counts the alive messages the node sent back to
+	// senders of stale accusations (Config.RelayRefutations); each is
+	// one of the datagrams in PacketsSent.
+	RefutationsRelayed uint64
 }
 
 // simInternCacheBits sizes the intern caches (see intern_cache.go) for a
@@ -378,6 +385,7 @@ func (s *Simulation) boot(n *simNode) error {
 	seed := s.rng.Uint64()
 	if n.core != nil {
 		n.droppedBefore += n.core.handoffDropped
+		n.relayedBefore += n.core.refutationsRelayed
 	}
 	n.cfg, n.logger, n.meta = cfg, cfg.logger(), meta
 	n.nonces = rand.NewChaCha8(nonceSeed(seed))
@@ -582,9 +590,10 @@ func (s *Simulation) Stats(name string) (SimNodeStats, bool) {
 		return SimNodeStats{}, false
 	}
 	st := n.stats
-	st.HandoffDropped = n.droppedBefore
+	st.HandoffDropped, st.RefutationsRelayed = n.droppedBefore, n.relayedBefore
 	if n.core != nil {
 		st.HandoffDropped += n.core.handoffDropped
+		st.RefutationsRelayed += n.core.refutationsRelayed
 	}
 	return st, true
 }

@@ -158,7 +158,7 @@ func summarize(r *result) []figure {
 	if p.scenario == "formation" {
 		span = r.end.Seconds()
 	}
-	var pk, by, pp, sb uint64
+	var pk, by, pp, sb, rr uint64
 	for i := range r.stats {
 		a, b := r.stats[i], r.atFault[i]
 		if p.scenario == "formation" {
@@ -168,6 +168,7 @@ func summarize(r *result) []figure {
 		by += a.BytesSent - b.BytesSent
 		pp += a.PushPulls - b.PushPulls
 		sb += a.StreamBytes - b.StreamBytes
+		rr += a.RefutationsRelayed - b.RefutationsRelayed
 	}
 	nodes := float64(len(r.stats))
 	if span > 0 {
@@ -175,6 +176,9 @@ func summarize(r *result) []figure {
 		add("bytes_per_node_s", num(float64(by)/nodes/span), "datagram bytes sent")
 		add("push_pulls_per_node_min", num(float64(pp)/nodes/span*60), "push/pull exchanges started (joins included)")
 		add("stream_bytes_per_node_s", num(float64(sb)/nodes/span), "")
+		if rr > 0 {
+			add("refutations_relayed_per_node_s", num(float64(rr)/nodes/span), "datagrams of packets_per_node_s that relayed a refutation (RelayRefutations)")
+		}
 	}
 	return f
 }

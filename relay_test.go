@@ -1,0 +1,95 @@
+package memberlist
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// relayedAlive returns the alive messages the core sent to peerAddr, the
+// sender of the harness's packets, since the last call: the first message of
+// each datagram (gossip rides along after it).
+func (h *harness) relayedAlive() []alive {
+	var out []alive
+	for _, o := range h.c.drain() {
+		s, ok := o.(*outSend)
+		if !ok {
+			h.others = append(h.others, o)
+			continue
+		}
+		if s.to.Addr != peerAddr.String() {
+			continue
+		}
+		if m := splitSent(h.t, s.to, s.buf)[0]; m.t == aliveMsg {
+			var a alive
+			require.NoError(h.t, decodeMsg(m.body, &a))
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Under RelayRefutations a node that knows a member alive at a newer
+// incarnation answers gossip that still accuses an older one by sending the
+// member's alive message back to the gossip's sender, once the refutation
+// is a gossip interval old, and at most relayBudget times per interval.
+func TestRelayRefutations(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.RelayRefutations = true })
+	h.addPeer("n1", 10, 1)
+	h.addPeer("n1", 10, 2) // n1 refuted an accusation
+	h.sent()
+
+	// Within a gossip interval the accusation may just be racing the
+	// refutation through the cluster: no answer yet.
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "n1", From: "x"})
+	require.Empty(t, h.relayedAlive())
+
+	h.now = h.now.Add(h.cfg.GossipInterval)
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "n1", From: "x"})
+	got := h.relayedAlive()
+	require.Len(t, got, 1)
+	require.Equal(t, "n1", got[0].Node)
+	require.Equal(t, uint32(2), got[0].Incarnation)
+	require.Equal(t, StateAlive, h.state("n1"), "the stale accusation changes nothing here")
+
+	// A stale death is answered alike, up to the budget of the interval.
+	for range relayBudget + 2 {
+		h.deliver(deadMsg, &dead{Incarnation: 1, Node: "n1", From: "x"})
+	}
+	require.Len(t, h.relayedAlive(), relayBudget-1)
+	require.Equal(t, uint64(relayBudget), h.c.refutationsRelayed)
+	h.now = h.now.Add(h.cfg.GossipInterval)
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "n1", From: "x"})
+	require.Len(t, h.relayedAlive(), 1, "a new interval, a new budget")
+
+	// An accusation of the current incarnation is news, not stale.
+	h.now = h.now.Add(h.cfg.GossipInterval)
+	h.deliver(suspectMsg, &suspect{Incarnation: 2, Node: "n1", From: "x"})
+	require.Empty(t, h.relayedAlive())
+	require.Equal(t, StateSuspect, h.state("n1"))
+	// Nor is a member we do not hold alive answered for.
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "n1", From: "x"})
+	require.Empty(t, h.relayedAlive())
+}
+
+// Off, as by default and in the reference, a stale accusation gets no answer;
+// and a stale accusation of the node itself is reasserted to all, not
+// relayed.
+func TestRelayRefutationsOffAndSelf(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("n1", 10, 1)
+	h.addPeer("n1", 10, 2)
+	h.now = h.now.Add(time.Minute)
+	h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "n1", From: "x"})
+	require.Empty(t, h.relayedAlive())
+
+	h = newHarness(t, func(c *Config) { c.RelayRefutations = true })
+	h.addPeer("n1", 10, 1)
+	h.deliver(suspectMsg, &suspect{Incarnation: 0, Node: "self", From: "n1"}) // refuted: self is at 1
+	h.sent()
+	h.now = h.now.Add(time.Minute)
+	h.deliver(suspectMsg, &suspect{Incarnation: 0, Node: "self", From: "n1"})
+	require.Empty(t, h.relayedAlive())
+	require.Zero(t, h.c.refutationsRelayed)
+}
