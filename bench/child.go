@@ -19,13 +19,15 @@ import (
 const childEnv = "SWIMBENCH_CHILD"
 
 type job struct {
-	Kind     string // steady, converge, detect, scale, micro
+	Kind     string // steady, converge, detect, scale, micro; node: one node of procs
 	Impl     string
 	N        int
-	Window   time.Duration // steady: measured window
-	Settle   time.Duration // steady, detect: wait after convergence
+	Window   time.Duration // steady, node: measured window
+	Settle   time.Duration // steady, detect, node: wait after convergence
 	Deadline time.Duration // convergence and detection deadline
 	Short    bool
+	Index    int    // node: which of the N processes, 0 the seed
+	Seed     string // node: the seed's "host:port" to join, "" for the seed itself
 }
 
 // fig is one measured figure. ZeroOK marks figures that may honestly be zero.
@@ -62,6 +64,10 @@ func childMain(spec string) {
 		os.Exit(3)
 	})
 	defer watchdog.Stop()
+	if j.Kind == "node" {
+		nodeChild(j) // talks to the parent by lines; see procs.go
+		return
+	}
 
 	var r result
 	figs, err := runJob(j)
@@ -131,13 +137,16 @@ func mallocs() uint64 {
 }
 
 // profileEnv names a folder: when set, each steady job writes a CPU profile
-// of its measured window there, as steady-IMPL-N.pprof (the first of the
-// job's runs that finds the file absent), for pprof before/after.
+// of its measured window there, as steady-IMPL-N.pprof, and node 1 of each
+// procs run one of its own process as procs-IMPL.pprof (in both cases the
+// first of the job's runs that finds the file absent), for pprof before/after.
 const profileEnv = "SWIMBENCH_CPUPROFILE"
 
 // profileWindow starts a CPU profile named name when profileEnv is set, and
-// returns what stops it.
-func profileWindow(name string) func() {
+// returns what stops it. hz above pprof's fixed 100 samples per CPU second is
+// for a process that uses little CPU; the runtime then warns on stderr that
+// the rate was set already, and keeps hz.
+func profileWindow(name string, hz int) func() {
 	dir := os.Getenv(profileEnv)
 	if dir == "" {
 		return func() {}
@@ -146,7 +155,13 @@ func profileWindow(name string) func() {
 	if err != nil {
 		return func() {} // an earlier run of the same job wrote it
 	}
+	if hz > 100 {
+		runtime.SetCPUProfileRate(hz)
+	}
 	if err := pprof.StartCPUProfile(f); err != nil {
+		if hz > 100 {
+			runtime.SetCPUProfileRate(0)
+		}
 		f.Close()
 		return func() {}
 	}
@@ -171,7 +186,7 @@ func steady(im impl, j job) ([]fig, error) {
 	}
 	time.Sleep(j.Settle)
 
-	stopProfile := profileWindow(fmt.Sprintf("steady-%s-%d", j.Impl, j.N))
+	stopProfile := profileWindow(fmt.Sprintf("steady-%s-%d", j.Impl, j.N), 0)
 	cpu0, pk0, by0, di0, ma0, t0 := cpuTime(), ctr.packets.Load(), ctr.bytes.Load(), ctr.dials.Load(), mallocs(), time.Now()
 	time.Sleep(j.Window)
 	cpu1, pk1, by1, di1, ma1, t1 := cpuTime(), ctr.packets.Load(), ctr.bytes.Load(), ctr.dials.Load(), mallocs(), time.Now()

@@ -11,6 +11,11 @@
 //     after convergence: CPU (getrusage of the child), UDP packets and bytes sent
 //     (counted by a wrapper around each library's own NetTransport), heap in use after
 //     GC and allocations, each per node;
+//   - procs: one node per process, as deployed: 16 processes (the bench re-executed
+//     once per node), the first the seed and the rest joining it; once all see all 16,
+//     each measures its own process over the same window: CPU, allocations, UDP
+//     packets and bytes sent, heap in use and max RSS, per process (mean; CPU also
+//     min and max), each node kept running until every process is done;
 //   - converge: time until every node sees all N when N-1 nodes join the first;
 //   - detect and leave: in a converged cluster, a node crashes (Shutdown without Leave),
 //     and the time until each observer's NotifyLeave is taken; then another node
@@ -29,7 +34,8 @@
 // The table goes to stdout, progress to stderr. No ratio is asserted: -short only
 // fails when a figure could not be produced. With SWIMBENCH_CPUPROFILE=DIR set, each
 // steady job also writes a CPU profile of its measured window to
-// DIR/steady-IMPL-N.pprof, for go tool pprof.
+// DIR/steady-IMPL-N.pprof, and in procs the second process (not the seed) one of its
+// own to DIR/procs-IMPL.pprof, for go tool pprof.
 //
 // impl_ours.go is generated from impl_ref.go (both libraries export the same API);
 // after editing the template run go generate.

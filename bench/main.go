@@ -24,6 +24,9 @@ type plan struct {
 	steadyN      []int
 	steadyWindow time.Duration
 	steadySettle time.Duration
+	procsN       int // processes of one node each
+	procsWindow  time.Duration
+	procsSettle  time.Duration
 	convergeN    []int
 	convergeRuns int // per library, interleaved A B B A
 	detectN      int
@@ -40,6 +43,7 @@ type plan struct {
 
 var fullPlan = plan{
 	steadyN: []int{16, 64}, steadyWindow: 20 * time.Second, steadySettle: 3 * time.Second,
+	procsN: 16, procsWindow: 20 * time.Second, procsSettle: 3 * time.Second,
 	convergeN: []int{8, 32, 128}, convergeRuns: 4,
 	detectN: 32, detectWait: 90 * time.Second,
 	scaleStart: 32, scaleCap: 2048, scaleWait: 60 * time.Second, scaleBudget: 8 * time.Minute, scaleTries: 2,
@@ -50,12 +54,13 @@ var fullPlan = plan{
 
 var shortPlan = plan{
 	steadyN: []int{4}, steadyWindow: 2 * time.Second, steadySettle: 500 * time.Millisecond,
+	procsN: 16, procsWindow: 2 * time.Second, procsSettle: 500 * time.Millisecond,
 	convergeN: []int{4}, convergeRuns: 1,
 	detectN: 4, detectWait: 30 * time.Second,
 	scaleStart: 8, scaleCap: 16, scaleWait: 10 * time.Second, scaleBudget: 15 * time.Second, scaleTries: 1,
 	microN: 1000,
 	runs:   1,
-	total:  55 * time.Second,
+	total:  65 * time.Second,
 }
 
 func main() {
@@ -64,7 +69,7 @@ func main() {
 		return
 	}
 	short := flag.Bool("short", false, "every scenario at tiny sizes and durations; exit non-zero if any figure is missing")
-	only := flag.String("only", "", "comma-separated scenarios to run (steady,converge,detect,scale,micro); all by default")
+	only := flag.String("only", "", "comma-separated scenarios to run (steady,procs,converge,detect,scale,micro); all by default")
 	flag.Parse()
 
 	p := fullPlan
@@ -88,6 +93,9 @@ func main() {
 		for _, n := range p.steadyN {
 			b.pairs(p.runs, job{Kind: "steady", N: n, Window: p.steadyWindow, Settle: p.steadySettle, Deadline: 2 * time.Minute})
 		}
+	}
+	if want("procs") {
+		b.pairs(p.runs, job{Kind: "procs", N: p.procsN, Window: p.procsWindow, Settle: p.procsSettle, Deadline: 60 * time.Second})
 	}
 	if want("converge") {
 		for _, n := range p.convergeN {
@@ -161,12 +169,16 @@ func (b *bench) pairs(runs int, j job) {
 	}
 }
 
-// run runs j for library i in a fresh child process.
+// run runs j for library i in a fresh child process (procs: in N of them).
 func (b *bench) run(i int, j job) ([]fig, error) {
 	j.Impl = impls()[i].name
 	fmt.Fprintf(os.Stderr, "bench: %-8s %-9s N=%-5d ", j.Kind, j.Impl, j.N)
 	t0 := time.Now()
-	figs, err := b.child(j)
+	run := b.child
+	if j.Kind == "procs" {
+		run = b.procs
+	}
+	figs, err := run(j)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "FAILED after %v: %v\n", time.Since(t0).Round(time.Millisecond), err)
 		b.errs = append(b.errs, fmt.Sprintf("%s %s N=%d: %v", j.Kind, j.Impl, j.N, err))
@@ -341,7 +353,8 @@ func (b *bench) print(w *os.File, p plan, elapsed time.Duration) {
 	fmt.Fprintf(w, "- CPU: %s, %d cores\n", cpuModel(), runtime.NumCPU())
 	fmt.Fprintf(w, "- mode: %s; %d run(s) per library per scenario (converge: %d), interleaved A B B A, each in a fresh process; median shown; took %v\n",
 		mode, p.runs, p.convergeRuns, elapsed.Round(time.Second))
-	fmt.Fprintf(w, "- DefaultLANConfig for both, 127.0.0.1; steady window %v after convergence\n\n", p.steadyWindow)
+	fmt.Fprintf(w, "- DefaultLANConfig for both, 127.0.0.1; steady window %v after convergence; procs: %d processes of one node each, window %v\n\n",
+		p.steadyWindow, p.procsN, p.procsWindow)
 	fmt.Fprintln(w, "| figure | reference | ours | ours/ref |")
 	fmt.Fprintln(w, "| --- | ---: | ---: | ---: |")
 	for _, name := range b.tab.names {
@@ -358,6 +371,12 @@ How each figure is taken:
 - UDP packets and bytes: counted by a wrapper around each library's own NetTransport
   (WriteTo / WriteToAddress); streams opened: its dials (push/pull, TCP fallback pings).
 - heap: HeapInuse after GC, less the child's before any node started, divided by N.
+- procs: N processes of one node each, all measuring at once over the window, each
+  its own getrusage, allocations, packets, bytes and HeapInuse after GC (the whole
+  process's, not less a base), and ru_maxrss; mean over the N (CPU: also min, max).
+- streams opened: the reference's first periodic push/pull comes 30 to 60 s after a
+  node starts (a random stagger, then a full interval), so a window that ends sooner
+  sees none of its own, only joins' and ours'.
 - converge: N-1 nodes join the first, 16 at a time (scale: 8), until every node's
   EventDelegate has seen all N; detect: one node shut down without Leave, until each
   observer's NotifyLeave; leave: Leave on another, until each remaining node's NotifyLeave.
