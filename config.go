@@ -235,6 +235,24 @@ type Config struct {
 	// Off by default, as in the reference.
 	RelayRefutations bool
 
+	// SuspectBeforeDead, when true, has a node take another node's
+	// declaration that a member is dead (a dead message, not a leave) as a
+	// suspicion when it does not suspect that member yet, and gossip the
+	// suspicion; and, while it suspects the member, ignore the declaration
+	// of the node whose accusation started the suspicion, so that its own
+	// suspicion timeout decides. In the reference a dead message about a
+	// member nobody has suspected is taken at once: a node that loses most
+	// of its packets may suspect a healthy member without its suspicion
+	// reaching anyone, time it out in its own view and then get its death
+	// declaration through, so the healthy member is declared dead
+	// everywhere before it could refute. With this set, the member hears
+	// the suspicion and refutes it in time. A death confirmed by an
+	// independent node is still taken at once, so a crashed member is
+	// declared dead as fast as before wherever its suspicion had arrived;
+	// where it had not, one suspicion timeout later at worst. Off by
+	// default, as in the reference.
+	SuspectBeforeDead bool
+
 	// GossipVerifyIncoming, when encryption is on, rejects inbound packets
 	// and streams that are not encrypted. Turned off, the node accepts
 	// plaintext for its whole life, whatever its Keyring says. It is the

@@ -93,3 +93,50 @@ func TestRelayRefutationsOffAndSelf(t *testing.T) {
 	require.Empty(t, h.relayedAlive())
 	require.Zero(t, h.c.refutationsRelayed)
 }
+
+// Under SuspectBeforeDead another node's death declaration about a member not
+// suspected here starts a suspicion, gossiped so that the member can refute;
+// the accuser's own verdict does not cut that suspicion short, an
+// independent node's does; a leave and our own timeout are taken as always.
+func TestSuspectBeforeDead(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.SuspectBeforeDead = true })
+	h.addPeer("a", 2, 1)
+	h.addPeer("b", 3, 1)
+	h.addPeer("c", 4, 1)
+	h.addPeer("d", 5, 1)
+	h.sent()
+
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "b"})
+	require.Equal(t, StateSuspect, h.state("a"))
+	require.Empty(t, h.ev.leaves)
+	var gossiped []suspect
+	h.advance(h.cfg.GossipInterval)
+	for _, m := range h.sentOf(suspectMsg) {
+		var s suspect
+		require.NoError(t, decodeMsg(m.body, &s))
+		gossiped = append(gossiped, s)
+	}
+	require.Contains(t, gossiped, suspect{Incarnation: 1, Node: "a", From: "b"})
+
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "b"})
+	require.Equal(t, StateSuspect, h.state("a"), "the accuser's own verdict")
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "c"})
+	require.Equal(t, StateDead, h.state("a"), "an independent verdict")
+	require.Equal(t, []string{"a"}, h.ev.leaves)
+
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "d", From: "d"})
+	require.Equal(t, StateLeft, h.state("d"), "a leave is taken at once")
+
+	// A suspicion that started here runs out as always.
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "b", From: "c"})
+	require.Equal(t, StateSuspect, h.state("b"))
+	h.allowExchanges = true // push/pulls come due meanwhile
+	h.advance(10 * time.Minute)
+	require.Equal(t, StateDead, h.state("b"))
+
+	// Off, as in the reference, the declaration is taken at once.
+	h = newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "b"})
+	require.Equal(t, StateDead, h.state("a"))
+}

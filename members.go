@@ -554,6 +554,19 @@ func (c *core) deadNode(d *dead) {
 		}
 		return
 	}
+	if c.cfg.SuspectBeforeDead && d.From != d.Node && d.From != c.cfg.Name && st.name() != c.cfg.Name {
+		switch st.state() {
+		case StateAlive:
+			// Not suspected here: the accused may never have heard the
+			// accusation. Suspect it, and let that be gossiped.
+			c.suspectNode(&suspect{Incarnation: d.Incarnation, Node: d.Node, From: d.From})
+			return
+		case StateSuspect:
+			if susp := c.suspicions[st]; susp != nil && susp.seen[0] == d.From {
+				return // the accuser's own verdict: our timer decides
+			}
+		}
+	}
 	c.endSuspicion(st)
 	if st.deadOrLeft() {
 		return
