@@ -266,6 +266,10 @@ func (c *core) reassert(me *nodeState) {
 // under Config.RelayRefutations.
 const relayBudget = 4
 
+// relayWindowNoGossip stands in for the gossip interval of a node with gossip
+// turned off (GossipInterval 0): DefaultLANConfig's 200ms.
+const relayWindowNoGossip = 200 * time.Millisecond
+
 // relayRefutation answers gossip from from that accuses member name at
 // incarnation inc (Config.RelayRefutations): when we have known the member
 // alive at a newer incarnation for a gossip interval or more, the sender
@@ -281,7 +285,7 @@ func (c *core) relayRefutation(name string, inc uint32, from net.Addr) {
 	}
 	window := c.cfg.GossipInterval
 	if window <= 0 {
-		window = DefaultLANConfig().GossipInterval
+		window = relayWindowNoGossip
 	}
 	st := c.index.get(name)
 	if st == nil || inc >= st.incarnation || st.state() != StateAlive || c.stateAge(st) < window {

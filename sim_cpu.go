@@ -33,9 +33,9 @@ const simSlice = 10 * time.Millisecond
 // answering probes and queueing their news in its handoff queues
 // (HandoffQueueDepth each, what does not fit is dropped), and handles the
 // news the newest first, 64 messages or 10 ms of work at a time (whichever
-// is less), reading again in between. So an overloaded node keeps answering probes and keeps up with the
-// freshest news, and drops what it cannot handle. Pings, acks and stream
-// exchanges cost nothing.
+// is less), reading again in between. So an overloaded node keeps
+// answering probes and keeps up with the freshest news, and drops what it
+// cannot handle. Pings, acks and stream exchanges cost nothing.
 func (s *Simulation) SetMessageCost(name string, d time.Duration) error {
 	n, err := s.node(name)
 	if err != nil {

@@ -109,10 +109,7 @@ func (s *Simulation) resume(n *simNode) {
 	hold := n.core.holdHandoff
 	n.core.holdHandoff = true
 	for _, ev := range backlog {
-		switch {
-		case n.crashed:
-			// A delegate crashed it: the rest is lost.
-		default:
+		if !n.crashed { // a delegate may crash it: the rest is then lost
 			s.handleWaited(n, ev)
 		}
 	}
