@@ -347,12 +347,25 @@ func (m *Memberlist) LocalNode() *Node {
 // the next call returns; a Node returned before keeps the state it had.
 //
 // The first call after a change lists the members once; from then on a
-// call only copies that list, in one allocation (the slice).
+// call only copies that list, in one allocation (the slice). A caller
+// that lists the members often, in a large cluster, can reuse its own
+// slice with AppendMembers instead.
 func (m *Memberlist) Members() []*Node {
 	live := m.snap.Load().liveNodes()
 	out := make([]*Node, len(live))
 	copy(out, live)
 	return out
+}
+
+// AppendMembers appends the members Members would return to dst and
+// returns the extended slice. Passed the previous result cut to length
+// zero, it lists the members without allocating once that slice has room
+// for them: at 10,000 members Members allocates 80 KB a call, and that
+// allocation and the garbage collection it brings on are most of its
+// cost. The same rules hold for the Nodes as for Members. Not in
+// hashicorp/memberlist.
+func (m *Memberlist) AppendMembers(dst []*Node) []*Node {
+	return append(dst, m.snap.Load().liveNodes()...)
 }
 
 // NumMembers returns how many members are alive or suspect, the local node

@@ -108,6 +108,36 @@ func TestMembersAllocs(t *testing.T) {
 	require.Equal(t, 1.0, testing.AllocsPerRun(100, func() { _ = m.Members() }))
 }
 
+// TestAppendMembers checks that AppendMembers appends what Members returns,
+// allocates nothing into a slice with room, and hands out a slice of the
+// caller's: changing it changes neither the snapshot nor the next call.
+func TestAppendMembers(t *testing.T) {
+	m := &Memberlist{config: &Config{Name: "n0"}, snapIndex: map[string]int{}}
+	m.snap.Store(&snapshot{})
+	states := make([]*nodeState, 100)
+	for i := range states {
+		states[i] = &nodeState{info: makeInfo(fmt.Sprintf("n%d", i), []byte{127, 0, 0, 1}, 0, nil, nil)}
+		m.publish(states[i], false)
+	}
+	states[3].setState(StateLeft)
+	m.publish(states[3], false)
+
+	local := &Node{Name: "not a member"}
+	got := m.AppendMembers([]*Node{local})
+	require.Equal(t, local, got[0], "what dst held stays in front")
+	require.Equal(t, m.Members(), got[1:])
+	require.Len(t, got, 100) // 99 members and the one that was there
+
+	buf := m.AppendMembers(nil)
+	require.Equal(t, 0.0, testing.AllocsPerRun(100, func() { buf = m.AppendMembers(buf[:0]) }))
+	require.Len(t, buf, 99)
+
+	first := buf[0]
+	buf[0] = nil
+	require.Equal(t, first, m.AppendMembers(nil)[0], "the caller's slice is a copy")
+	require.Equal(t, first, m.Members()[0])
+}
+
 // TestMembersConcurrent runs readers against a writer, for the race
 // detector: readers sort their slices and read every Node while publish
 // derives new snapshots, and several may list the same snapshot at once.
@@ -174,6 +204,19 @@ func BenchmarkMembers(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if len(m.Members()) != 10000 {
+			b.Fatal("short")
+		}
+	}
+}
+
+// BenchmarkAppendMembers lists a 10,000-member snapshot into a slice the
+// caller reuses: no allocation, one copy.
+func BenchmarkAppendMembers(b *testing.B) {
+	m, _ := benchTable()
+	buf := m.AppendMembers(nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if buf = m.AppendMembers(buf[:0]); len(buf) != 10000 {
 			b.Fatal("short")
 		}
 	}

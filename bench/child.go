@@ -139,7 +139,9 @@ func mallocs() uint64 {
 // profileEnv names a folder: when set, each steady job writes a CPU profile
 // of its measured window there, as steady-IMPL-N.pprof, and node 1 of each
 // procs run one of its own process as procs-IMPL.pprof (in both cases the
-// first of the job's runs that finds the file absent), for pprof before/after.
+// first of the job's runs that finds the file absent), for pprof before/after;
+// micro writes micro-merge-IMPL.pprof over its push/pull join benchmark and
+// micro-pushpull-IMPL.pprof over its push/pull of known members.
 const profileEnv = "SWIMBENCH_CPUPROFILE"
 
 // profileWindow starts a CPU profile named name when profileEnv is set, and

@@ -34,8 +34,9 @@
 // The table goes to stdout, progress to stderr. No ratio is asserted: -short only
 // fails when a figure could not be produced. With SWIMBENCH_CPUPROFILE=DIR set, each
 // steady job also writes a CPU profile of its measured window to
-// DIR/steady-IMPL-N.pprof, and in procs the second process (not the seed) one of its
-// own to DIR/procs-IMPL.pprof, for go tool pprof.
+// DIR/steady-IMPL-N.pprof, in procs the second process (not the seed) one of its
+// own to DIR/procs-IMPL.pprof, and micro ones of its push/pull benchmarks to
+// DIR/micro-merge-IMPL.pprof and DIR/micro-pushpull-IMPL.pprof, for go tool pprof.
 //
 // impl_ours.go is generated from impl_ref.go (both libraries export the same API);
 // after editing the template run go generate.

@@ -44,6 +44,11 @@ type node interface {
 
 	// members calls Members() and returns how many it got.
 	members() int
+
+	// membersReused lists the members into a slice the node keeps between
+	// calls, with AppendMembers where the library has it (the reference has
+	// not, and calls Members()), and returns how many it got.
+	membersReused() int
 }
 
 // memNode is a node over the bench's in-memory Transport.

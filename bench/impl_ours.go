@@ -37,11 +37,23 @@ type oursNode struct {
 	*ml.Memberlist
 	self     string
 	hostPort string
+	buf      []*ml.Node // membersReused's slice, kept between calls
 }
 
 func (n *oursNode) name() string { return n.self }
 func (n *oursNode) addr() string { return n.hostPort }
 func (n *oursNode) members() int { return len(n.Memberlist.Members()) }
+
+// membersReused lists the members into a slice kept between calls, with
+// AppendMembers where the library has it (ours), else with Members.
+func (n *oursNode) membersReused() int {
+	if a, ok := any(n.Memberlist).(interface{ AppendMembers([]*ml.Node) []*ml.Node }); ok {
+		n.buf = a.AppendMembers(n.buf[:0])
+	} else {
+		n.buf = n.Memberlist.Members()
+	}
+	return len(n.buf)
+}
 
 type oursEvents struct{ ev *events }
 

@@ -35,11 +35,23 @@ type refNode struct {
 	*ml.Memberlist
 	self     string
 	hostPort string
+	buf      []*ml.Node // membersReused's slice, kept between calls
 }
 
 func (n *refNode) name() string { return n.self }
 func (n *refNode) addr() string { return n.hostPort }
 func (n *refNode) members() int { return len(n.Memberlist.Members()) }
+
+// membersReused lists the members into a slice kept between calls, with
+// AppendMembers where the library has it (ours), else with Members.
+func (n *refNode) membersReused() int {
+	if a, ok := any(n.Memberlist).(interface{ AppendMembers([]*ml.Node) []*ml.Node }); ok {
+		n.buf = a.AppendMembers(n.buf[:0])
+	} else {
+		n.buf = n.Memberlist.Members()
+	}
+	return len(n.buf)
+}
 
 type refEvents struct{ ev *events }
 

@@ -57,7 +57,10 @@ func micro(im impl, j job) ([]fig, error) {
 	if err := add(pingBench(im)); err != nil {
 		return figs, err
 	}
-	if err := add(mergeBench(im, j.N)); err != nil {
+	stop := profileWindow("micro-merge-"+im.name, 0)
+	err := add(mergeBench(im, j.N))
+	stop()
+	if err != nil {
 		return figs, err
 	}
 
@@ -70,7 +73,13 @@ func micro(im impl, j job) ([]fig, error) {
 	if err := add(membersBench(big, j.N)); err != nil {
 		return figs, err
 	}
-	if err := add(pushPullAgainBench(big, j.N)); err != nil {
+	if err := add(membersReusedBench(big, j.N)); err != nil {
+		return figs, err
+	}
+	stop = profileWindow("micro-pushpull-"+im.name, 0)
+	err = add(pushPullAgainBench(big, j.N))
+	stop()
+	if err != nil {
 		return figs, err
 	}
 	return figs, nil
@@ -322,6 +331,23 @@ func membersBench(big *bigNode, members int) (string, testing.BenchmarkResult, e
 		}
 	})
 	return fmt.Sprintf("Members() of %s", thousands(members+1)), r, failed
+}
+
+// membersReusedBench lists the members into a slice reused between calls, as a
+// caller that polls the list would: AppendMembers in ours, Members() in the
+// reference, which has no such call.
+func membersReusedBench(big *bigNode, members int) (string, testing.BenchmarkResult, error) {
+	var failed error
+	r := testing.Benchmark(func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if got := big.membersReused(); got < members/2 {
+				failed = fmt.Errorf("listed %d members, want about %d", got, members+1)
+				return
+			}
+		}
+	})
+	return fmt.Sprintf("Members() of %s into a reused slice (ours: AppendMembers)", thousands(members+1)), r, failed
 }
 
 // pushPullAgainBench repeats the periodic push/pull of a peer that knows the same
