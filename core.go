@@ -87,6 +87,7 @@ type coreEnv struct {
 	metrics metricSink // nil: go-metrics' global sink
 	nonces  io.Reader  // nil: crypto/rand
 	seed    uint64
+	shared  bool // a simulation's node: intern what it holds (see ref)
 }
 
 // core is one node's protocol state machine. Its methods are the inputs; they
@@ -141,6 +142,10 @@ type core struct {
 	// Stream exchanges asked for and not yet reported back; see pushpull.go.
 	exchanges    map[uint64]*pendingExchange
 	lastExchange uint64
+
+	// shared: a simulation's node, which interns the member infos and news
+	// it holds so that all of the simulation's nodes share them (see ref).
+	shared bool
 
 	// gossipParkedAt is when the gossip ticker last found nothing to do
 	// and stopped; zero while it runs.
@@ -253,6 +258,7 @@ func newCore(cfg *Config, addr net.IP, port uint16, env coreEnv) *core {
 		suspicions: make(map[*nodeState]*suspicion),
 		pings:      make(map[uint32]*userPing),
 		exchanges:  make(map[uint64]*pendingExchange),
+		shared:     env.shared,
 	}
 	c.news.table = &c.index
 	if c.log == nil {

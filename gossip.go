@@ -65,7 +65,7 @@ func (c *core) packetRoom(msgLen int) int {
 // result is read-only: every user of a broadcast's message only reads it
 // (packets are built by copying it, see gossip), so the string's
 // immutability holds.
-func sharedBytes(h unique.Handle[string]) []byte {
+func sharedBytes(h ref[string]) []byte {
 	s := h.Value()
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
@@ -73,8 +73,8 @@ func sharedBytes(h unique.Handle[string]) []byte {
 // internBytes returns the handle of b's bytes. unique.Make copies a string
 // it has not seen, so b is looked up through a view rather than converted
 // first: news every other core already interned costs no copy at all.
-func internBytes(b []byte) unique.Handle[string] {
-	return unique.Make(unsafe.String(unsafe.SliceData(b), len(b)))
+func internBytes(b []byte) ref[string] {
+	return interned(unique.Make(unsafe.String(unsafe.SliceData(b), len(b))))
 }
 
 // encodeAndBroadcast queues msg, news about member st, for gossip. notify,
@@ -92,7 +92,7 @@ func (c *core) encodeAndBroadcast(st *nodeState, t messageType, msg any, notify 
 		return
 	}
 	c.unparkGossip()
-	c.notifyDone(c.news.push(st, internBytes(buf), notify))
+	c.notifyDone(c.news.push(st, c.newsBytes(buf), notify))
 }
 
 // detachNews returns a copy of msg, an alive, suspect or dead message, that

@@ -1,6 +1,14 @@
-// This file owns two process-wide caches in front of unique.Make, for what
-// every node of a cluster interns alike: a member's info (makeInfo) and the
-// alive message that announces it at an incarnation (aliveNews). unique.Make
+// This file owns ref, the shared immutable values of the member table and
+// the news queue, and how a node makes them: a node of a Simulation interns
+// them, so that its many nodes hold one copy of what they all know, and any
+// other node allocates its own, which costs far less (unique.Make
+// registers a cleanup with the runtime for every new value; at 10,000 new
+// members in one push/pull that was over a third of the join's time).
+//
+// Interning goes through two process-wide caches in front of unique.Make,
+// for what every node of a cluster interns alike: a member's info
+// (makeInfo) and the alive message that announces it at an incarnation
+// (aliveNews). unique.Make
 // walks a shared trie and turns a weak pointer into a strong one on every
 // call, about a microsecond; a simulation of N nodes makes each of these N
 // times per member, and a node that joins makes N of them at once. A cache
@@ -12,21 +20,81 @@
 package memberlist
 
 import (
+	"strings"
 	"sync/atomic"
 	"unique"
+	"unsafe"
 )
+
+// ref points at an immutable value: a member's info, or an encoded news
+// message. Interned refs to equal values are equal; refs a node allocated
+// for itself are equal only to themselves, and nothing depends on more.
+type ref[T comparable] struct{ p *T }
+
+// Value is the value r points at.
+func (r ref[T]) Value() T { return *r.p }
+
+// interned is the ref to h's value, the one unique.Make shares. A
+// unique.Handle is a pointer to its value; holding that pointer keeps the
+// value interned exactly as holding the handle does.
+// TestInternedRef checks the layout this relies on.
+func interned[T comparable](h unique.Handle[T]) ref[T] {
+	return *(*ref[T])(unsafe.Pointer(&h))
+}
+
+// ownInfo is a ref to k for one node's table, with strings of its own (k's
+// may view a packet's bytes).
+func ownInfo(k memberInfo) ref[memberInfo] {
+	k.name = strings.Clone(k.name)
+	k.meta = strings.Clone(k.meta)
+	return ref[memberInfo]{p: &k}
+}
+
+// ownBytes is a ref to a copy of b, for one node's news queue.
+func ownBytes(b []byte) ref[string] {
+	s := string(b)
+	return ref[string]{p: &s}
+}
+
+// info is the ref for a member's info: interned when c is a simulation's
+// node, else c's own. The arguments are as for makeInfo.
+func (c *core) info(name string, ip []byte, port uint16, meta []byte, vsn []byte) ref[memberInfo] {
+	if c.shared {
+		return makeInfo(name, ip, port, meta, vsn)
+	}
+	return ownInfo(infoKey(name, ip, port, meta, vsn))
+}
+
+// aliveNews is the encoded alive message that says member info is alive at
+// incarnation inc: interned through the cache when c is a simulation's
+// node, else encoded for c alone.
+func (c *core) aliveNews(info ref[memberInfo], inc uint32) ref[string] {
+	if c.shared {
+		return aliveNews(info, inc)
+	}
+	return ownBytes(encodeAlive(info.Value(), inc))
+}
+
+// newsBytes is the ref for buf, an encoded news message: interned when c is
+// a simulation's node, else a copy for c alone.
+func (c *core) newsBytes(buf []byte) ref[string] {
+	if c.shared {
+		return internBytes(buf)
+	}
+	return ownBytes(buf)
+}
 
 // defaultInternCacheBits sizes each cache in a process with a node or a
 // few: 2^12 slots, 32 KiB of pointers. NewSimulation grows them for its
 // many nodes.
 const defaultInternCacheBits = 12
 
-type infoSlot struct{ info unique.Handle[memberInfo] }
+type infoSlot struct{ info ref[memberInfo] }
 
 type aliveSlot struct {
-	info unique.Handle[memberInfo]
+	info ref[memberInfo]
 	inc  uint32
-	msg  unique.Handle[string]
+	msg  ref[string]
 }
 
 // internCaches are the two caches' slots, replaced whole when grown.
@@ -67,31 +135,37 @@ func growInternCaches(bits int) {
 }
 
 // cachedInfo is unique.Make(k) through the cache.
-func cachedInfo(k memberInfo) unique.Handle[memberInfo] {
+func cachedInfo(k memberInfo) ref[memberInfo] {
 	c := internCachesOf()
 	slot := &c.infos[memberHash(k.name)&c.mask]
 	if e := slot.Load(); e != nil && e.info.Value() == k {
 		return e.info
 	}
-	h := unique.Make(k)
+	h := interned(unique.Make(k))
 	slot.Store(&infoSlot{info: h})
 	return h
 }
 
 // aliveNews is the encoded alive message that says member info is alive at
 // incarnation inc, interned, through the cache.
-func aliveNews(info unique.Handle[memberInfo], inc uint32) unique.Handle[string] {
+func aliveNews(info ref[memberInfo], inc uint32) ref[string] {
 	c := internCachesOf()
 	i := info.Value()
 	slot := &c.alive[(memberHash(i.name)^uint64(inc)*0x9e3779b97f4a7c15)&c.mask]
 	if e := slot.Load(); e != nil && e.info == info && e.inc == inc {
 		return e.msg
 	}
+	h := internBytes(encodeAlive(i, inc))
+	slot.Store(&aliveSlot{info: info, inc: inc, msg: h})
+	return h
+}
+
+// encodeAlive encodes the alive message that says member i is alive at
+// incarnation inc.
+func encodeAlive(i memberInfo, inc uint32) []byte {
 	a := alive{Incarnation: inc, Node: i.name, Addr: i.ip[:i.ipLen:i.ipLen], Port: i.port, Vsn: i.vsn[:]}
 	if i.hasMeta {
 		a.Meta = i.metaView()
 	}
-	h := internBytes(encodeFast(aliveMsg, &a))
-	slot.Store(&aliveSlot{info: info, inc: inc, msg: h})
-	return h
+	return encodeFast(aliveMsg, &a)
 }

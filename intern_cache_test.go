@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unique"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 )
@@ -46,4 +48,48 @@ func TestAliveNewsMatchesEncoding(t *testing.T) {
 		require.Equal(t, meta != nil, got.hasMeta)
 		require.Equal(t, string(meta), got.meta)
 	}
+}
+
+// TestInternedRef checks what interned relies on: a unique.Handle is one
+// pointer to its value, so the ref made from it reads the same value, and
+// the refs of equal interned values are equal.
+func TestInternedRef(t *testing.T) {
+	k := infoKey("node-1", []byte{10, 0, 0, 1}, 7946, []byte("role=web"), []byte{1, 5, 2, 0, 0, 0})
+	h := unique.Make(k)
+	require.Equal(t, unsafe.Sizeof(h), unsafe.Sizeof(ref[memberInfo]{}))
+	r := interned(h)
+	require.Equal(t, h.Value(), r.Value())
+	require.True(t, r == interned(unique.Make(k)), "equal values, one ref")
+	require.True(t, makeInfo("node-1", []byte{10, 0, 0, 1}, 7946, []byte("role=web"), []byte{1, 5, 2, 0, 0, 0}) == r)
+
+	s := interned(unique.Make("an alive message"))
+	require.Equal(t, "an alive message", s.Value())
+	require.True(t, s == internBytes([]byte("an alive message")))
+}
+
+// TestOwnRefs checks the refs a node of its own makes: copies that no
+// longer view the bytes they came from, and the same alive message as the
+// interned path.
+func TestOwnRefs(t *testing.T) {
+	name, meta := []byte("node-1"), []byte("role=web")
+	k := infoKey(unsafe.String(&name[0], len(name)), []byte{10, 0, 0, 1}, 7946, meta, []byte{1, 5, 2, 0, 0, 0})
+	r := ownInfo(k)
+	copy(name, "XXXXXX")
+	copy(meta, "XXXXXXXX")
+	require.Equal(t, "node-1", r.Value().name)
+	require.Equal(t, "role=web", r.Value().meta)
+
+	buf := []byte("news")
+	b := ownBytes(buf)
+	buf[0] = 'X'
+	require.Equal(t, "news", b.Value())
+
+	own := &core{}
+	sim := &core{shared: true}
+	info := own.info("node-2", []byte{10, 0, 0, 2}, 7946, nil, []byte{1, 5, 2, 0, 0, 0})
+	require.Equal(t, sim.info("node-2", []byte{10, 0, 0, 2}, 7946, nil, []byte{1, 5, 2, 0, 0, 0}).Value(), info.Value())
+	require.Equal(t, sim.aliveNews(makeInfo("node-2", []byte{10, 0, 0, 2}, 7946, nil, []byte{1, 5, 2, 0, 0, 0}), 3).Value(),
+		own.aliveNews(info, 3).Value())
+	require.True(t, sim.newsBytes([]byte("x")) == sim.newsBytes([]byte("x")), "a simulation's nodes intern")
+	require.False(t, own.newsBytes([]byte("x")) == own.newsBytes([]byte("x")), "a node of its own does not")
 }

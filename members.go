@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unique"
 	"unsafe"
 )
 
@@ -23,7 +22,7 @@ import (
 // is the same in every node's table, so the many cores of a simulation
 // share one copy of it instead of holding one each.
 type nodeState struct {
-	info        unique.Handle[memberInfo]
+	info        ref[memberInfo]
 	incarnation uint32
 	stateChange uint32 // core.elapsedMs() at the last state change; see stateAge
 	slot        uint32 // where the member lives in the memberTable
@@ -46,7 +45,13 @@ type memberInfo struct {
 // makeInfo interns a member's info. ip must be 4 or 16 bytes (see
 // validAddr); a vsn shorter than 6 bytes leaves the versions 0. No argument
 // is kept: unique.Make copies the strings of a value it has not seen.
-func makeInfo(name string, ip []byte, port uint16, meta []byte, vsn []byte) unique.Handle[memberInfo] {
+func makeInfo(name string, ip []byte, port uint16, meta []byte, vsn []byte) ref[memberInfo] {
+	return cachedInfo(infoKey(name, ip, port, meta, vsn))
+}
+
+// infoKey is the memberInfo of makeInfo's arguments; its strings view
+// name and meta.
+func infoKey(name string, ip []byte, port uint16, meta []byte, vsn []byte) memberInfo {
 	k := memberInfo{name: name, port: port, hasMeta: meta != nil}
 	k.ipLen = uint8(copy(k.ip[:], ip))
 	if len(meta) > 0 {
@@ -55,7 +60,7 @@ func makeInfo(name string, ip []byte, port uint16, meta []byte, vsn []byte) uniq
 	if len(vsn) >= len(k.vsn) {
 		copy(k.vsn[:], vsn)
 	}
-	return cachedInfo(k)
+	return k
 }
 
 // name is the member's name.
@@ -371,7 +376,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 		st = c.index.alloc()
 		st.st = uint8(StateDead)
-		st.info = makeInfo(a.Node, a.Addr, a.Port, a.Meta, a.Vsn)
+		st.info = c.info(a.Node, a.Addr, a.Port, a.Meta, a.Vsn)
 		c.index.put(st)
 		// Insert at a random position: if every node appended, new members
 		// would all be probed last and the detection bound would suffer.
@@ -439,7 +444,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			if st.hasMeta(meta) {
 				meta = st.metaView() // the form first given, nil or empty, stays
 			}
-			st.info = makeInfo(info.name, a.Addr, a.Port, meta, vsn[:])
+			st.info = c.info(info.name, a.Addr, a.Port, meta, vsn[:])
 			changed = true
 		}
 		if st.state() != StateAlive {
@@ -458,10 +463,10 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		// the news sent fewer times.
 		if c.quietTier > 0 && !isLocal {
 			c.unparkGossip()
-			c.notifyDone(c.news.pushAt(st, aliveNews(st.info, a.Incarnation), notify, c.quietTier))
+			c.notifyDone(c.news.pushAt(st, c.aliveNews(st.info, a.Incarnation), notify, c.quietTier))
 		} else if len(a.Vsn) == len(info.vsn) && (a.Meta == nil) == !st.info.Value().hasMeta && !wireFastOff.Load() {
 			c.unparkGossip()
-			c.notifyDone(c.news.push(st, aliveNews(st.info, a.Incarnation), notify))
+			c.notifyDone(c.news.push(st, c.aliveNews(st.info, a.Incarnation), notify))
 		} else {
 			c.encodeAndBroadcast(st, aliveMsg, a, notify)
 		}

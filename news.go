@@ -13,14 +13,13 @@ package memberlist
 
 import (
 	"sync"
-	"unique"
 )
 
 // newsEntry is a pending message about the member at slot, or a stale one:
 // it is live only while gen equals the member's newsGen. A zero msg is a
 // hole left by an entry that was sent or found stale.
 type newsEntry struct {
-	msg  unique.Handle[string]
+	msg  ref[string]
 	slot uint32
 	gen  uint16
 }
@@ -80,7 +79,7 @@ var newsChunks = sync.Pool{New: func() any { return new(newsChunk) }}
 // release returns c to newsChunks.
 func (c *newsChunk) release() {
 	for i := range c.e[:c.n] {
-		c.e[i].msg = unique.Handle[string]{}
+		c.e[i].msg = ref[string]{}
 	}
 	c.n, c.holes = 0, 0
 	newsChunks.Put(c)
@@ -114,7 +113,7 @@ func (t *newsTier) tidy() int {
 	clear((*t)[len(kept):])
 	if k := len(kept); k > 0 {
 		c := kept[k-1]
-		for c.n > 0 && c.e[c.n-1].msg == (unique.Handle[string]{}) {
+		for c.n > 0 && c.e[c.n-1].msg == (ref[string]{}) {
 			c.n--
 			c.holes--
 		}
@@ -145,13 +144,13 @@ func (q *newsQueue) numQueued() int { return q.live }
 
 // push queues msg about st, superseding st's pending message if it has one.
 // It returns the notify tokens that are now done (the superseded message's).
-func (q *newsQueue) push(st *nodeState, msg unique.Handle[string], notify uint64) []uint64 {
+func (q *newsQueue) push(st *nodeState, msg ref[string], notify uint64) []uint64 {
 	return q.pushAt(st, msg, notify, 0)
 }
 
 // pushAt is push for a message counted as already sent tier times: it
 // goes out after every message sent fewer times, and fewer times itself.
-func (q *newsQueue) pushAt(st *nodeState, msg unique.Handle[string], notify uint64, tier int) []uint64 {
+func (q *newsQueue) pushAt(st *nodeState, msg ref[string], notify uint64, tier int) []uint64 {
 	done := q.done[:0]
 	if st.newsGen&1 == 1 {
 		done = q.finish(st, done)
@@ -228,7 +227,7 @@ func (q *newsQueue) fill(overhead, room, transmitLimit int) int {
 			c := tier[ci]
 			for i := c.n - 1; i >= 0; i-- {
 				e := &c.e[i]
-				if e.msg == (unique.Handle[string]{}) {
+				if e.msg == (ref[string]{}) {
 					continue
 				}
 				st := q.table.at(e.slot)
@@ -304,7 +303,7 @@ func (q *newsQueue) maybeSweep() {
 		var kept newsTier
 		for _, c := range tier {
 			for _, e := range c.e[:c.n] {
-				if e.msg != (unique.Handle[string]{}) && q.table.at(e.slot).newsGen == e.gen {
+				if e.msg != (ref[string]{}) && q.table.at(e.slot).newsGen == e.gen {
 					kept.add(e)
 				}
 			}

@@ -3,12 +3,11 @@ package memberlist
 import (
 	"fmt"
 	"testing"
-	"unique"
 
 	"github.com/stretchr/testify/require"
 )
 
-func newsMsg(s string) unique.Handle[string] { return unique.Make(s) }
+func newsMsg(s string) ref[string] { return ownBytes([]byte(s)) }
 
 // newTestNews returns an empty queue over a table of its own, and a
 // function that adds a member to that table.

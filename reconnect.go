@@ -31,7 +31,6 @@ import (
 	"net"
 	"strconv"
 	"time"
-	"unique"
 )
 
 // maxLostPeers bounds the failed members a node remembers; beyond it a new
@@ -40,9 +39,9 @@ const maxLostPeers = 1024
 
 // lostPeer is a member declared dead by failure, at its last address.
 type lostPeer struct {
-	info unique.Handle[memberInfo] // its name and last address
-	at   uint32                    // core.elapsedMs() when it was declared dead
-	inc  uint32                    // its incarnation then
+	info ref[memberInfo] // its name and last address
+	at   uint32          // core.elapsedMs() when it was declared dead
+	inc  uint32          // its incarnation then
 }
 
 // noteLost remembers st, just declared dead by failure, for reconnecting.

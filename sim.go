@@ -389,7 +389,7 @@ func (s *Simulation) boot(n *simNode) error {
 	}
 	n.cfg, n.logger, n.meta = cfg, cfg.logger(), meta
 	n.nonces = rand.NewChaCha8(nonceSeed(seed))
-	n.core = newCore(cfg, n.addr.IP.To4(), uint16(n.addr.Port), coreEnv{logger: n.logger, metrics: s.sink, nonces: n.nonces, seed: seed})
+	n.core = newCore(cfg, n.addr.IP.To4(), uint16(n.addr.Port), coreEnv{logger: n.logger, metrics: s.sink, nonces: n.nonces, seed: seed, shared: true})
 	name := n.name
 	n.core.onChange = func(st *nodeState, removed bool) {
 		if removed {
