@@ -18,9 +18,9 @@ import (
 // channels per entry, suspicion state in the core's suspicions map and only
 // while the member is suspect, and everything an alive message says about
 // the member besides its incarnation (name, address, port, metadata,
-// versions) in one interned memberInfo. A member's info changes rarely and
-// is the same in every node's table, so the many cores of a simulation
-// share one copy of it instead of holding one each.
+// versions) in one memberInfo behind a ref. A member's info changes rarely
+// and is the same in every node's table, so the many cores of a simulation
+// intern it and share one copy instead of holding one each.
 type nodeState struct {
 	info        ref[memberInfo]
 	incarnation uint32
@@ -31,7 +31,7 @@ type nodeState struct {
 }
 
 // memberInfo is what an alive message says about a member besides its
-// incarnation, interned (see nodeState).
+// incarnation (see nodeState).
 type memberInfo struct {
 	name    string
 	meta    string   // hasMeta tells nil metadata from empty
@@ -42,9 +42,10 @@ type memberInfo struct {
 	vsn     [6]uint8 // PMin, PMax, PCur, DMin, DMax, DCur
 }
 
-// makeInfo interns a member's info. ip must be 4 or 16 bytes (see
-// validAddr); a vsn shorter than 6 bytes leaves the versions 0. No argument
-// is kept: unique.Make copies the strings of a value it has not seen.
+// makeInfo interns a member's info, as a simulation's nodes do (see
+// core.info). ip must be 4 or 16 bytes (see validAddr); a vsn shorter than
+// 6 bytes leaves the versions 0. No argument is kept: unique.Make copies
+// the strings of a value it has not seen.
 func makeInfo(name string, ip []byte, port uint16, meta []byte, vsn []byte) ref[memberInfo] {
 	return cachedInfo(infoKey(name, ip, port, meta, vsn))
 }
