@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -100,12 +101,56 @@ func (b *bench) procs(j job) (figs []fig, err error) {
 	}
 	results := make([][]fig, len(ps))
 	resultDeadline := time.Now().Add(j.Settle + j.Window + 30*time.Second)
+	// The machine's busy time over about the children's window (they start
+	// theirs after Settle), while this process only sleeps.
+	time.Sleep(j.Settle)
+	busy0, busyErr := machineBusy()
+	time.Sleep(j.Window)
+	busy1, busyErr1 := machineBusy()
 	for i, p := range ps {
 		if results[i], err = p.result(resultDeadline); err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
 	}
-	return combineProcs(j.N, results)
+	figs, err = combineProcs(j.N, results)
+	if err == nil && busyErr == nil && busyErr1 == nil {
+		figs = append(figs, fig{
+			Name:  fmt.Sprintf("procs %d processes of 1 node, machine CPU busy per process (ms/s)", j.N),
+			Value: float64(busy1-busy0) / float64(time.Millisecond) / j.Window.Seconds() / float64(j.N),
+		})
+	}
+	return figs, err
+}
+
+// machineBusy is the time all CPUs of the machine have spent other than idle
+// since boot, from /proc/stat: what every process and the kernel used,
+// including the cost of waking an idle CPU, which a process's own rusage
+// may not be charged for on a virtual machine. An error where /proc/stat is
+// missing or unreadable; the figure is then left out.
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var busy uint64
+	for i, v := range f[1:] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		// user nice system idle iowait irq softirq; not steal (another
+		// guest's time), guest and guest_nice (already in user and nice)
+		if i != 3 && i != 4 && i < 7 {
+			busy += n
+		}
+	}
+	const userHz = 100 // USER_HZ, 100 on every Linux architecture Go runs on
+	return time.Duration(busy) * time.Second / userHz, nil
 }
 
 // nodeJob is the job of node child i of a procs run, seed the first node's
