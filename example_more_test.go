@@ -207,3 +207,42 @@ func ExampleDelegate() {
 	// hello over UDP
 	// hello over TCP
 }
+
+// A node that lists the members often, say once a second for a load
+// balancer, can reuse one slice: AppendMembers allocates only when the
+// slice has no room.
+func ExampleMemberlist_AppendMembers() {
+	var network memberlist.MockNetwork
+	var nodes []*memberlist.Memberlist
+	for _, name := range []string{"a", "b", "c"} {
+		conf := memberlist.DefaultLocalConfig()
+		conf.Name = name
+		conf.Transport = network.NewTransport(name)
+		conf.LogOutput = io.Discard
+		list, err := memberlist.Create(conf)
+		if err != nil {
+			panic(err)
+		}
+		defer list.Shutdown()
+		nodes = append(nodes, list)
+	}
+	for _, n := range nodes[1:] {
+		if _, err := n.Join([]string{"a/" + nodes[0].LocalNode().Address()}); err != nil {
+			panic(err)
+		}
+	}
+
+	var buf []*memberlist.Node
+	for range 2 { // as a poller would, each time
+		buf = nodes[2].AppendMembers(buf[:0])
+		names := make([]string, 0, len(buf))
+		for _, n := range buf {
+			names = append(names, n.Name)
+		}
+		sort.Strings(names)
+		fmt.Println(names)
+	}
+	// Output:
+	// [a b c]
+	// [a b c]
+}
