@@ -90,6 +90,8 @@ func TestOwnRefs(t *testing.T) {
 	require.Equal(t, sim.info("node-2", []byte{10, 0, 0, 2}, 7946, nil, []byte{1, 5, 2, 0, 0, 0}).Value(), info.Value())
 	require.Equal(t, sim.aliveNews(makeInfo("node-2", []byte{10, 0, 0, 2}, 7946, nil, []byte{1, 5, 2, 0, 0, 0}), 3).Value(),
 		own.aliveNews(info, 3).Value())
-	require.True(t, sim.newsBytes([]byte("x")) == sim.newsBytes([]byte("x")), "a simulation's nodes intern")
-	require.False(t, own.newsBytes([]byte("x")) == own.newsBytes([]byte("x")), "a node of its own does not")
+	s1, s2 := sim.newsBytes([]byte("x")), sim.newsBytes([]byte("x"))
+	require.True(t, s1 == s2, "a simulation's nodes intern")
+	o1, o2 := own.newsBytes([]byte("x")), own.newsBytes([]byte("x"))
+	require.False(t, o1 == o2, "a node of its own does not")
 }
