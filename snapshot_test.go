@@ -85,17 +85,24 @@ func TestSnapshotAgainstMap(t *testing.T) {
 	}
 }
 
-// TestMembersAllocs checks that Members costs one allocation, the slice,
-// once the snapshot's live members are listed, and that the list is made
-// again for the next snapshot.
-func TestMembersAllocs(t *testing.T) {
+// testTable returns a Memberlist whose snapshot holds n alive members,
+// named n0 to n(n-1), and their states.
+func testTable(n int) (*Memberlist, []*nodeState) {
 	m := &Memberlist{config: &Config{Name: "n0"}, snapIndex: map[string]int{}}
 	m.snap.Store(&snapshot{})
-	states := make([]*nodeState, 1000)
+	states := make([]*nodeState, n)
 	for i := range states {
 		states[i] = &nodeState{info: makeInfo(fmt.Sprintf("n%d", i), []byte{127, 0, 0, 1}, 0, nil, nil)}
 		m.publish(states[i], false)
 	}
+	return m, states
+}
+
+// TestMembersAllocs checks that Members costs one allocation, the slice,
+// once the snapshot's live members are listed, and that the list is made
+// again for the next snapshot.
+func TestMembersAllocs(t *testing.T) {
+	m, states := testTable(1000)
 	// One dead member, so that listing skips someone.
 	states[7].setState(StateDead)
 	m.publish(states[7], false)
@@ -112,13 +119,7 @@ func TestMembersAllocs(t *testing.T) {
 // allocates nothing into a slice with room, and hands out a slice of the
 // caller's: changing it changes neither the snapshot nor the next call.
 func TestAppendMembers(t *testing.T) {
-	m := &Memberlist{config: &Config{Name: "n0"}, snapIndex: map[string]int{}}
-	m.snap.Store(&snapshot{})
-	states := make([]*nodeState, 100)
-	for i := range states {
-		states[i] = &nodeState{info: makeInfo(fmt.Sprintf("n%d", i), []byte{127, 0, 0, 1}, 0, nil, nil)}
-		m.publish(states[i], false)
-	}
+	m, states := testTable(100)
 	states[3].setState(StateLeft)
 	m.publish(states[3], false)
 
@@ -142,13 +143,7 @@ func TestAppendMembers(t *testing.T) {
 // detector: readers sort their slices and read every Node while publish
 // derives new snapshots, and several may list the same snapshot at once.
 func TestMembersConcurrent(t *testing.T) {
-	m := &Memberlist{config: &Config{Name: "n0"}, snapIndex: map[string]int{}}
-	m.snap.Store(&snapshot{})
-	states := make([]*nodeState, 200)
-	for i := range states {
-		states[i] = &nodeState{info: makeInfo(fmt.Sprintf("n%d", i), []byte{127, 0, 0, 1}, 0, nil, nil)}
-		m.publish(states[i], false)
-	}
+	m, states := testTable(200)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 3 {

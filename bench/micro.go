@@ -319,35 +319,32 @@ func newBigNode(im impl, members int) (*bigNode, error) {
 
 func (b *bigNode) close() { _ = b.Shutdown() }
 
+// membersBench lists the members with Members().
 func membersBench(big *bigNode, members int) (string, testing.BenchmarkResult, error) {
-	var failed error
-	r := testing.Benchmark(func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if got := big.members(); got < members/2 {
-				failed = fmt.Errorf("Members() returned %d, want about %d", got, members+1)
-				return
-			}
-		}
-	})
-	return fmt.Sprintf("Members() of %s", thousands(members+1)), r, failed
+	return listBench(fmt.Sprintf("Members() of %s", thousands(members+1)), big.members, members)
 }
 
 // membersReusedBench lists the members into a slice reused between calls, as a
 // caller that polls the list would: AppendMembers in ours, Members() in the
 // reference, which has no such call.
 func membersReusedBench(big *bigNode, members int) (string, testing.BenchmarkResult, error) {
+	return listBench(fmt.Sprintf("Members() of %s into a reused slice (ours: AppendMembers)", thousands(members+1)), big.membersReused, members)
+}
+
+// listBench benchmarks list, which lists a table of about members members and
+// returns how many it got.
+func listBench(name string, list func() int, members int) (string, testing.BenchmarkResult, error) {
 	var failed error
 	r := testing.Benchmark(func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if got := big.membersReused(); got < members/2 {
+			if got := list(); got < members/2 {
 				failed = fmt.Errorf("listed %d members, want about %d", got, members+1)
 				return
 			}
 		}
 	})
-	return fmt.Sprintf("Members() of %s into a reused slice (ours: AppendMembers)", thousands(members+1)), r, failed
+	return name, r, failed
 }
 
 // pushPullAgainBench repeats the periodic push/pull of a peer that knows the same
