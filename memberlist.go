@@ -360,7 +360,9 @@ func (m *Memberlist) Members() []*Node {
 // AppendMembers appends the members Members would return to dst and
 // returns the extended slice. Passed the previous result cut to length
 // zero, it lists the members without allocating once that slice has room
-// for them: at 10,000 members Members allocates 80 KB a call, and that
+// for them (the first call after a membership change lists them once for
+// every caller, as Members does): at 10,000 members Members allocates 80
+// KB a call, and that
 // allocation and the garbage collection it brings on are most of its
 // cost. The same rules hold for the Nodes as for Members. Not in
 // hashicorp/memberlist.

@@ -375,8 +375,10 @@ How each figure is taken:
   its own getrusage, allocations, packets, bytes and HeapInuse after GC (the whole
   process's, not less a base), and ru_maxrss; mean over the N (CPU: also min, max).
   Machine CPU busy: /proc/stat's non-idle time of all CPUs over the same window,
-  divided by N; on a VM it also holds the cost of waking idle CPUs, which a
-  process's own getrusage is charged for unevenly from run to run.
+  less the rate measured for 2 s before the children started, divided by N; on a
+  VM it also holds the cost of waking idle CPUs, which a process's own getrusage
+  is charged for unevenly from run to run. Anything else that starts or stops on
+  the machine meanwhile counts too: run it on an idle machine.
 - streams opened: the reference's first periodic push/pull comes 30 to 60 s after a
   node starts (a random stagger, then a full interval), so a window that ends sooner
   sees none of its own, only joins' and ours'.

@@ -71,6 +71,14 @@ func (b *bench) procs(j job) (figs []fig, err error) {
 		}
 	}()
 
+	// What the machine is busy with before any child runs, subtracted
+	// from the machine figure below.
+	idle0, idleErr := machineBusy()
+	idleStart := time.Now()
+	time.Sleep(procsIdleWindow)
+	idle1, idleErr1 := machineBusy()
+	idleRate := (idle1 - idle0).Seconds() / time.Since(idleStart).Seconds() // busy seconds per second
+
 	deadline := time.Now().Add(j.Deadline)
 	seed, err := startProc(ctx, b.exe, nodeJob(j, 0, ""))
 	if err != nil {
@@ -105,22 +113,32 @@ func (b *bench) procs(j job) (figs []fig, err error) {
 	// theirs after Settle), while this process only sleeps.
 	time.Sleep(j.Settle)
 	busy0, busyErr := machineBusy()
+	busyStart := time.Now()
 	time.Sleep(j.Window)
 	busy1, busyErr1 := machineBusy()
+	sec := time.Since(busyStart).Seconds()
 	for i, p := range ps {
 		if results[i], err = p.result(resultDeadline); err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
 	}
 	figs, err = combineProcs(j.N, results)
-	if err == nil && busyErr == nil && busyErr1 == nil {
+	if err == nil && errors.Join(idleErr, idleErr1, busyErr, busyErr1) == nil {
+		rate := max(0, (busy1-busy0).Seconds()/sec-idleRate) // busy seconds per second
 		figs = append(figs, fig{
 			Name:  fmt.Sprintf("procs %d processes of 1 node, machine CPU busy per process (ms/s)", j.N),
-			Value: float64(busy1-busy0) / float64(time.Millisecond) / j.Window.Seconds() / float64(j.N),
+			Value: rate * 1000 / float64(j.N),
+			// Zero when the machine got quieter than before the children
+			// started: other load, not this figure, moved.
+			ZeroOK: true,
 		})
 	}
 	return figs, err
 }
+
+// procsIdleWindow is how long procs measures the machine before starting
+// its children, for the machine's busy time without them.
+const procsIdleWindow = 2 * time.Second
 
 // machineBusy is the time all CPUs of the machine have spent other than idle
 // since boot, from /proc/stat: what every process and the kernel used,
@@ -150,7 +168,7 @@ func machineBusy() (time.Duration, error) {
 		}
 	}
 	const userHz = 100 // USER_HZ, 100 on every Linux architecture Go runs on
-	return time.Duration(busy) * time.Second / userHz, nil
+	return time.Duration(busy) * (time.Second / userHz), nil
 }
 
 // nodeJob is the job of node child i of a procs run, seed the first node's
