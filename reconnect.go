@@ -57,8 +57,16 @@ func (c *core) noteLost(st *nodeState) {
 		c.lost[c.rng.IntN(len(c.lost))] = p
 	}
 	if !c.reconnectArmed {
+		// The first tick at a random point of a whole (scaled) interval,
+		// not of ReconnectInterval: a partition makes every node lose
+		// members at about the same moment, and with first ticks close
+		// together every node would try during the partition and then all
+		// again a whole interval later, long after a heal. Spread out, a
+		// few nodes try every second across the cluster, so the first
+		// exchange across a heal comes soon after it, and the heal spreads
+		// from there (see reconnectSoon).
 		c.reconnectArmed = true
-		c.scheduleReconnect(c.now.Add(c.stagger(iv)))
+		c.scheduleReconnect(c.now.Add(c.stagger(pushPullScale(iv, c.numNodes()))))
 	}
 }
 
