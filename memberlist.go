@@ -362,10 +362,9 @@ func (m *Memberlist) Members() []*Node {
 // zero, it lists the members without allocating once that slice has room
 // for them (the first call after a membership change lists them once for
 // every caller, as Members does): at 10,000 members Members allocates 80
-// KB a call, and that
-// allocation and the garbage collection it brings on are most of its
-// cost. The same rules hold for the Nodes as for Members. Not in
-// hashicorp/memberlist.
+// KB a call, and that allocation and the garbage collection it brings on
+// are most of its cost. The same rules hold for the Nodes as for Members.
+// Not in hashicorp/memberlist.
 func (m *Memberlist) AppendMembers(dst []*Node) []*Node {
 	return append(dst, m.snap.Load().liveNodes()...)
 }

@@ -73,11 +73,7 @@ func (b *bench) procs(j job) (figs []fig, err error) {
 
 	// What the machine is busy with before any child runs, subtracted
 	// from the machine figure below.
-	idle0, idleErr := machineBusy()
-	idleStart := time.Now()
-	time.Sleep(procsIdleWindow)
-	idle1, idleErr1 := machineBusy()
-	idleRate := (idle1 - idle0).Seconds() / time.Since(idleStart).Seconds() // busy seconds per second
+	idleRate, idleErr := busyRate(procsIdleWindow)
 
 	deadline := time.Now().Add(j.Deadline)
 	seed, err := startProc(ctx, b.exe, nodeJob(j, 0, ""))
@@ -110,24 +106,19 @@ func (b *bench) procs(j job) (figs []fig, err error) {
 	results := make([][]fig, len(ps))
 	resultDeadline := time.Now().Add(j.Settle + j.Window + 30*time.Second)
 	// The machine's busy time over about the children's window (they start
-	// theirs after Settle), while this process only sleeps.
+	// theirs after Settle).
 	time.Sleep(j.Settle)
-	busy0, busyErr := machineBusy()
-	busyStart := time.Now()
-	time.Sleep(j.Window)
-	busy1, busyErr1 := machineBusy()
-	sec := time.Since(busyStart).Seconds()
+	rate, busyErr := busyRate(j.Window)
 	for i, p := range ps {
 		if results[i], err = p.result(resultDeadline); err != nil {
 			return nil, fmt.Errorf("node %d: %w", i, err)
 		}
 	}
 	figs, err = combineProcs(j.N, results)
-	if err == nil && errors.Join(idleErr, idleErr1, busyErr, busyErr1) == nil {
-		rate := max(0, (busy1-busy0).Seconds()/sec-idleRate) // busy seconds per second
+	if err == nil && idleErr == nil && busyErr == nil {
 		figs = append(figs, fig{
 			Name:  fmt.Sprintf("procs %d processes of 1 node, machine CPU busy per process (ms/s)", j.N),
-			Value: rate * 1000 / float64(j.N),
+			Value: max(0, rate-idleRate) * 1000 / float64(j.N),
 			// Zero when the machine got quieter than before the children
 			// started: other load, not this figure, moved.
 			ZeroOK: true,
@@ -139,6 +130,22 @@ func (b *bench) procs(j job) (figs []fig, err error) {
 // procsIdleWindow is how long procs measures the machine before starting
 // its children, for the machine's busy time without them.
 const procsIdleWindow = 2 * time.Second
+
+// busyRate sleeps for d and returns the machine's busy seconds per second of
+// it (see machineBusy).
+func busyRate(d time.Duration) (float64, error) {
+	b0, err := machineBusy()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	time.Sleep(d)
+	b1, err := machineBusy()
+	if err != nil {
+		return 0, err
+	}
+	return (b1 - b0).Seconds() / time.Since(start).Seconds(), nil
+}
 
 // machineBusy is the time all CPUs of the machine have spent other than idle
 // since boot, from /proc/stat: what every process and the kernel used,
