@@ -1,6 +1,7 @@
 // This file owns LZW compression, the reference's only algorithm: of
-// packets (with pooled coders) and of stream messages, and their bounded
-// expansion, which never holds much more memory than its output.
+// packets and of stream messages (the encoder is in lzw_encode.go), and
+// their bounded expansion, which never holds much more memory than its
+// output.
 
 package memberlist
 
@@ -14,68 +15,19 @@ import (
 	"sync"
 )
 
-// compressPayload LZW-compresses inp and returns a whole compressMsg.
+// compressPayload LZW-compresses inp (see lzw_encode.go) and returns a
+// whole compressMsg.
 func compressPayload(inp []byte, newTimeFormat bool) ([]byte, error) {
-	return compressWith(inp, newTimeFormat, false)
+	z := lzwCompress(make([]byte, 0, len(inp)/2+16), inp)
+	return encodeMsg(compressMsg, &compress{Algo: lzwAlgo, Buf: z}, newTimeFormat)
 }
 
-// compressPacket is compressPayload for a datagram, with a pooled coder.
-func compressPacket(inp []byte, newTimeFormat bool) ([]byte, error) {
-	return compressWith(inp, newTimeFormat, true)
-}
-
-// compressWith is compressPayload with a pooled coder or a fresh one.
-// Datagrams are small and, while news flows, many a second, so they use
-// the pool; streams (a push/pull every half minute) make their own, so
+// LZW readers are kept for reuse: each holds tables of tens of kilobytes,
+// which a node would otherwise allocate for every packet it expands,
+// several a second per node with the presets' EnableCompression. Datagrams
+// use the pool; streams (a push/pull every half minute) make their own, so
 // that the pool is empty, and off the heap, once nothing but probes flows.
-func compressWith(inp []byte, newTimeFormat, pooled bool) ([]byte, error) {
-	var z flushBuffer
-	w := getLZWWriter(&z, pooled)
-	defer putLZWWriter(w, pooled)
-	if _, err := w.Write(inp); err != nil {
-		return nil, fmt.Errorf("compress payload: %w", err)
-	}
-	if err := w.Close(); err != nil {
-		return nil, fmt.Errorf("compress payload: %w", err)
-	}
-	return encodeMsg(compressMsg, &compress{Algo: lzwAlgo, Buf: z.Bytes()}, newTimeFormat)
-}
-
-// flushBuffer is a bytes.Buffer with the Flush method the LZW writer looks
-// for: without it, the writer wraps its destination in a 4 KiB bufio.Writer
-// on every use.
-type flushBuffer struct{ bytes.Buffer }
-
-func (*flushBuffer) Flush() error { return nil }
-
-// LZW coders are kept for reuse: each holds tables of tens of kilobytes
-// (a writer about 64 KiB), which a node would otherwise allocate for every
-// packet it compresses or expands, several a second per node with the
-// presets' EnableCompression.
-var (
-	lzwWriters = sync.Pool{New: func() any { return lzw.NewWriter(nil, lzw.LSB, lzwLitWidth) }}
-	lzwReaders = sync.Pool{New: func() any { return lzw.NewReader(nil, lzw.LSB, lzwLitWidth) }}
-)
-
-// getLZWWriter returns an LZW writer to dst, from the pool when pooled.
-func getLZWWriter(dst io.Writer, pooled bool) *lzw.Writer {
-	if !pooled {
-		return lzw.NewWriter(dst, lzw.LSB, lzwLitWidth).(*lzw.Writer)
-	}
-	w := lzwWriters.Get().(*lzw.Writer)
-	w.Reset(dst, lzw.LSB, lzwLitWidth)
-	return w
-}
-
-// putLZWWriter is done with w: back to the pool, holding nothing of its
-// last use, when it came from there.
-func putLZWWriter(w *lzw.Writer, pooled bool) {
-	if !pooled {
-		return
-	}
-	w.Reset(nil, lzw.LSB, lzwLitWidth)
-	lzwWriters.Put(w)
-}
+var lzwReaders = sync.Pool{New: func() any { return lzw.NewReader(nil, lzw.LSB, lzwLitWidth) }}
 
 // getLZWReader returns an LZW reader of src, from the pool when pooled.
 func getLZWReader(src []byte, pooled bool) *lzw.Reader {
@@ -128,7 +80,7 @@ func decompressBuffer(c *compress) ([]byte, error) {
 const inflateDirect = 1 << 20
 
 // decompressLimited is decompressBuffer with the bound as a parameter, and
-// pooled LZW readers when pooled (see compressWith).
+// pooled LZW readers when pooled (see lzwReaders).
 func decompressLimited(c *compress, limit int64, pooled bool) ([]byte, error) {
 	if c.Algo != lzwAlgo {
 		return nil, fmt.Errorf("decompress payload: unknown algorithm %d; the peer runs an incompatible version", c.Algo)

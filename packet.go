@@ -483,7 +483,7 @@ const minCompressLen = 128
 // reads only cfg, so user goroutines may call it too.
 func sealPacket(cfg *Config, nonces io.Reader, msg []byte, crc bool) ([]byte, error) {
 	if cfg.EnableCompression && len(msg) >= minCompressLen {
-		if comp, err := compressPacket(msg, cfg.MsgpackUseNewTimeFormat); err == nil && len(comp) < len(msg) {
+		if comp, err := compressPayload(msg, cfg.MsgpackUseNewTimeFormat); err == nil && len(comp) < len(msg) {
 			msg = comp
 		}
 	}
