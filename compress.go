@@ -6,13 +6,8 @@
 package memberlist
 
 import (
-	"bytes"
-	"compress/lzw"
-	"errors"
 	"fmt"
-	"io"
-	"slices"
-	"sync"
+	"math"
 )
 
 // compressPayload LZW-compresses inp (see lzw_encode.go) and returns a
@@ -20,33 +15,6 @@ import (
 func compressPayload(inp []byte, newTimeFormat bool) ([]byte, error) {
 	z := lzwCompress(make([]byte, 0, len(inp)/2+16), inp)
 	return encodeMsg(compressMsg, &compress{Algo: lzwAlgo, Buf: z}, newTimeFormat)
-}
-
-// LZW readers are kept for reuse: each holds tables of tens of kilobytes,
-// which a node would otherwise allocate for every packet it expands,
-// several a second per node with the presets' EnableCompression. Datagrams
-// use the pool; streams (a push/pull every half minute) make their own, so
-// that the pool is empty, and off the heap, once nothing but probes flows.
-var lzwReaders = sync.Pool{New: func() any { return lzw.NewReader(nil, lzw.LSB, lzwLitWidth) }}
-
-// getLZWReader returns an LZW reader of src, from the pool when pooled.
-func getLZWReader(src []byte, pooled bool) *lzw.Reader {
-	if !pooled {
-		return lzw.NewReader(bytes.NewReader(src), lzw.LSB, lzwLitWidth).(*lzw.Reader)
-	}
-	r := lzwReaders.Get().(*lzw.Reader)
-	r.Reset(bytes.NewReader(src), lzw.LSB, lzwLitWidth)
-	return r
-}
-
-// putLZWReader is done with r; see putLZWWriter.
-func putLZWReader(r *lzw.Reader, pooled bool) {
-	_ = r.Close()
-	if !pooled {
-		return
-	}
-	r.Reset(nil, lzw.LSB, lzwLitWidth)
-	lzwReaders.Put(r)
 }
 
 // decompressPayload decodes msg, the body after the compressMsg type byte,
@@ -62,13 +30,13 @@ func decompressPayloadLimited(msg []byte, limit int64) ([]byte, error) {
 	if err := decodeMsg(msg, &c); err != nil {
 		return nil, fmt.Errorf("decompress payload: %w", err)
 	}
-	return decompressLimited(&c, limit, true)
+	return decompressLimited(&c, limit)
 }
 
 // decompressBuffer expands c, refusing anything over maxDecompressedSize so
 // that a small packet cannot balloon into gigabytes.
 func decompressBuffer(c *compress) ([]byte, error) {
-	return decompressLimited(c, maxDecompressedSize, false)
+	return decompressLimited(c, maxDecompressedSize)
 }
 
 // inflateDirect is how much decompressLimited expands into a buffer that
@@ -79,35 +47,30 @@ func decompressBuffer(c *compress) ([]byte, error) {
 // held no more than inflateDirect.
 const inflateDirect = 1 << 20
 
-// decompressLimited is decompressBuffer with the bound as a parameter, and
-// pooled LZW readers when pooled (see lzwReaders).
-func decompressLimited(c *compress, limit int64, pooled bool) ([]byte, error) {
+// decompressLimited is decompressBuffer with the bound as a parameter.
+func decompressLimited(c *compress, limit int64) ([]byte, error) {
 	if c.Algo != lzwAlgo {
 		return nil, fmt.Errorf("decompress payload: unknown algorithm %d; the peer runs an incompatible version", c.Algo)
 	}
-	limit = max(limit, 0)
-	direct := min(limit, inflateDirect)
-	out, more, err := inflateUpTo(c.Buf, int(direct), pooled)
+	limit = min(max(limit, 0), math.MaxInt32)
+	direct := int(min(limit, inflateDirect))
+	// LZW rarely expands more than a few times: start there, and let the
+	// output grow, to direct bytes at most.
+	out, _, more, err := lzwExpand(make([]byte, 0, min(direct, 4*len(c.Buf)+512)), c.Buf, direct, false)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
 	}
 	if !more {
 		return out, nil
 	}
-	if direct < limit {
+	if int64(direct) < limit {
 		// Measure, then expand into a buffer of exactly that size.
-		out = nil
-		r := getLZWReader(c.Buf, pooled)
-		n, err := io.CopyN(io.Discard, r, limit+1)
-		putLZWReader(r, pooled)
-		if err != nil && !errors.Is(err, io.EOF) {
+		_, n, more, err := lzwExpand(out[:0], c.Buf, int(limit), true)
+		if err != nil {
 			return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
 		}
-		if n <= limit {
-			out = make([]byte, n)
-			r = getLZWReader(c.Buf, pooled)
-			_, err = io.ReadFull(r, out)
-			putLZWReader(r, pooled)
+		if !more {
+			out, _, _, err = lzwExpand(make([]byte, 0, n), c.Buf, n, false)
 			if err != nil {
 				return nil, fmt.Errorf("decompress payload: %w; drop the message", err)
 			}
@@ -115,34 +78,4 @@ func decompressLimited(c *compress, limit int64, pooled bool) ([]byte, error) {
 		}
 	}
 	return nil, fmt.Errorf("decompress payload: expands beyond the %d byte limit; drop the message", limit)
-}
-
-// inflateUpTo expands the LZW stream src into a buffer that grows with the
-// output, up to max bytes. more says the output goes on past max; out is
-// then incomplete.
-func inflateUpTo(src []byte, max int, pooled bool) (out []byte, more bool, err error) {
-	r := getLZWReader(src, pooled)
-	defer putLZWReader(r, pooled)
-	// LZW rarely expands more than a few times; start there and double,
-	// never past max+1 (one byte past max proves there is more).
-	out = make([]byte, 0, min(max+1, 4*len(src)+512))
-	for {
-		if len(out) == cap(out) {
-			if len(out) > max {
-				return out[:max], true, nil
-			}
-			out = slices.Grow(out, min(len(out), max+1-len(out)))
-		}
-		n, err := r.Read(out[len(out):cap(out)])
-		out = out[:len(out)+n]
-		if errors.Is(err, io.EOF) {
-			if len(out) > max {
-				return out[:max], true, nil
-			}
-			return out, false, nil
-		}
-		if err != nil {
-			return nil, false, fmt.Errorf("decompress payload: %w; drop the message", err)
-		}
-	}
 }

@@ -657,7 +657,7 @@ func TestDecompressLimit(t *testing.T) {
 		var c compress
 		require.NoError(t, decodeMsg(msg[1:], &c))
 		var out []byte
-		n := allocated(func() { out, err = decompressLimited(&c, tc.limit, false) })
+		n := allocated(func() { out, err = decompressLimited(&c, tc.limit) })
 		if tc.wantErr {
 			assert.ErrorContains(t, err, "limit", "size %d limit %d", tc.size, tc.limit)
 			// Expansion stops at the limit instead of running to the end.
