@@ -483,6 +483,11 @@ func startPushPull(join bool, nStates, size int, user []byte) []byte {
 	return hdr.appendWire(b)
 }
 
+// minPushEntryBytes is the least a push/pull entry as the reference (or
+// this package) writes it takes on the wire: a map of its seven field
+// names, 42 bytes, and a byte or more for each value.
+const minPushEntryBytes = 50
+
 // decodePushPull reads a push/pull body from r, positioned after the
 // pushPullMsg type byte. It reads exactly the bytes of the message and no
 // more, so r may be shared with what follows; a buffered reader avoids many
@@ -514,7 +519,14 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 	// memory, and a large state is copied once at the end rather than at
 	// every doubling of one slice.
 	var blocks [][]pushNodeState
-	cur := make([]pushNodeState, 0, min(hdr.Nodes, 1024))
+	first := min(hdr.Nodes, 1024)
+	if held, ok := r.(interface{ Len() int }); ok && held.Len() >= hdr.Nodes*minPushEntryBytes {
+		// The whole body is in memory and long enough for the count: one
+		// slice, with no copy at the end, and no more memory than the
+		// bytes already held could decode into anyway.
+		first = hdr.Nodes
+	}
+	cur := make([]pushNodeState, 0, first)
 	budget := maxPushNodesBytes
 	dec := codec.NewDecoderBytes(nil, msgpackNewTime)
 	var arena decodeArena
