@@ -561,14 +561,14 @@ func (t *NetTransport) acceptLoop(l net.Listener) {
 }
 
 // readLoop hands received UDP datagrams to the packet queue until the socket
-// is closed. It reads into one reusable buffer and copies out only the bytes
-// received, so a queued packet holds its length, not 64 KiB.
+// is closed. Each packet holds a copy of the bytes received, not a 64 KiB
+// read buffer (see datagramReader).
 func (t *NetTransport) readLoop(c *net.UDPConn) {
 	defer t.wg.Done()
-	buf := make([]byte, udpPacketBufSize)
+	next := datagramReader(c)
 	waiting := false // the last packet found the queue full
 	for {
-		n, from, err := c.ReadFrom(buf)
+		data, from, err := next()
 		now := time.Now()
 		if err != nil {
 			if t.inbox.isClosed() || errors.Is(err, net.ErrClosed) {
@@ -577,6 +577,7 @@ func (t *NetTransport) readLoop(c *net.UDPConn) {
 			t.logger.Printf("[ERR] memberlist: Error reading UDP packet on %s: %v", c.LocalAddr(), err)
 			continue
 		}
+		n := len(data)
 		if n < 1 {
 			// Anyone can send empty datagrams: count them, and log them
 			// only at DEBUG, so that a flood of them floods no log.
@@ -586,8 +587,6 @@ func (t *NetTransport) readLoop(c *net.UDPConn) {
 		}
 
 		metrics.IncrCounterWithLabels([]string{"memberlist", "udp", "received"}, float32(n), t.labels)
-		data := make([]byte, n)
-		copy(data, buf)
 		p := &Packet{Buf: data, From: from, Timestamp: now}
 		err = t.inbox.deliverPacket(p, false)
 		if err == nil {
@@ -610,6 +609,21 @@ func (t *NetTransport) readLoop(c *net.UDPConn) {
 		if err := t.inbox.deliverPacket(p, true); err != nil {
 			return
 		}
+	}
+}
+
+// ownBufferReader returns what reads c's next datagram into a 64 KiB buffer
+// of its own, returning a copy of the bytes received.
+func ownBufferReader(c *net.UDPConn) func() ([]byte, net.Addr, error) {
+	buf := make([]byte, udpPacketBufSize)
+	return func() ([]byte, net.Addr, error) {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return nil, nil, err
+		}
+		data := make([]byte, n)
+		copy(data, buf[:n])
+		return data, from, nil
 	}
 }
 
