@@ -53,6 +53,9 @@ func implByName(name string) impl {
 
 // childMain runs the job in spec and exits.
 func childMain(spec string) {
+	if os.Getenv(profileEnv) != "" {
+		runtime.MemProfileRate = 4096 // a heap profile fine enough for a few MB
+	}
 	var j job
 	if err := json.Unmarshal([]byte(spec), &j); err != nil {
 		fmt.Fprintln(os.Stderr, "bench child: bad job:", err)
@@ -115,11 +118,18 @@ func udpStarter(im impl, ctr *counters) func(string, *events) (node, error) {
 
 // heapInuse returns HeapInuse after a full GC.
 func heapInuse() uint64 {
+	heap, _ := memInuse()
+	return heap
+}
+
+// memInuse returns HeapInuse and StackInuse (the goroutines' stacks, which a
+// buffer that does not escape lives in) after a full GC.
+func memInuse() (heap, stack uint64) {
 	runtime.GC()
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return ms.HeapInuse
+	return ms.HeapInuse, ms.StackInuse
 }
 
 func cpuTime() time.Duration {
@@ -141,8 +151,25 @@ func mallocs() uint64 {
 // procs run one of its own process as procs-IMPL.pprof (in both cases the
 // first of the job's runs that finds the file absent), for pprof before/after;
 // micro writes micro-merge-IMPL.pprof over its push/pull join benchmark and
-// micro-pushpull-IMPL.pprof over its push/pull of known members.
+// micro-pushpull-IMPL.pprof over its push/pull of known members. Each steady
+// job also writes the heap it measured as steady-IMPL-N-heap.pprof (sampled
+// every 4 KiB, which costs the profiled runs some CPU).
 const profileEnv = "SWIMBENCH_CPUPROFILE"
+
+// writeHeapProfile writes a heap profile named name when profileEnv is set
+// and the file does not exist yet.
+func writeHeapProfile(name string) {
+	dir := os.Getenv(profileEnv)
+	if dir == "" {
+		return
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name+".pprof"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
+}
 
 // profileWindow starts a CPU profile named name when profileEnv is set, and
 // returns what stops it. hz above pprof's fixed 100 samples per CPU second is
@@ -176,7 +203,7 @@ func profileWindow(name string, hz int) func() {
 // steady measures a converged cluster over real UDP and TCP on 127.0.0.1 while
 // nothing changes.
 func steady(im impl, j job) ([]fig, error) {
-	base := heapInuse()
+	base, stackBase := memInuse()
 	ctr := &counters{}
 	c, err := startCluster(j.N, "steady", udpStarter(im, ctr))
 	if err != nil {
@@ -193,7 +220,8 @@ func steady(im impl, j job) ([]fig, error) {
 	time.Sleep(j.Window)
 	cpu1, pk1, by1, di1, ma1, t1 := cpuTime(), ctr.packets.Load(), ctr.bytes.Load(), ctr.dials.Load(), mallocs(), time.Now()
 	stopProfile()
-	heap := heapInuse()
+	heap, stack := memInuse()
+	writeHeapProfile(fmt.Sprintf("steady-%s-%d-heap", j.Impl, j.N))
 
 	for i, nd := range c.nodes {
 		if got := nd.NumMembers(); got != j.N {
@@ -209,6 +237,7 @@ func steady(im impl, j job) ([]fig, error) {
 		{Name: p + "streams opened (/min)", Value: 60 * float64(di1-di0) / perNodeSec, ZeroOK: true},
 		{Name: p + "allocations (/s)", Value: float64(ma1-ma0) / perNodeSec},
 		{Name: p + "heap in use (KiB)", Value: (float64(heap) - float64(base)) / float64(j.N) / 1024},
+		{Name: p + "goroutine stacks (KiB)", Value: (float64(stack) - float64(stackBase)) / float64(j.N) / 1024},
 	}, nil
 }
 

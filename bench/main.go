@@ -370,7 +370,9 @@ How each figure is taken:
 - CPU: getrusage (user + system) of the child process over the window, per node per second.
 - UDP packets and bytes: counted by a wrapper around each library's own NetTransport
   (WriteTo / WriteToAddress); streams opened: its dials (push/pull, TCP fallback pings).
-- heap: HeapInuse after GC, less the child's before any node started, divided by N.
+- heap: HeapInuse after GC, less the child's before any node started, divided by N;
+  goroutine stacks: StackInuse the same way (a read buffer that does not escape is
+  there, not in the heap).
 - procs: N processes of one node each, all measuring at once over the window, each
   its own getrusage, allocations, packets, bytes and HeapInuse after GC (the whole
   process's, not less a base), and ru_maxrss; mean over the N (CPU: also min, max).
