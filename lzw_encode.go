@@ -18,15 +18,15 @@ const (
 )
 
 // lzwEncoder finds dictionary entries by open addressing: a slot holds
-// prefix<<20 | byte<<12 | code, plus one (zero is empty). Entries of the
-// current dictionary are told from stale ones by gen, so a clear code
-// costs nothing.
+// prefix<<20 | byte<<12 | code, zero when empty (codes start at 258).
+// used lists the slots taken, so that a new dictionary clears only those.
 type lzwEncoder struct {
-	slots [1 << lzwHashBits]uint64
-	gen   uint64
+	slots [1 << lzwHashBits]uint32
+	used  [1 << 12]uint16
+	nUsed int
 }
 
-// lzwEncoders keeps encoders (128 KiB each) for reuse.
+// lzwEncoders keeps encoders (72 KiB each) for reuse.
 var lzwEncoders = sync.Pool{New: func() any { return new(lzwEncoder) }}
 
 // lzwCompress appends the LZW stream of src to dst: a clear code, the
@@ -58,8 +58,6 @@ func (e *lzwEncoder) compress(dst, src []byte) []byte {
 	if len(src) == 0 {
 		return e.finish(dst, bits, nBits, width, lzwEOF)
 	}
-	e.newDictionary()
-	gen := e.gen << 32
 	hi := uint32(lzwEOF)                       // the last code assigned
 	overflow := uint32(1) << (lzwLitWidth + 1) // the first code that needs a wider width
 	// assign takes the next code, widening codes and starting a new
@@ -77,7 +75,6 @@ func (e *lzwEncoder) compress(dst, src []byte) []byte {
 			hi = lzwEOF
 			overflow = 1 << (lzwLitWidth + 1)
 			e.newDictionary()
-			gen = e.gen << 32
 			return false
 		}
 		return true
@@ -88,11 +85,11 @@ func (e *lzwEncoder) compress(dst, src []byte) []byte {
 		h := (key>>12 ^ key) & lzwHashMask
 		for {
 			s := e.slots[h]
-			if s&^(1<<32-1) != gen {
-				break // empty, or a former dictionary's
+			if s == 0 {
+				break
 			}
-			if uint32(s)>>12 == key {
-				code = uint32(s) & lzwMaxCode
+			if s>>12 == key {
+				code = s & lzwMaxCode
 				goto matched
 			}
 			h = (h + 1) & lzwHashMask
@@ -102,7 +99,9 @@ func (e *lzwEncoder) compress(dst, src []byte) []byte {
 		emit(code)
 		code = uint32(x)
 		if assign() {
-			e.slots[h] = gen | uint64(key<<12|hi)
+			e.slots[h] = key<<12 | hi
+			e.used[e.nUsed&lzwMaxCode] = uint16(h)
+			e.nUsed++
 		}
 		continue
 	matched:
@@ -111,17 +110,16 @@ func (e *lzwEncoder) compress(dst, src []byte) []byte {
 	// the last match makes it.
 	emit(code)
 	assign()
+	e.newDictionary() // leave it empty for the next use
 	return e.finish(dst, bits, nBits, width, lzwEOF)
 }
 
-// newDictionary forgets every entry: a slot is current only when its top
-// 32 bits are the generation, which is never zero.
+// newDictionary forgets every entry, clearing only the slots taken.
 func (e *lzwEncoder) newDictionary() {
-	e.gen++
-	if e.gen == 1<<32 {
-		clear(e.slots[:])
-		e.gen = 1
+	for _, h := range e.used[:e.nUsed] {
+		e.slots[h] = 0
 	}
+	e.nUsed = 0
 }
 
 // finish sends the last code and flushes the pending bits, the last byte

@@ -33,8 +33,10 @@ const (
 
 	// netPacketQueue and netStreamQueue size the channels between the
 	// listener goroutines and the consumer; they absorb bursts without
-	// letting a slow consumer pin unbounded memory.
-	netPacketQueue = 512
+	// letting a slow consumer pin unbounded memory. Two of the loop's
+	// batches of packets (maxPacketBatch): past that the reader waits and
+	// the socket's receive buffer (udpRecvBufSize) holds the burst.
+	netPacketQueue = 128
 	netStreamQueue = 64
 
 	// autoPortAttempts bounds how often we retry when the kernel's free TCP
