@@ -195,9 +195,20 @@ type core struct {
 	// happens and before any event delegate does; the shell keeps its
 	// snapshot for Members with it.
 	onChange func(st *nodeState, removed bool)
+
+	// changes counts the changes touch hears of; vsnSum is the summary of
+	// the members' versions verifyProtocol uses, as of change vsnAt (valid
+	// when vsnValid).
+	changes  uint64
+	vsnAt    uint64
+	vsnValid bool
+	vsnSum   vsnSummary
 }
 
+// touch hears of every change to a member: a new one, another state, info
+// or incarnation, or its removal.
 func (c *core) touch(st *nodeState, removed bool) {
+	c.changes++
 	if c.onChange != nil {
 		c.onChange(st, removed)
 	}

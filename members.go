@@ -388,6 +388,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		}
 		c.nodes = append(c.nodes, st)
 		c.nodes[off], c.nodes[n] = c.nodes[n], c.nodes[off]
+		c.changes++ // it may stay as it is, dead at incarnation 0, with no touch
 	} else if !st.hasAddr(a.Addr) || st.port() != a.Port {
 		if err := c.cfg.IPAllowed(a.Addr); err != nil {
 			countRejected(c.metrics, c.labels, "msg", "cidr")

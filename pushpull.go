@@ -302,11 +302,41 @@ func pushStateNode(r *pushNodeState) *Node {
 	return n
 }
 
+// vsnSummary is what verifyProtocol needs of the local table: the bounds
+// the live members' versions set, and the range of every member's current
+// versions.
+type vsnSummary struct {
+	maxPMin, minPMax, maxDMin, minDMax uint8 // over live members
+	minPCur, maxPCur, minDCur, maxDCur uint8 // over all members
+}
+
+// localVersions summarises the local table's versions, again only when a
+// member changed since the last time (touch counts the changes): a push/pull
+// of a large table that changed nothing needs no pass over it.
+func (c *core) localVersions() vsnSummary {
+	if c.vsnValid && c.vsnAt == c.changes {
+		return c.vsnSum
+	}
+	s := vsnSummary{minPMax: math.MaxUint8, minDMax: math.MaxUint8, minPCur: math.MaxUint8, minDCur: math.MaxUint8}
+	for _, n := range c.nodes {
+		v := n.vsn()
+		s.minPCur, s.maxPCur = min(s.minPCur, v[2]), max(s.maxPCur, v[2])
+		s.minDCur, s.maxDCur = min(s.minDCur, v[5]), max(s.maxDCur, v[5])
+		if n.state() != StateAlive {
+			continue
+		}
+		s.maxPMin, s.minPMax = max(s.maxPMin, v[0]), min(s.minPMax, v[1])
+		s.maxDMin, s.minDMax = max(s.maxDMin, v[3]), min(s.minDMax, v[4])
+	}
+	c.vsnSum, c.vsnAt, c.vsnValid = s, c.changes, true
+	return s
+}
+
 // verifyProtocol checks that every live member, ours and theirs, speaks a
 // protocol and delegate version that every other live member understands.
 func (c *core) verifyProtocol(remote []pushNodeState) error {
-	var maxPMin, maxDMin uint8
-	minPMax, minDMax := uint8(math.MaxUint8), uint8(math.MaxUint8)
+	local := c.localVersions()
+	maxPMin, minPMax, maxDMin, minDMax := local.maxPMin, local.minPMax, local.maxDMin, local.minDMax
 	for i := range remote {
 		r := &remote[i]
 		if r.State != StateAlive || len(r.Vsn) < 5 {
@@ -316,16 +346,6 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		minPMax = min(minPMax, r.Vsn[1])
 		maxDMin = max(maxDMin, r.Vsn[3])
 		minDMax = min(minDMax, r.Vsn[4])
-	}
-	for _, n := range c.nodes {
-		if n.state() != StateAlive {
-			continue
-		}
-		v := n.vsn()
-		maxPMin = max(maxPMin, v[0])
-		minPMax = min(minPMax, v[1])
-		maxDMin = max(maxDMin, v[3])
-		minDMax = min(minDMax, v[4])
 	}
 	check := func(name string, pCur, dCur uint8) error {
 		if pCur < maxPMin || pCur > minPMax {
@@ -344,6 +364,10 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		if err := check(remote[i].Name, pCur, dCur); err != nil {
 			return err
 		}
+	}
+	if len(c.nodes) == 0 || (local.minPCur >= maxPMin && local.maxPCur <= minPMax &&
+		local.minDCur >= maxDMin && local.maxDCur <= minDMax) {
+		return nil // every local member is within the bounds
 	}
 	for _, n := range c.nodes {
 		v := n.vsn()
