@@ -147,6 +147,10 @@ func (c *core) handoff(m handoffMsg) {
 // reference then drops every message, which no working cluster relies on.)
 const defaultHandoffQueueDepth = 1024
 
+// handoffKeep is the most room a drained handoff queue keeps: what a few
+// gossip packets bring at once.
+const handoffKeep = 64
+
 // flushHandoff handles everything that waits in the handoff queues (see
 // handleSomeNews for the order).
 func (c *core) flushHandoff() {
@@ -191,10 +195,13 @@ func (c *core) handleSomeNews(limit int) int {
 		handled++
 	}
 	c.newsHandled += uint64(handled)
-	if len(c.handoffNews) == 0 && cap(c.handoffNews) > 4*defaultHandoffQueueDepth {
-		c.handoffNews = nil // a burst's queue gives its memory back
+	// A burst's queue gives its memory back once drained: a quiet node
+	// would otherwise keep the largest burst it ever took (a join's can
+	// reach a thousand messages) for good.
+	if len(c.handoffNews) == 0 && cap(c.handoffNews) > handoffKeep {
+		c.handoffNews = nil
 	}
-	if len(c.handoffUser) == 0 && cap(c.handoffUser) > 4*defaultHandoffQueueDepth {
+	if len(c.handoffUser) == 0 && cap(c.handoffUser) > handoffKeep {
 		c.handoffUser = nil
 	}
 	return handled
