@@ -332,6 +332,18 @@ func (c *core) localVersions() vsnSummary {
 	return s
 }
 
+// check says why a member with current versions pCur and dCur is outside
+// the bounds of s; nil when it is within.
+func (s vsnSummary) check(name string, pCur, dCur uint8) error {
+	if pCur < s.maxPMin || pCur > s.minPMax {
+		return fmt.Errorf("Node '%s' protocol version (%d) is incompatible: [%d, %d]", name, pCur, s.maxPMin, s.minPMax)
+	}
+	if dCur < s.maxDMin || dCur > s.minDMax {
+		return fmt.Errorf("Node '%s' delegate protocol version (%d) is incompatible: [%d, %d]", name, dCur, s.maxDMin, s.minDMax)
+	}
+	return nil
+}
+
 // verifyProtocol checks that every live member, ours and theirs, speaks a
 // protocol and delegate version that every other live member understands.
 func (c *core) verifyProtocol(remote []pushNodeState) error {
@@ -347,15 +359,8 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 		maxDMin = max(maxDMin, r.Vsn[3])
 		minDMax = min(minDMax, r.Vsn[4])
 	}
-	check := func(name string, pCur, dCur uint8) error {
-		if pCur < maxPMin || pCur > minPMax {
-			return fmt.Errorf("Node '%s' protocol version (%d) is incompatible: [%d, %d]", name, pCur, maxPMin, minPMax)
-		}
-		if dCur < maxDMin || dCur > minDMax {
-			return fmt.Errorf("Node '%s' delegate protocol version (%d) is incompatible: [%d, %d]", name, dCur, maxDMin, minDMax)
-		}
-		return nil
-	}
+	bounds := vsnSummary{maxPMin: maxPMin, minPMax: minPMax, maxDMin: maxDMin, minDMax: minDMax}
+	check := bounds.check
 	for i := range remote {
 		var pCur, dCur uint8
 		if len(remote[i].Vsn) >= 6 {

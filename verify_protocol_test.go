@@ -26,15 +26,7 @@ func verifyProtocolSlow(c *core, remote []pushNodeState) error {
 			maxDMin, minDMax = max(maxDMin, v[3]), min(minDMax, v[4])
 		}
 	}
-	check := func(name string, pCur, dCur uint8) error {
-		if pCur < maxPMin || pCur > minPMax {
-			return fmt.Errorf("Node '%s' protocol version (%d) is incompatible: [%d, %d]", name, pCur, maxPMin, minPMax)
-		}
-		if dCur < maxDMin || dCur > minDMax {
-			return fmt.Errorf("Node '%s' delegate protocol version (%d) is incompatible: [%d, %d]", name, dCur, maxDMin, minDMax)
-		}
-		return nil
-	}
+	check := vsnSummary{maxPMin: maxPMin, minPMax: minPMax, maxDMin: maxDMin, minDMax: minDMax}.check
 	for _, r := range remote {
 		var pCur, dCur uint8
 		if len(r.Vsn) >= 6 {
