@@ -93,13 +93,7 @@ func FuzzLZWExpand(f *testing.F) {
 }
 
 func BenchmarkLZWExpand(b *testing.B) {
-	for _, in := range []struct {
-		name string
-		src  []byte
-	}{
-		{"ping", encodePing(b)},
-		{"pushpull-10000", testPushPullState(10_000)},
-	} {
+	for _, in := range lzwBenchInputs(b) {
 		c := lzwCompress(nil, in.src)
 		b.Run(in.name+"/ours", func(b *testing.B) {
 			b.SetBytes(int64(len(in.src)))

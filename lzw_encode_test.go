@@ -101,15 +101,24 @@ func FuzzLZWCompress(f *testing.F) {
 	})
 }
 
-func BenchmarkLZWCompress(b *testing.B) {
-	for _, in := range []struct {
-		name string
-		src  []byte
-	}{
+// lzwBenchInput is an input of the LZW benchmarks.
+type lzwBenchInput struct {
+	name string
+	src  []byte
+}
+
+// lzwBenchInputs are the LZW benchmarks' inputs: a ping, a state of 10
+// members (a gossip packet's size) and one of 10,000 (a large push/pull).
+func lzwBenchInputs(b *testing.B) []lzwBenchInput {
+	return []lzwBenchInput{
 		{"ping", encodePing(b)},
 		{"pushpull-10", testPushPullState(10)},
 		{"pushpull-10000", testPushPullState(10_000)},
-	} {
+	}
+}
+
+func BenchmarkLZWCompress(b *testing.B) {
+	for _, in := range lzwBenchInputs(b) {
 		b.Run(in.name, func(b *testing.B) { benchLZW(b, in.src) })
 	}
 }

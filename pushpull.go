@@ -347,20 +347,18 @@ func (s vsnSummary) check(name string, pCur, dCur uint8) error {
 // verifyProtocol checks that every live member, ours and theirs, speaks a
 // protocol and delegate version that every other live member understands.
 func (c *core) verifyProtocol(remote []pushNodeState) error {
-	local := c.localVersions()
-	maxPMin, minPMax, maxDMin, minDMax := local.maxPMin, local.minPMax, local.maxDMin, local.minDMax
+	// b starts as the local summary; the remote live members narrow its
+	// bounds, and its range of current versions stays the local one.
+	b := c.localVersions()
 	for i := range remote {
 		r := &remote[i]
 		if r.State != StateAlive || len(r.Vsn) < 5 {
 			continue
 		}
-		maxPMin = max(maxPMin, r.Vsn[0])
-		minPMax = min(minPMax, r.Vsn[1])
-		maxDMin = max(maxDMin, r.Vsn[3])
-		minDMax = min(minDMax, r.Vsn[4])
+		b.maxPMin, b.minPMax = max(b.maxPMin, r.Vsn[0]), min(b.minPMax, r.Vsn[1])
+		b.maxDMin, b.minDMax = max(b.maxDMin, r.Vsn[3]), min(b.minDMax, r.Vsn[4])
 	}
-	bounds := vsnSummary{maxPMin: maxPMin, minPMax: minPMax, maxDMin: maxDMin, minDMax: minDMax}
-	check := bounds.check
+	check := b.check
 	for i := range remote {
 		var pCur, dCur uint8
 		if len(remote[i].Vsn) >= 6 {
@@ -370,8 +368,8 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 			return err
 		}
 	}
-	if len(c.nodes) == 0 || (local.minPCur >= maxPMin && local.maxPCur <= minPMax &&
-		local.minDCur >= maxDMin && local.maxDCur <= minDMax) {
+	if len(c.nodes) == 0 || (b.minPCur >= b.maxPMin && b.maxPCur <= b.minPMax &&
+		b.minDCur >= b.maxDMin && b.maxDCur <= b.minDMax) {
 		return nil // every local member is within the bounds
 	}
 	for _, n := range c.nodes {

@@ -36,10 +36,6 @@ func datagramReader(c *net.UDPConn) func() ([]byte, net.Addr, error) {
 	read := func(fd uintptr) bool {
 		buf := readBufs.Get().(*[udpPacketBufSize]byte)
 		n, sa, err := syscall.Recvfrom(int(fd), buf[:], 0)
-		if err == syscall.EAGAIN || err == syscall.EWOULDBLOCK || err == syscall.EINTR {
-			readBufs.Put(buf)
-			return false // wait until readable, then try again
-		}
 		data, from, rerr = nil, nil, err
 		if err == nil {
 			data = make([]byte, n) // its capacity n, not a size class's
@@ -47,7 +43,8 @@ func datagramReader(c *net.UDPConn) func() ([]byte, net.Addr, error) {
 			from = udpAddrOf(sa)
 		}
 		readBufs.Put(buf)
-		return true
+		// On EAGAIN, wait until readable and try again.
+		return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
 	}
 	return func() ([]byte, net.Addr, error) {
 		if err := rc.Read(read); err != nil {
