@@ -4,7 +4,10 @@
 package memberlist
 
 import (
+	"bufio"
 	"bytes"
+	"io"
+	"reflect"
 	"testing"
 )
 
@@ -42,6 +45,17 @@ func FuzzDecodePushPull(f *testing.F) {
 	f.Add([]byte{0x83, 0xa4, 'J', 'o', 'i', 'n', 0xc3, 0xa5, 'N', 'o', 'd', 'e', 's', 0xce, 0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, buf []byte) {
 		join, states, user, err := decodePushPull(bytes.NewReader(buf), 64)
+		// Entries decoded in place, from a message in memory or from a
+		// stream's small buffer, read the same as entries read one by one.
+		for _, r := range []io.Reader{&memReader{b: buf}, bufio.NewReaderSize(bytes.NewReader(buf), 16)} {
+			joinIn, statesIn, userIn, errIn := decodePushPull(r, 64)
+			if (err == nil) != (errIn == nil) {
+				t.Fatalf("%T: error %v, one by one %v", r, errIn, err)
+			}
+			if err == nil && (joinIn != join || !reflect.DeepEqual(statesIn, states) || !bytes.Equal(userIn, user)) {
+				t.Fatalf("%T: push/pull decoded in place differs", r)
+			}
+		}
 		if err != nil {
 			return
 		}

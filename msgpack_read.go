@@ -116,6 +116,33 @@ func (m *memReader) readMsgpackValue(_ []byte, limit int) ([]byte, error) {
 	return v, nil
 }
 
+// heldBytes returns what r already holds in memory past its position, ready
+// to be read without a copy: the rest of a memReader's message, or a
+// bufio.Reader's buffered bytes. It returns nil for any other reader, or
+// when nothing is held.
+func heldBytes(r io.Reader) []byte {
+	switch r := r.(type) {
+	case *memReader:
+		return r.b
+	case *bufio.Reader:
+		if n := r.Buffered(); n > 0 {
+			b, _ := r.Peek(n)
+			return b
+		}
+	}
+	return nil
+}
+
+// discardHeld consumes n bytes of those heldBytes(r) returned.
+func discardHeld(r io.Reader, n int) {
+	switch r := r.(type) {
+	case *memReader:
+		r.b = r.b[n:]
+	case *bufio.Reader:
+		_, _ = r.Discard(n)
+	}
+}
+
 // peekMsgpackValue is readMsgpackValue's fast path for a value that r
 // already holds whole in its buffer, as most values of a push/pull do: one
 // scan over the buffered bytes and one copy, instead of a read per header.

@@ -531,16 +531,23 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 	dec := codec.NewDecoderBytes(nil, msgpackNewTime)
 	var arena decodeArena
 	for i := range hdr.Nodes {
-		raw, err = readMsgpackValue(r, raw[:0], budget)
-		if err != nil {
-			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w; close the stream", i+1, hdr.Nodes, err)
-		}
-		budget -= len(raw)
 		if len(cur) == cap(cur) {
 			blocks = append(blocks, cur)
 			cur = make([]pushNodeState, 0, min(hdr.Nodes-i, 8192))
 		}
 		cur = append(cur, pushNodeState{})
+		if held := heldBytes(r); held != nil {
+			if n, ok := decodeHeldPushNodeState(held, budget, &cur[len(cur)-1], &arena); ok {
+				budget -= n
+				discardHeld(r, n)
+				continue
+			}
+		}
+		raw, err = readMsgpackValue(r, raw[:0], budget)
+		if err != nil {
+			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w; close the stream", i+1, hdr.Nodes, err)
+		}
+		budget -= len(raw)
 		if decodePushNodeState(raw, &cur[len(cur)-1], &arena) {
 			continue
 		}

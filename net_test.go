@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"path/filepath"
@@ -845,7 +846,24 @@ func TestDecodePushPullRoundTrip(t *testing.T) {
 		"bytes":   func(b []byte) io.Reader { return bytes.NewReader(b) },
 		"onebyte": func(b []byte) io.Reader { return iotest.OneByteReader(bytes.NewReader(b)) },
 		"half":    func(b []byte) io.Reader { return iotest.HalfReader(bytes.NewReader(b)) },
+		// Readers whose held bytes are decoded in place: entries cut by
+		// the end of a small buffer, and a whole message in memory.
+		"bufio16":   func(b []byte) io.Reader { return bufio.NewReaderSize(iotest.HalfReader(bytes.NewReader(b)), 16) },
+		"bufio4096": func(b []byte) io.Reader { return bufio.NewReader(bytes.NewReader(b)) },
+		"memory":    func(b []byte) io.Reader { return &memReader{b: b} },
 	}
+	many := make([]pushNodeState, 3000)
+	for i := range many {
+		many[i] = goldenStates[i%len(goldenStates)]
+		many[i].Name = fmt.Sprintf("%s-%d", many[i].Name, i)
+		many[i].Incarnation = uint32(i)
+	}
+	tests = append(tests, struct {
+		name   string
+		join   bool
+		states []pushNodeState
+		user   []byte
+	}{"3000 states", false, many, []byte("tail")})
 	for _, tc := range tests {
 		for rname, mk := range readers {
 			t.Run(tc.name+"/"+rname, func(t *testing.T) {
@@ -895,15 +913,22 @@ func TestDecodePushPullLies(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var err error
-			n := allocated(func() {
-				assert.NotPanics(t, func() {
-					_, _, _, err = decodePushPull(bytes.NewReader(tc.body), tc.maxNodes)
+			readers := []func() io.Reader{
+				func() io.Reader { return bytes.NewReader(tc.body) },
+				func() io.Reader { return bufio.NewReader(bytes.NewReader(tc.body)) },
+				func() io.Reader { return &memReader{b: tc.body} },
+			}
+			for _, mk := range readers {
+				var err error
+				n := allocated(func() {
+					assert.NotPanics(t, func() {
+						_, _, _, err = decodePushPull(mk(), tc.maxNodes)
+					})
 				})
-			})
-			assert.Error(t, err)
-			assertNoCodecPanic(t, err)
-			assert.Less(t, n, uint64(1<<20), "allocated %d bytes on a lie", n)
+				assert.Error(t, err)
+				assertNoCodecPanic(t, err)
+				assert.Less(t, n, uint64(1<<20), "allocated %d bytes on a lie", n)
+			}
 		})
 	}
 }
@@ -917,7 +942,12 @@ func TestDecodePushPullNodeBudget(t *testing.T) {
 	for range 100 {
 		body.Write(big)
 	}
+	held := body.Bytes()
 	_, _, _, err := decodePushPull(&body, 0)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "limit")
+	// The same when the entries are decoded in place from memory.
+	_, _, _, err = decodePushPull(&memReader{b: held}, 0)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "limit")
 }
@@ -1138,5 +1168,37 @@ func BenchmarkDecodeAlive(b *testing.B) {
 		if err := decodeMsg(msg[1:], &a); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodePushPull decodes a push/pull of 10,000 members from a
+// stream's buffered reader and from a whole message in memory (a
+// decompressed or decrypted one).
+func BenchmarkDecodePushPull(b *testing.B) {
+	states := make([]pushNodeState, 10000)
+	for i := range states {
+		states[i] = goldenStates[i%len(goldenStates)]
+		states[i].Name = fmt.Sprintf("node-%05d", i)
+	}
+	msg, err := encodePushPull(false, states, nil, false)
+	require.NoError(b, err)
+	body := msg[1:]
+	readers := []struct {
+		name string
+		mk   func() io.Reader
+	}{
+		{"stream", func() io.Reader { return bufio.NewReader(bytes.NewReader(body)) }},
+		{"memory", func() io.Reader { return &memReader{b: body} }},
+	}
+	for _, rd := range readers {
+		b.Run(rd.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if _, got, _, err := decodePushPull(rd.mk(), 0); err != nil || len(got) != len(states) {
+					b.Fatalf("decoded %d states: %v", len(got), err)
+				}
+			}
+		})
 	}
 }

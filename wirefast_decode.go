@@ -52,6 +52,7 @@ const mpMaxFields = 8
 // []byte allocation, so nothing aliases the input.
 type fastDec struct {
 	buf  []byte
+	end  int // after a parse that succeeded, the value's length in buf
 	vals [mpMaxFields]mpVal
 	nStr int // bytes of all string fields together
 	nBin int // bytes of all []byte fields together
@@ -238,6 +239,7 @@ func (d *fastDec) parse(buf []byte, fields []mpField) bool {
 			return false
 		}
 	}
+	d.end = p
 	return true
 }
 
@@ -549,6 +551,25 @@ func decodePushNodeState(buf []byte, m *pushNodeState, a *decodeArena) bool {
 	d.allocIn(a)
 	*m = d.pushNodeState()
 	return true
+}
+
+// decodeHeldPushNodeState decodes the push/pull entry at the start of held,
+// bytes that may run on past it (the rest of a message in memory, or a
+// stream's buffer), in one parse: no scan for its end first and no copy.
+// It returns the entry's length, or false, having touched nothing, when the
+// entry is not whole in held, is longer than limit, or is not one the fast
+// decoder is sure of; the caller then reads it the general way.
+func decodeHeldPushNodeState(held []byte, limit int, m *pushNodeState, a *decodeArena) (int, bool) {
+	if wireFastOff.Load() || !m.isZero() {
+		return 0, false
+	}
+	var d fastDec
+	if !d.parse(held, nodeStateFields) || d.end > limit {
+		return 0, false
+	}
+	d.allocIn(a)
+	*m = d.pushNodeState()
+	return d.end, true
 }
 
 // pushNodeState is the push/pull entry parse read, with nodeStateFields,
