@@ -53,13 +53,16 @@ func implByName(name string) impl {
 
 // childMain runs the job in spec and exits.
 func childMain(spec string) {
-	if os.Getenv(profileEnv) != "" {
-		runtime.MemProfileRate = 4096 // a heap profile fine enough for a few MB
-	}
 	var j job
 	if err := json.Unmarshal([]byte(spec), &j); err != nil {
 		fmt.Fprintln(os.Stderr, "bench child: bad job:", err)
 		os.Exit(2)
+	}
+	if os.Getenv(profileEnv) != "" && j.Kind == "steady" {
+		// A heap profile fine enough for a few MB. Only steady writes
+		// one: elsewhere the sampling's stack walks would fill the CPU
+		// profiles of allocating code.
+		runtime.MemProfileRate = 4096
 	}
 	// The child must end even if a library hangs; the parent kills it later still.
 	watchdog := time.AfterFunc(jobTimeout(j), func() {
