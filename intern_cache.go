@@ -20,7 +20,6 @@
 package memberlist
 
 import (
-	"strings"
 	"sync/atomic"
 	"unique"
 	"unsafe"
@@ -45,14 +44,26 @@ func interned[T comparable](h unique.Handle[T]) ref[T] {
 // ownInfo is a ref to k for one node's table, with strings of its own (k's
 // may view a packet's bytes).
 func ownInfo(k memberInfo) ref[memberInfo] {
-	k.name = strings.Clone(k.name)
-	k.meta = strings.Clone(k.meta)
+	// The name and the metadata share one copy.
+	if n := len(k.name) + len(k.meta); n > 0 {
+		b := make([]byte, 0, n)
+		b = append(append(b, k.name...), k.meta...)
+		all := unsafe.String(unsafe.SliceData(b), n)
+		k.name, k.meta = all[:len(k.name)], all[len(k.name):]
+	}
 	return ref[memberInfo]{p: &k}
 }
 
 // ownBytes is a ref to a copy of b, for one node's news queue.
 func ownBytes(b []byte) ref[string] {
 	s := string(b)
+	return ref[string]{p: &s}
+}
+
+// ownedBytes is a ref to b itself, which the caller gives up: nothing may
+// write b afterwards.
+func ownedBytes(b []byte) ref[string] {
+	s := unsafe.String(unsafe.SliceData(b), len(b))
 	return ref[string]{p: &s}
 }
 
@@ -72,7 +83,7 @@ func (c *core) aliveNews(info ref[memberInfo], inc uint32) ref[string] {
 	if c.shared {
 		return aliveNews(info, inc)
 	}
-	return ownBytes(encodeAlive(info.Value(), inc))
+	return ownedBytes(encodeAlive(info.Value(), inc))
 }
 
 // newsBytes is the ref for buf, an encoded news message: interned when c is
@@ -161,11 +172,15 @@ func aliveNews(info ref[memberInfo], inc uint32) ref[string] {
 }
 
 // encodeAlive encodes the alive message that says member i is alive at
-// incarnation inc.
+// incarnation inc, in a buffer of its own, exactly its size.
 func encodeAlive(i memberInfo, inc uint32) []byte {
 	a := alive{Incarnation: inc, Node: i.name, Addr: i.ip[:i.ipLen:i.ipLen], Port: i.port, Vsn: i.vsn[:]}
 	if i.hasMeta {
 		a.Meta = i.metaView()
 	}
-	return encodeFast(aliveMsg, &a)
+	// Not encodeFast: through its interface a would escape, one more
+	// allocation for every alive message a node queues.
+	b := make([]byte, 1, 1+a.wireLen())
+	b[0] = byte(aliveMsg)
+	return a.appendWire(b)
 }

@@ -175,9 +175,14 @@ func (c *core) addressOf(n *nodeState) Address {
 // core, so users may keep and read it without racing the protocol.
 func (n *nodeState) toNode() *Node {
 	i := n.info.Value()
-	return &Node{
+	// The Node and its address in one allocation.
+	p := &struct {
+		node Node
+		ip   [16]byte
+	}{ip: i.ip}
+	p.node = Node{
 		Name:  i.name,
-		Addr:  n.addr(),
+		Addr:  net.IP(p.ip[:i.ipLen:i.ipLen]),
 		Port:  i.port,
 		Meta:  n.meta(),
 		State: n.state(),
@@ -188,6 +193,7 @@ func (n *nodeState) toNode() *Node {
 		DMax:  i.vsn[4],
 		DCur:  i.vsn[5],
 	}
+	return &p.node
 }
 
 // vsnSlice is the member's versions as a new slice.

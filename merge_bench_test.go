@@ -44,3 +44,30 @@ func BenchmarkMergeColdTables(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/entry")
 }
+
+// BenchmarkMergeNewMembers merges a push/pull state of 10,000 members a
+// node's own core has never seen (a join into a large cluster), with a
+// change hook that builds each member's Node, as the shell's snapshot does.
+func BenchmarkMergeNewMembers(b *testing.B) {
+	const members = 10000
+	states := make([]pushNodeState, members)
+	for i := range states {
+		states[i] = pushNodeState{Name: fmt.Sprintf("member-%05d", i), Addr: net.IPv4(10, 0, byte(i>>8), byte(i)).To4(),
+			Port: 7946, Meta: []byte("role=web"), Incarnation: 1, State: StateAlive, Vsn: []uint8{1, 5, 2, 0, 0, 0}}
+	}
+	var sink *Node
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		cfg := DefaultLANConfig()
+		cfg.Name = "joiner"
+		cfg.LogOutput = io.Discard
+		c := newCore(cfg, net.IPv4(127, 0, 0, 1).To4(), 7946, coreEnv{logger: cfg.logger(), metrics: discardMetrics{}, seed: 1})
+		c.onChange = func(st *nodeState, removed bool) { sink = st.toNode() }
+		c.start(simEpoch, nil)
+		b.StartTimer()
+		c.mergeState(states)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*members), "ns/entry")
+	_ = sink
+}
