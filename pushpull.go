@@ -384,6 +384,9 @@ func (c *core) verifyProtocol(remote []pushNodeState) error {
 // mergeState applies a peer's member table. A member the peer believes dead
 // is only suspected here: we give it the chance to refute.
 func (c *core) mergeState(remote []pushNodeState) {
+	// A state larger than our table is mostly new to us (a join into a
+	// large cluster): make room for it in one go.
+	c.index.reserve(len(remote))
 	var hashes [warmBatch]uint64
 	for i := range remote {
 		if i%warmBatch == 0 && len(remote)-i >= 4 {

@@ -162,9 +162,25 @@ func (x *memberTable) place(h uint64, slot uint32) {
 	x.entries[i] = indexEntry(memberTag(h), slot)
 }
 
-func (x *memberTable) grow() {
+func (x *memberTable) grow() { x.resize(max(8, 2*len(x.entries))) }
+
+// reserve makes room in the index for n members in all, at once, so that
+// filling it does not rehash the members at every doubling.
+func (x *memberTable) reserve(n int) {
+	n = min(n, maxTableSlots)
+	size := max(8, len(x.entries))
+	for 4*n > 3*size {
+		size *= 2
+	}
+	if size > len(x.entries) {
+		x.resize(size)
+	}
+}
+
+// resize rebuilds the index over size entries, a power of two.
+func (x *memberTable) resize(size int) {
 	old := x.entries
-	x.entries = make([]uint32, max(8, 2*len(old)))
+	x.entries = make([]uint32, size)
 	for _, e := range old {
 		if e != 0 {
 			s := entrySlot(e)

@@ -35,6 +35,9 @@ func TestMemberIndexAgainstMap(t *testing.T) {
 		default:
 			require.Same(t, want[name], x.get(name), "step %d: get %s", i, name)
 		}
+		if i%20000 == 10000 {
+			x.reserve(rng.IntN(6000)) // a rebuild in the middle of it all
+		}
 		if i%1000 == 0 {
 			require.Equal(t, len(want), x.count)
 			for n, st := range want {
@@ -44,6 +47,31 @@ func TestMemberIndexAgainstMap(t *testing.T) {
 	}
 	require.LessOrEqual(t, 4*x.count, 3*len(x.entries), "at most three quarters full")
 	require.LessOrEqual(t, int(x.used), 3000, "released slots are reused")
+}
+
+// TestMemberTableReserve checks that reserve sizes the index once for the
+// members to come: filling it up to that count rebuilds it no more.
+func TestMemberTableReserve(t *testing.T) {
+	var x memberTable
+	x.reserve(0)
+	require.Len(t, x.entries, 8)
+	for _, n := range []int{5, 6, 7, 100, 10000} {
+		x.reserve(n)
+		size := len(x.entries)
+		require.LessOrEqual(t, 4*n, 3*size, "room for %d", n)
+		require.Greater(t, 4*n, 3*size/2, "no more than needed for %d", n)
+		for x.count < n {
+			st := x.alloc()
+			st.info = makeInfo(fmt.Sprint("m", x.count), []byte{127, 0, 0, 1}, 0, nil, nil)
+			x.put(st)
+		}
+		require.Len(t, x.entries, size, "no rebuild while filling up to %d", n)
+		x.reserve(n / 2) // never shrinks
+		require.Len(t, x.entries, size)
+	}
+	for i := range 10000 {
+		require.NotNil(t, x.get(fmt.Sprint("m", i)), "m%d lost in a rebuild", i)
+	}
 }
 
 // TestNodeStateSize pins the member-table entry at 24 bytes, and its chunk
