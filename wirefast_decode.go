@@ -29,6 +29,27 @@ type mpField struct {
 	name string
 	kind mpKind
 	max  uint64
+	word uint64 // keyWord(name), to match a key without a call per field
+}
+
+// fld makes an mpField.
+func fld(name string, kind mpKind, max uint64) mpField {
+	return mpField{name: name, kind: kind, max: max, word: keyWord([]byte(name))}
+}
+
+// keyWord is the first eight bytes of key, zero-padded. With the length it
+// tells the keys of one struct apart (SourceAddr, SourceNode and SourcePort
+// differ in their seventh byte), so parse compares the rest of a key only
+// when it is longer.
+func keyWord(key []byte) uint64 {
+	if len(key) >= 8 {
+		return binary.LittleEndian.Uint64(key)
+	}
+	var w uint64
+	for i := len(key) - 1; i >= 0; i-- {
+		w = w<<8 | uint64(key[i])
+	}
+	return w
 }
 
 // mpVal is what the parse found for one field. Raw values are not copied
@@ -62,28 +83,28 @@ type fastDec struct {
 
 var (
 	pingFields = []mpField{
-		{"SeqNo", mpKindUint, math.MaxUint32}, {"Node", mpKindStr, 0},
-		{"SourceAddr", mpKindBytes, 0}, {"SourcePort", mpKindUint, math.MaxUint16}, {"SourceNode", mpKindStr, 0},
+		fld("SeqNo", mpKindUint, math.MaxUint32), fld("Node", mpKindStr, 0),
+		fld("SourceAddr", mpKindBytes, 0), fld("SourcePort", mpKindUint, math.MaxUint16), fld("SourceNode", mpKindStr, 0),
 	}
 	indirectPingFields = []mpField{
-		{"SeqNo", mpKindUint, math.MaxUint32}, {"Target", mpKindBytes, 0}, {"Port", mpKindUint, math.MaxUint16},
-		{"Node", mpKindStr, 0}, {"Nack", mpKindBool, 0},
-		{"SourceAddr", mpKindBytes, 0}, {"SourcePort", mpKindUint, math.MaxUint16}, {"SourceNode", mpKindStr, 0},
+		fld("SeqNo", mpKindUint, math.MaxUint32), fld("Target", mpKindBytes, 0), fld("Port", mpKindUint, math.MaxUint16),
+		fld("Node", mpKindStr, 0), fld("Nack", mpKindBool, 0),
+		fld("SourceAddr", mpKindBytes, 0), fld("SourcePort", mpKindUint, math.MaxUint16), fld("SourceNode", mpKindStr, 0),
 	}
-	ackFields  = []mpField{{"SeqNo", mpKindUint, math.MaxUint32}, {"Payload", mpKindBytes, 0}}
-	nackFields = []mpField{{"SeqNo", mpKindUint, math.MaxUint32}}
+	ackFields  = []mpField{fld("SeqNo", mpKindUint, math.MaxUint32), fld("Payload", mpKindBytes, 0)}
+	nackFields = []mpField{fld("SeqNo", mpKindUint, math.MaxUint32)}
 	// suspect and dead
-	accusationFields = []mpField{{"Incarnation", mpKindUint, math.MaxUint32}, {"Node", mpKindStr, 0}, {"From", mpKindStr, 0}}
+	accusationFields = []mpField{fld("Incarnation", mpKindUint, math.MaxUint32), fld("Node", mpKindStr, 0), fld("From", mpKindStr, 0)}
 	aliveFields      = []mpField{
-		{"Incarnation", mpKindUint, math.MaxUint32}, {"Node", mpKindStr, 0}, {"Addr", mpKindBytes, 0},
-		{"Port", mpKindUint, math.MaxUint16}, {"Meta", mpKindBytes, 0}, {"Vsn", mpKindBytes, 0},
+		fld("Incarnation", mpKindUint, math.MaxUint32), fld("Node", mpKindStr, 0), fld("Addr", mpKindBytes, 0),
+		fld("Port", mpKindUint, math.MaxUint16), fld("Meta", mpKindBytes, 0), fld("Vsn", mpKindBytes, 0),
 	}
 	nodeStateFields = []mpField{
-		{"Name", mpKindStr, 0}, {"Addr", mpKindBytes, 0}, {"Port", mpKindUint, math.MaxUint16},
-		{"Meta", mpKindBytes, 0}, {"Incarnation", mpKindUint, math.MaxUint32}, {"State", mpKindInt, 0},
-		{"Vsn", mpKindBytes, 0},
+		fld("Name", mpKindStr, 0), fld("Addr", mpKindBytes, 0), fld("Port", mpKindUint, math.MaxUint16),
+		fld("Meta", mpKindBytes, 0), fld("Incarnation", mpKindUint, math.MaxUint32), fld("State", mpKindInt, 0),
+		fld("Vsn", mpKindBytes, 0),
 	}
-	pushPullHeaderFields = []mpField{{"Nodes", mpKindInt, 0}, {"UserStateLen", mpKindInt, 0}, {"Join", mpKindBool, 0}}
+	pushPullHeaderFields = []mpField{fld("Nodes", mpKindInt, 0), fld("UserStateLen", mpKindInt, 0), fld("Join", mpKindBool, 0)}
 )
 
 // decodeFast decodes buf into out when out is a zero value of a fast-path
@@ -215,9 +236,11 @@ func (d *fastDec) parse(buf []byte, fields []mpField) bool {
 		}
 		p = np
 		key := buf[kOff : kOff+kLen]
+		kw := keyWord(key)
 		j := -1
 		for i := range fields {
-			if string(key) == fields[i].name {
+			f := &fields[i]
+			if f.word == kw && len(f.name) == len(key) && (len(key) <= 8 || string(key[8:]) == f.name[8:]) {
 				j = i
 				break
 			}
