@@ -537,7 +537,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 		}
 		cur = append(cur, pushNodeState{})
 		if held := heldBytes(r); held != nil {
-			if n, ok := decodeHeldPushNodeState(held, budget, &cur[len(cur)-1], &arena); ok {
+			if n, ok := decodePushNodeState(held, budget, &cur[len(cur)-1], &arena); ok {
 				budget -= n
 				discardHeld(r, n)
 				continue
@@ -548,7 +548,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w; close the stream", i+1, hdr.Nodes, err)
 		}
 		budget -= len(raw)
-		if decodePushNodeState(raw, &cur[len(cur)-1], &arena) {
+		if _, ok := decodePushNodeState(raw, len(raw), &cur[len(cur)-1], &arena); ok {
 			continue
 		}
 		if err := decodeMsgWith(dec, raw, &cur[len(cur)-1]); err != nil {

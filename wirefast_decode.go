@@ -561,28 +561,13 @@ func (a *decodeArena) take(n int) []byte {
 }
 
 // decodePushNodeState is decodeMsg for one push/pull entry, its fields cut
-// from a. It reports false when the fast decoder is off or not sure of the
-// input; then the caller decodes it the slow way.
-func decodePushNodeState(buf []byte, m *pushNodeState, a *decodeArena) bool {
-	if wireFastOff.Load() || !m.isZero() {
-		return false
-	}
-	var d fastDec
-	if !d.parse(buf, nodeStateFields) {
-		return false
-	}
-	d.allocIn(a)
-	*m = d.pushNodeState()
-	return true
-}
-
-// decodeHeldPushNodeState decodes the push/pull entry at the start of held,
-// bytes that may run on past it (the rest of a message in memory, or a
-// stream's buffer), in one parse: no scan for its end first and no copy.
-// It returns the entry's length, or false, having touched nothing, when the
-// entry is not whole in held, is longer than limit, or is not one the fast
-// decoder is sure of; the caller then reads it the general way.
-func decodeHeldPushNodeState(held []byte, limit int, m *pushNodeState, a *decodeArena) (int, bool) {
+// from a. The entry is at the start of held, bytes that may run on past it
+// (the rest of a message in memory, or a stream's buffer), and is decoded in
+// one parse: no scan for its end first and no copy. It returns the entry's
+// length, or false, having touched nothing, when the fast decoder is off,
+// the entry is not whole in held, is longer than limit, or is not one the
+// fast decoder is sure of; the caller then reads it the general way.
+func decodePushNodeState(held []byte, limit int, m *pushNodeState, a *decodeArena) (int, bool) {
 	if wireFastOff.Load() || !m.isZero() {
 		return 0, false
 	}
