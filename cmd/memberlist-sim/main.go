@@ -57,8 +57,12 @@ type params struct {
 	tcpLoss   bool
 	workers   int
 	cpuProf   string
-	start     string
-	scaling   string
+	memProf   string
+	// memOut receives the heap profile -memprofile asks for, written at
+	// the end of the run while the simulation is alive.
+	memOut  io.Writer
+	start   string
+	scaling string
 }
 
 // setting is one -set Field=value.
@@ -124,6 +128,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if p.memProf != "" {
+		f, err := os.Create(p.memProf)
+		if err != nil {
+			fmt.Fprintf(stderr, "memberlist-sim: -memprofile: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		p.memOut = f
 	}
 	start := time.Now()
 	res, err := simulate(p, progressTo)
@@ -438,6 +451,7 @@ func declare(fs *flag.FlagSet, p *params, sets *[]string, seed *int64) {
 	fs.StringVar(&p.out, "out", "", "folder for the CSV files and SVG plots (none: summary only)")
 	fs.BoolVar(&p.quiet, "quiet", false, "no progress line on stderr")
 	fs.StringVar(&p.cpuProf, "cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.StringVar(&p.memProf, "memprofile", "", "write a heap profile (what is live at the end of the run, while the simulation is) to this file")
 	fs.BoolVar(&p.tcpLoss, "lossy-streams", true, "streams suffer the datagrams' loss, with TCP's retransmission timeouts (SimConfig.LossyStreams)")
 	fs.StringVar(&p.scaling, "scaling", "", "comma-separated -out folders of earlier runs: draw scaling.svg into -out (each event's spread against the cluster size, next to Serf's model) and run nothing")
 	fs.StringVar(&p.start, "start", "joins", "how the cluster forms before the fault: joins (every node joins through 3 seeds, 10 ms apart, until all see all) or converged (every node starts knowing every other, nothing left to gossip: Simulation.Converge)")

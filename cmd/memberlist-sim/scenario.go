@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"runtime/pprof"
 	"slices"
 	"time"
 
@@ -145,6 +146,11 @@ func simulate(p params, progressOut io.Writer) (*result, error) {
 	r.res.stats = r.allStats()
 	r.res.watches = m.watches
 	r.res.heap = heapInUse() // while the simulation is alive
+	if p.memOut != nil {
+		if err := pprof.Lookup("heap").WriteTo(p.memOut, 0); err != nil {
+			return nil, fmt.Errorf("-memprofile: %w", err)
+		}
+	}
 	return r.res, nil
 }
 
