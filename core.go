@@ -119,9 +119,18 @@ type core struct {
 	reconnectAt    time.Time // when it fires
 	reconnectSeq   uint32    // the sequence number of the one that counts
 
-	// suspicions holds the running suspicion of each suspect member.
-	suspicions map[*nodeState]*suspicion
-	probeIndex int
+	// suspicions holds the running suspicion of each suspect member, and
+	// suspects the same suspicions by deadline. One tSuspicion timer is
+	// armed at the earliest (suspTimerSeq tells it from superseded ones,
+	// suspArmedAt is when it fires, suspArmed whether one is set);
+	// suspSeq numbers the deadlines as they are set.
+	suspicions   map[*nodeState]*suspicion
+	suspects     suspectHeap
+	suspArmed    bool
+	suspArmedAt  time.Time
+	suspTimerSeq uint32
+	suspSeq      uint32
+	probeIndex   int
 
 	incarnation uint32
 	seqNo       uint32
@@ -346,8 +355,14 @@ func (c *core) stateAge(st *nodeState) time.Duration {
 // endSuspicion forgets st's suspicion, if any: a timer still set for it
 // finds it gone.
 func (c *core) endSuspicion(st *nodeState) {
-	if len(c.suspicions) > 0 {
+	if len(c.suspicions) == 0 {
+		return
+	}
+	if s := c.suspicions[st]; s != nil {
 		delete(c.suspicions, st)
+		if s.idx >= 0 {
+			c.suspects.remove(s)
+		}
 	}
 }
 
@@ -418,7 +433,7 @@ func (c *core) stale(t *timer) bool {
 	case tPingExpire:
 		return c.pings[t.seq] == nil
 	case tSuspicion:
-		return c.suspicions[t.node] != t.susp || c.index.get(t.node.name()) != t.node
+		return t.seq != c.suspTimerSeq
 	case tPushPull:
 		return t.seq != c.pushPullSeq
 	}
@@ -468,7 +483,9 @@ func (c *core) fire(t *timer) {
 	case tPingExpire:
 		c.pingExpired(t.seq)
 	case tSuspicion:
-		c.suspicionFired(t.node, t.susp)
+		if t.seq == c.suspTimerSeq {
+			c.suspicionsDue()
+		}
 	case tReconnect:
 		if t.seq == c.reconnectSeq {
 			c.reconnectTick()

@@ -537,18 +537,56 @@ func (c *core) suspectNode(s *suspect) {
 	c.scheduleSuspicion(st)
 }
 
+// scheduleSuspicion (re)places st's suspicion among the suspects by its
+// deadline, and brings the suspicion timer forward if it now falls earlier.
 func (c *core) scheduleSuspicion(st *nodeState) {
 	susp := c.suspicions[st]
-	c.schedule(susp.deadline(), timer{kind: tSuspicion, node: st, susp: susp})
+	susp.node = st
+	c.suspSeq++
+	susp.seq = c.suspSeq
+	c.suspects.set(susp)
+	c.armSuspicions()
 }
 
-// suspicionFired declares a suspect dead when its timeout passes, unless the
-// suspicion was cleared or replaced since the timer was set.
-func (c *core) suspicionFired(st *nodeState, s *suspicion) {
-	if c.suspicions[st] != s || st.state() != StateSuspect || c.index.get(st.name()) != st {
+// armSuspicions makes sure the suspicion timer fires by the earliest
+// suspect's deadline. A timer set earlier than needed (its suspect has
+// refuted since) fires, finds nothing due and arms the next.
+func (c *core) armSuspicions() {
+	if c.suspects.len() == 0 {
 		return
 	}
-	if c.now.Before(s.deadline()) {
+	at := c.suspects.top().deadline()
+	if c.suspArmed && !at.Before(c.suspArmedAt) {
+		return
+	}
+	c.suspTimerSeq++
+	c.suspArmed, c.suspArmedAt = true, at
+	c.schedule(at, timer{kind: tSuspicion, seq: c.suspTimerSeq})
+}
+
+// suspicionsDue declares dead every suspect whose timeout has passed, in
+// deadline order, and arms the timer for the next.
+func (c *core) suspicionsDue() {
+	c.suspArmed = false
+	for c.suspects.len() > 0 {
+		s := c.suspects.top()
+		if c.now.Before(s.deadline()) {
+			break
+		}
+		c.suspects.remove(s)
+		c.suspicionFired(s.node, s)
+	}
+	c.armSuspicions()
+}
+
+// suspicionFired declares a suspect dead when its timeout has passed, unless
+// it is no longer the suspect the suspicion was raised against.
+func (c *core) suspicionFired(st *nodeState, s *suspicion) {
+	if c.suspicions[st] != s {
+		return
+	}
+	if st.state() != StateSuspect || c.index.get(st.name()) != st {
+		delete(c.suspicions, st)
 		return
 	}
 	c.endSuspicion(st)

@@ -91,10 +91,9 @@ const (
 
 // timer is a wake-up the core asked for. It is never cancelled: when it
 // fires, its handler checks whether it still matters (the same probe round,
-// relay or ping still waiting for seq, the same suspicion still running).
+// relay or ping still waiting for seq, the suspicion timer still the one
+// armed).
 type timer struct {
 	kind timerKind
 	seq  uint32
-	node *nodeState
-	susp *suspicion
 }

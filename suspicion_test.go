@@ -1,13 +1,16 @@
 // suspicion_test.go checks the Lifeguard suspicion math against values worked
 // out by hand from the reference's formulas, and the suspicion value's
-// confirmation bookkeeping against a naive model.
+// confirmation bookkeeping against a naive model, and the heap that orders
+// a core's suspicions by deadline against a sorted list.
 
 package memberlist
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 )
@@ -201,6 +204,72 @@ func TestSuspicionDeadlineProperties(t *testing.T) {
 		}
 		if len(s.seen) > k+1 && len(s.seen) > 1 {
 			t.Fatalf("trial %d: kept %d names for k=%d", trial, len(s.seen), k)
+		}
+	}
+}
+
+// The suspect heap against a model: random suspicions set, confirmed
+// (which pulls a deadline earlier) and removed, then popped in order of
+// deadline and, for equal deadlines, of when each deadline was set.
+func TestSuspectHeapOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	for trial := range 300 {
+		var h suspectHeap
+		var live []*suspicion
+		seq := uint32(0)
+		set := func(s *suspicion) {
+			seq++
+			s.seq = seq
+			h.set(s)
+		}
+		for range 1 + rng.IntN(200) {
+			switch op := rng.IntN(10); {
+			case op < 5 || len(live) == 0:
+				// Few distinct times, so that ties are common.
+				at := start.Add(time.Duration(rng.IntN(20)) * time.Second)
+				s := newSuspicion("o", rng.IntN(4), time.Second, 6*time.Second, at)
+				live = append(live, s)
+				set(s)
+			case op < 8:
+				s := live[rng.IntN(len(live))]
+				if s.confirm(fmt.Sprint("c", rng.IntN(5))) {
+					set(s)
+				}
+			default:
+				i := rng.IntN(len(live))
+				h.remove(live[i])
+				if live[i].idx != -1 {
+					t.Fatalf("trial %d: a removed suspicion keeps idx %d", trial, live[i].idx)
+				}
+				live = append(live[:i], live[i+1:]...)
+			}
+			if h.len() != len(live) {
+				t.Fatalf("trial %d: heap holds %d, want %d", trial, h.len(), len(live))
+			}
+			for i, s := range h.s {
+				if int(s.idx) != i {
+					t.Fatalf("trial %d: entry %d says it is at %d", trial, i, s.idx)
+				}
+				if i > 0 && h.less(i, (i-1)/2) {
+					t.Fatalf("trial %d: entry %d comes before its parent", trial, i)
+				}
+			}
+		}
+		want := slices.Clone(live)
+		slices.SortFunc(want, func(a, b *suspicion) int {
+			if c := a.deadline().Compare(b.deadline()); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.seq, b.seq)
+		})
+		for i, w := range want {
+			got := h.top()
+			if got != w {
+				t.Fatalf("trial %d: pop %d gave deadline %v seq %d, want %v seq %d", trial, i,
+					got.deadline().Sub(start), got.seq, w.deadline().Sub(start), w.seq)
+			}
+			h.remove(got)
 		}
 	}
 }
