@@ -352,8 +352,8 @@ func (c *core) stateAge(st *nodeState) time.Duration {
 	return time.Duration(c.elapsedMs()-st.stateChange) * time.Millisecond
 }
 
-// endSuspicion forgets st's suspicion, if any: a timer still set for it
-// finds it gone.
+// endSuspicion forgets st's suspicion, if any, and takes it out of the
+// suspect heap; a suspicion timer armed for it finds nothing due.
 func (c *core) endSuspicion(st *nodeState) {
 	if len(c.suspicions) == 0 {
 		return

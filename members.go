@@ -424,7 +424,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	if a.Incarnation < st.incarnation && isLocal {
 		return
 	}
-	c.endSuspicion(st) // any suspicion timer is now stale
+	c.endSuspicion(st) // a suspicion running no longer counts
 
 	oldState := st.state()
 	oldInfo := st.info
