@@ -112,7 +112,7 @@ type Simulation struct {
 	byAddr map[string]*simNode
 	queue  simQueue
 	spare  []*simEvent        // handled events, for reuse
-	cut    map[[2]int]bool    // partitioned pairs, by node index, lower first
+	cuts   []simCut           // the partitions in force
 	link   map[[2]int]float64 // one-way loss, by (from, to) node index
 	sink   metricSink
 
@@ -320,7 +320,6 @@ func NewSimulation(sc SimConfig) *Simulation {
 		now:    simEpoch,
 		byName: make(map[string]*simNode),
 		byAddr: make(map[string]*simNode),
-		cut:    make(map[[2]int]bool),
 		link:   make(map[[2]int]float64),
 		sink:   discardMetrics{},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -519,4 +520,53 @@ func TestSimulationConvergeNames(t *testing.T) {
 	require.Equal(t, 3, s.NumMembers(simName(0)))
 	require.Equal(t, 1, s.NumMembers(simName(4)))
 	require.ErrorContains(t, s.Converge(simName(0), "nobody"), `"nobody"`)
+}
+
+// Partitions against a model of cut pairs: several partitions at once,
+// sides that overlap, a name that does not exist (which cuts nothing),
+// and Heal, which removes them all.
+func TestSimulationPartitionPairs(t *testing.T) {
+	const n = 70 // more than one word of each side's set
+	s := NewSimulation(SimConfig{Seed: 1, Latency: time.Millisecond})
+	for i := range n {
+		require.NoError(t, s.AddNode(simName(i)))
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	cut := map[[2]int]bool{}
+	check := func() {
+		t.Helper()
+		for i := range n {
+			for j := range n {
+				a, b := s.nodes[i], s.nodes[j]
+				require.Equal(t, !cut[[2]int{min(i, j), max(i, j)}], s.reachable(a, b), "%d-%d", i, j)
+			}
+		}
+	}
+	for range 4 {
+		var sa, sb []string
+		var ia, ib []int
+		for i := range n {
+			switch rng.IntN(4) {
+			case 0:
+				sa, ia = append(sa, simName(i)), append(ia, i)
+			case 1:
+				sb, ib = append(sb, simName(i)), append(ib, i)
+			case 2:
+				sa, ia = append(sa, simName(i)), append(ia, i)
+				sb, ib = append(sb, simName(i)), append(ib, i)
+			}
+		}
+		require.Error(t, s.Partition(append(sa, "nobody"), sb))
+		check()
+		require.NoError(t, s.Partition(sa, sb))
+		for _, x := range ia {
+			for _, y := range ib {
+				cut[[2]int{min(x, y), max(x, y)}] = true
+			}
+		}
+		check()
+	}
+	s.Heal()
+	clear(cut)
+	check()
 }
