@@ -130,6 +130,7 @@ type core struct {
 	suspArmedAt  time.Time
 	suspTimerSeq uint32
 	suspSeq      uint32
+	suspPeak     int // most suspicions at once since the map was made
 	probeIndex   int
 
 	incarnation uint32
@@ -359,10 +360,21 @@ func (c *core) endSuspicion(st *nodeState) {
 		return
 	}
 	if s := c.suspicions[st]; s != nil {
-		delete(c.suspicions, st)
+		c.forgetSuspicion(st)
 		if s.idx >= 0 {
 			c.suspects.remove(s)
 		}
+	}
+}
+
+// forgetSuspicion deletes st's entry from suspicions. A Go map keeps the
+// room of its largest size, so once the last of many suspicions is gone
+// (a partition's thousands, all dead within minutes) the map is made anew.
+func (c *core) forgetSuspicion(st *nodeState) {
+	delete(c.suspicions, st)
+	if len(c.suspicions) == 0 && c.suspPeak > 64 {
+		c.suspicions = make(map[*nodeState]*suspicion)
+		c.suspPeak = 0
 	}
 }
 

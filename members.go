@@ -534,6 +534,7 @@ func (c *core) suspectNode(s *suspect) {
 	c.touch(st, false)
 
 	c.suspicions[st] = suspicionFor(c.cfg, c.numNodes(), s.From, c.now)
+	c.suspPeak = max(c.suspPeak, len(c.suspicions))
 	c.scheduleSuspicion(st)
 }
 
@@ -586,7 +587,7 @@ func (c *core) suspicionFired(st *nodeState, s *suspicion) {
 		return
 	}
 	if st.state() != StateSuspect || c.index.get(st.name()) != st {
-		delete(c.suspicions, st)
+		c.forgetSuspicion(st)
 		return
 	}
 	c.endSuspicion(st)

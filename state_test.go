@@ -343,6 +343,25 @@ func TestCoreEndedSuspicionsLeaveNothing(t *testing.T) {
 	}
 }
 
+// After many suspicions at once, all ended, the core lets go of the
+// suspicion map's room.
+func TestCoreSuspicionMapShrinksWhenEmpty(t *testing.T) {
+	h := newHarness(t, nil)
+	for i := range 100 {
+		h.addPeer(fmt.Sprint("p", i), byte(2+i), 1)
+	}
+	for i := range 80 {
+		h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: fmt.Sprint("p", i), From: "p99"})
+	}
+	require.Equal(t, 80, h.c.suspPeak)
+	h.allowExchanges = true
+	h.advance(time.Hour)
+	require.Empty(t, h.c.suspicions)
+	require.Zero(t, h.c.suspPeak, "the map was made anew")
+	require.Zero(t, h.c.suspects.len())
+	require.LessOrEqual(t, cap(h.c.suspects.s), 64, "the heap gave its room back")
+}
+
 // A member that says it is dead itself has left.
 func TestCoreDeadFromItselfMeansLeft(t *testing.T) {
 	h := newHarness(t, nil)
