@@ -5,10 +5,10 @@
 // registers a cleanup with the runtime for every new value; at 10,000 new
 // members in one push/pull that was over a third of the join's time).
 //
-// Interning goes through two process-wide caches in front of unique.Make,
-// for what every node of a cluster interns alike: a member's info
-// (makeInfo) and the alive message that announces it at an incarnation
-// (aliveNews). unique.Make
+// Interning goes through process-wide caches in front of unique.Make, for
+// what every node of a cluster interns alike: a member's info (makeInfo),
+// the alive message that announces it at an incarnation (aliveNews), and
+// other news by its bytes (cachedNews). unique.Make
 // walks a shared trie and turns a weak pointer into a strong one on every
 // call, about a microsecond; a simulation of N nodes makes each of these N
 // times per member, and a node that joins makes N of them at once. A cache
@@ -90,7 +90,7 @@ func (c *core) aliveNews(info ref[memberInfo], inc uint32) ref[string] {
 // a simulation's node, else a copy for c alone.
 func (c *core) newsBytes(buf []byte) ref[string] {
 	if c.shared {
-		return internBytes(buf)
+		return cachedNews(buf)
 	}
 	return ownBytes(buf)
 }
@@ -108,16 +108,24 @@ type aliveSlot struct {
 	msg  ref[string]
 }
 
-// internCaches are the two caches' slots, replaced whole when grown.
+type newsSlot struct{ msg ref[string] }
+
+// internCaches are the caches' slots, replaced whole when grown.
 type internCaches struct {
 	mask  uint64
 	infos []atomic.Pointer[infoSlot]
 	alive []atomic.Pointer[aliveSlot]
+	news  []atomic.Pointer[newsSlot]
 }
 
 func newInternCaches(bits int) *internCaches {
 	n := uint64(1) << bits
-	return &internCaches{mask: n - 1, infos: make([]atomic.Pointer[infoSlot], n), alive: make([]atomic.Pointer[aliveSlot], n)}
+	return &internCaches{
+		mask:  n - 1,
+		infos: make([]atomic.Pointer[infoSlot], n),
+		alive: make([]atomic.Pointer[aliveSlot], n),
+		news:  make([]atomic.Pointer[newsSlot], n),
+	}
 }
 
 var caches atomic.Pointer[internCaches]
@@ -168,6 +176,22 @@ func aliveNews(info ref[memberInfo], inc uint32) ref[string] {
 	}
 	h := internBytes(encodeAlive(i, inc))
 	slot.Store(&aliveSlot{info: info, inc: inc, msg: h})
+	return h
+}
+
+// cachedNews is internBytes(buf) through the cache: the suspect and dead
+// messages every node of a simulation gossips on byte for byte alike (in a
+// partition of 10,000 nodes, 50 million suspicions and as many deaths,
+// where unique.Make's lookups were a tenth of the run).
+func cachedNews(buf []byte) ref[string] {
+	c := internCachesOf()
+	v := unsafe.String(unsafe.SliceData(buf), len(buf))
+	slot := &c.news[memberHash(v)&c.mask]
+	if e := slot.Load(); e != nil && e.msg.Value() == v {
+		return e.msg
+	}
+	h := internBytes(buf)
+	slot.Store(&newsSlot{msg: h})
 	return h
 }
 

@@ -50,6 +50,26 @@ func TestAliveNewsMatchesEncoding(t *testing.T) {
 	}
 }
 
+// TestCachedNewsIsInterned checks the news cache: through hits, misses and
+// slots another message overwrote, it hands back the interned ref for
+// exactly the bytes given, equal to internBytes', and keeps no view of a
+// buffer the caller reuses.
+func TestCachedNewsIsInterned(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	buf := make([]byte, 0, 64)
+	for i := range 5000 {
+		buf = fmt.Appendf(buf[:0], "suspect node-%d from node-%d", rng.IntN(200), rng.IntN(3))
+		want := string(buf)
+		got := cachedNews(buf)
+		require.Equal(t, want, got.Value(), "message %d", i)
+		require.Equal(t, internBytes([]byte(want)), got, "message %d: the interned ref", i)
+		for j := range buf {
+			buf[j] = 'x'
+		}
+		require.Equal(t, want, got.Value(), "message %d: the ref must not view the caller's buffer", i)
+	}
+}
+
 // TestInternedRef checks what interned relies on: a unique.Handle is one
 // pointer to its value, so the ref made from it reads the same value, and
 // the refs of equal interned values are equal.
