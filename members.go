@@ -618,7 +618,7 @@ func (c *core) deadNode(d *dead) {
 			c.suspectNode(&suspect{Incarnation: d.Incarnation, Node: d.Node, From: d.From})
 			return
 		case StateSuspect:
-			if susp := c.suspicions[st]; susp != nil && susp.seen[0] == d.From {
+			if susp := c.suspicions[st]; susp != nil && susp.origin() == d.From {
 				return // the accuser's own verdict: our timer decides
 			}
 		}

@@ -35,9 +35,12 @@ type suspicion struct {
 	// deadline was last set, as separate timers would fire.
 	idx int32
 	seq uint32
-	// seen holds the originator followed by every confirmer, so that
-	// repeated gossip from the same peer counts once.
-	seen []string
+	// seen holds the originator followed by the first confirmers, and
+	// more the rest, so that repeated gossip from the same peer counts
+	// once. At LAN settings (k=2) seen has room for all: one allocation
+	// per suspicion, 128 bytes.
+	seen [3]string
+	more *[]string
 }
 
 // suspicionFor starts the suspicion that from raised at now against a member
@@ -67,15 +70,8 @@ func newSuspicion(from string, k int, min, max time.Duration, start time.Time) *
 	if k > math.MaxInt32-1 {
 		k = math.MaxInt32 - 1
 	}
-	// Room for every possible confirmer up front while that is small, so the
-	// common case allocates once; a large k grows on demand.
-	room := k
-	if room > 8 {
-		room = 8
-	}
-	seen := make([]string, 1, room+1)
-	seen[0] = from
-	s := &suspicion{start: start, min: min, max: max, k: int32(k), idx: -1, seen: seen}
+	s := &suspicion{start: start, min: min, max: max, k: int32(k), idx: -1}
+	s.seen[0] = from
 	s.due = s.timeout()
 	return s
 }
@@ -88,16 +84,41 @@ func (s *suspicion) confirm(from string) bool {
 	if s.n >= s.k {
 		return false
 	}
-	for _, name := range s.seen {
-		if name == from {
-			return false
-		}
+	if s.counted(from) {
+		return false
 	}
-	s.seen = append(s.seen, from)
+	if i := int(s.n) + 1; i < len(s.seen) {
+		s.seen[i] = from
+	} else {
+		if s.more == nil {
+			s.more = new([]string)
+		}
+		*s.more = append(*s.more, from)
+	}
 	s.n++
 	s.due = s.timeout()
 	return true
 }
+
+// counted reports whether from raised the suspicion or confirmed it.
+func (s *suspicion) counted(from string) bool {
+	for _, name := range s.seen[:min(int(s.n)+1, len(s.seen))] {
+		if name == from {
+			return true
+		}
+	}
+	if s.more != nil {
+		for _, name := range *s.more {
+			if name == from {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// origin is the member that raised the suspicion.
+func (s *suspicion) origin() string { return s.seen[0] }
 
 // confirmations is the number of independent confirmations so far.
 func (s *suspicion) confirmations() int {

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestSuspicionTimeout(t *testing.T) {
@@ -202,8 +203,14 @@ func TestSuspicionDeadlineProperties(t *testing.T) {
 			}
 			prev = d
 		}
-		if len(s.seen) > k+1 && len(s.seen) > 1 {
-			t.Fatalf("trial %d: kept %d names for k=%d", trial, len(s.seen), k)
+		kept := 1 + int(s.n)
+		if s.more != nil {
+			if got := len(s.seen) + len(*s.more); got != kept {
+				t.Fatalf("trial %d: %d names kept for %d confirmations", trial, got, s.n)
+			}
+		}
+		if kept > k+1 && kept > 1 {
+			t.Fatalf("trial %d: kept %d names for k=%d", trial, kept, k)
 		}
 	}
 }
@@ -271,5 +278,20 @@ func TestSuspectHeapOrder(t *testing.T) {
 			}
 			h.remove(got)
 		}
+	}
+}
+
+// A partition makes every node suspect half the cluster at once: the
+// suspicion stays one 128-byte object (see its doc comment).
+func TestSuspicionSize(t *testing.T) {
+	if got := unsafe.Sizeof(suspicion{}); got > 128 {
+		t.Fatalf("suspicion is %d bytes, want at most 128", got)
+	}
+	if allocs := testing.AllocsPerRun(100, func() {
+		s := newSuspicion("origin", 2, time.Second, 6*time.Second, time.Time{})
+		s.confirm("a")
+		s.confirm("b")
+	}); allocs != 1 {
+		t.Fatalf("a LAN suspicion and its two confirmations allocate %v times, want 1", allocs)
 	}
 }
