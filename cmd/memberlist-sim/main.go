@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"reflect"
 	"runtime/debug"
@@ -29,6 +30,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/swimgo/memberlist"
@@ -63,6 +65,9 @@ type params struct {
 	memOut  io.Writer
 	start   string
 	scaling string
+	// stop, when it delivers, ends the run early (an interrupt): the
+	// scenario stops at the next whole virtual second and reports so far.
+	stop <-chan os.Signal
 }
 
 // setting is one -set Field=value.
@@ -138,6 +143,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer f.Close()
 		p.memOut = f
 	}
+	// The first interrupt (or SIGTERM) stops the run at the next whole
+	// virtual second and reports what it has; a second one kills it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	p.stop = sig
 	start := time.Now()
 	res, err := simulate(p, progressTo)
 	if err != nil {

@@ -65,6 +65,9 @@ func summarize(r *result) []figure {
 		add("fault_at_s", secs(r.faultAt), "virtual time the fault phase began")
 	}
 	add("end_s", secs(r.end), "virtual time at the end")
+	if r.stopped {
+		add("stopped_early", "yes", "interrupted at end_s, before the end -duration asks for: figures so far")
+	}
 
 	// Events, by kind.
 	byKind := map[string][]*event{}

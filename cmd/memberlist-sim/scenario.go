@@ -9,8 +9,11 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"os/signal"
 	"runtime/pprof"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/swimgo/memberlist"
@@ -78,6 +81,7 @@ type result struct {
 	formed   time.Duration // when the last node had joined and every node saw every other (-1: never)
 	faultAt  time.Duration
 	end      time.Duration
+	stopped  bool // interrupted before the end the flags ask for
 	stats    []memberlist.SimNodeStats
 	atFault  []memberlist.SimNodeStats // counters when the fault phase began
 	faulty   []int
@@ -399,7 +403,24 @@ func cmpDur(a, b time.Duration) int {
 func (r *runner) runTo(end time.Duration) {
 	r.prog.phase(r.p.scenario, r.sim.Elapsed(), end)
 	for r.sim.Elapsed() < end {
+		if r.res.stopped || r.interrupted() {
+			r.res.stopped = true
+			return
+		}
 		r.step(min(end, r.sim.Elapsed()+sampleEvery))
+	}
+}
+
+// interrupted reports whether the run was asked to stop early. After the
+// first interrupt, the signals' default action is back: a second one kills
+// the process, should reporting take too long.
+func (r *runner) interrupted() bool {
+	select {
+	case <-r.p.stop:
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		return true
+	default:
+		return false
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -157,5 +158,22 @@ func TestScenarioCrashConverged(t *testing.T) {
 	}
 	if num_(t, f, "detect_missed") != 0 || num_(t, f, "detect_min_s") < 5.9 || num_(t, f, "false_positive_members") != 0 {
 		t.Fatalf("crash after a converged start: %v", f)
+	}
+}
+
+// An interrupt stops the scenario at the next whole virtual second and the
+// run still reports, saying that it stopped early.
+func TestInterruptReportsSoFar(t *testing.T) {
+	stop := make(chan os.Signal, 1)
+	stop <- os.Interrupt
+	f := small(t, "crash", 20, time.Minute, func(p *params) { p.stop = stop })
+	if got := f["stopped_early"]; got != "yes" {
+		t.Fatalf("stopped_early = %q, want yes", got)
+	}
+	if end, at := num_(t, f, "end_s"), num_(t, f, "fault_at_s"); end != at {
+		t.Fatalf("an interrupt before the fault phase ended the run at %v s, want the fault's %v s", end, at)
+	}
+	if _, ok := small(t, "crash", 20, 5*time.Second, nil)["stopped_early"]; ok {
+		t.Fatal("a run that was not interrupted says it stopped early")
 	}
 }
