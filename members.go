@@ -586,11 +586,11 @@ func (c *core) suspicionFired(st *nodeState, s *suspicion) {
 	if c.suspicions[st] != s {
 		return
 	}
+	// suspicionsDue has taken s out of the heap already.
+	c.forgetSuspicion(st)
 	if st.state() != StateSuspect || c.index.get(st.name()) != st {
-		c.forgetSuspicion(st)
 		return
 	}
-	c.endSuspicion(st)
 	if k := int(s.k); k > 0 && s.confirmations() < k {
 		c.metrics.IncrCounterWithLabels([]string{"memberlist", "degraded", "timeout"}, 1, c.labels)
 	}
