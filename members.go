@@ -533,7 +533,7 @@ func (c *core) suspectNode(s *suspect) {
 	c.stamp(st)
 	c.touch(st, false)
 
-	c.suspicions[st] = suspicionFor(c.cfg, c.numNodes(), s.From, c.now)
+	c.suspicions[st] = suspicionFor(c.cfg, c.numNodes(), s.From, c.now.Sub(c.epoch))
 	c.suspPeak = max(c.suspPeak, len(c.suspicions))
 	c.scheduleSuspicion(st)
 }
@@ -556,7 +556,7 @@ func (c *core) armSuspicions() {
 	if c.suspects.len() == 0 {
 		return
 	}
-	at := c.suspects.top().deadline()
+	at := c.epoch.Add(c.suspects.top().deadline())
 	if c.suspArmed && !at.Before(c.suspArmedAt) {
 		return
 	}
@@ -571,7 +571,7 @@ func (c *core) suspicionsDue() {
 	c.suspArmed = false
 	for c.suspects.len() > 0 {
 		s := c.suspects.top()
-		if c.now.Before(s.deadline()) {
+		if c.now.Sub(c.epoch) < s.deadline() {
 			break
 		}
 		c.suspects.remove(s)
