@@ -106,9 +106,11 @@ type metrics struct {
 	byHarmedDecl int // declarations of death by a harmed observer about a running node
 	suspicions   int
 	refuted      int
-	openSuspect  map[int64]bool
-	flaps        int    // a member back in an observer's view after it was dead there, during the fault phase
-	wasDead      bitset // bit o*n+m: o saw m dead, during the fault phase
+	// bit o*n+m: o holds m suspect. Bits, not a map: a partition of
+	// 10,000 nodes holds 50 million suspicions at once.
+	openSuspect bitset
+	flaps       int    // a member back in an observer's view after it was dead there, during the fault phase
+	wasDead     bitset // bit o*n+m: o saw m dead, during the fault phase
 
 	// A condition on the histogram and when it first held since it was
 	// armed: "every live node sees k members", for convergence.
@@ -140,7 +142,7 @@ func newMetrics(names []string) *metrics {
 		byMember:    make(map[int][]*event),
 		fpMembers:   newBitset(n),
 		harmed:      newBitset(n),
-		openSuspect: make(map[int64]bool),
+		openSuspect: newBitset(n * n),
 	}
 	for i, name := range names {
 		m.index[name] = i
@@ -219,7 +221,6 @@ func (m *metrics) transition(tr memberlist.SimTransition) {
 	if !ok1 || !ok2 {
 		return
 	}
-	key := int64(o)*int64(m.n) + int64(x)
 	inNow := tr.State == memberlist.StateAlive || tr.State == memberlist.StateSuspect
 	bit := o*m.n + x
 	if was := m.in.has(bit); was != inNow {
@@ -242,17 +243,17 @@ func (m *metrics) transition(tr memberlist.SimTransition) {
 	}
 	switch tr.State {
 	case memberlist.StateSuspect:
-		if !m.openSuspect[key] {
-			m.openSuspect[key] = true
+		if !m.openSuspect.has(bit) {
+			m.openSuspect.set(bit)
 			m.suspicions++
 		}
 	case memberlist.StateAlive:
-		if m.openSuspect[key] {
-			delete(m.openSuspect, key)
+		if m.openSuspect.has(bit) {
+			m.openSuspect.unset(bit)
 			m.refuted++
 		}
 	case memberlist.StateDead:
-		delete(m.openSuspect, key)
+		m.openSuspect.unset(bit)
 		if m.countSize {
 			m.wasDead.set(bit)
 		}
@@ -277,7 +278,7 @@ func (m *metrics) transition(tr memberlist.SimTransition) {
 			}
 		}
 	case memberlist.StateLeft:
-		delete(m.openSuspect, key)
+		m.openSuspect.unset(bit)
 	}
 	for _, e := range m.byMember[x] {
 		m.advance(e, o, tr.State)
