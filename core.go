@@ -113,6 +113,7 @@ type core struct {
 
 	nodes []*nodeState
 	index memberTable
+	parts [][]byte // sendMsg's list of a packet's messages, reused
 	// Members declared dead by failure, to reconnect to; see reconnect.go.
 	lost           []lostPeer
 	reconnectArmed bool      // a tReconnect timer is set

@@ -7,7 +7,6 @@
 package memberlist
 
 import (
-	"slices"
 	"unique"
 	"unsafe"
 )
@@ -39,11 +38,15 @@ func (c *core) gossip() {
 			// A lone message would go out as the packet itself: copy the
 			// shared bytes, since a transport may do what it likes with
 			// the buffer it is given.
-			c.rawSend(c.addressOf(peer), peer, append([]byte(nil), msgs[0]...))
+			buf := make([]byte, crcHeaderLen+len(msgs[0]))
+			copy(buf[crcHeaderLen:], msgs[0])
+			c.rawSendAfter(c.addressOf(peer), peer, crcHeaderLen, buf)
 			continue
 		}
-		for _, compound := range makeCompounds(msgs) {
-			c.rawSend(c.addressOf(peer), peer, compound)
+		for len(msgs) > 0 {
+			var pkt []byte
+			pkt, msgs = nextCompound(crcHeaderLen, msgs)
+			c.rawSendAfter(c.addressOf(peer), peer, crcHeaderLen, pkt)
 		}
 	}
 	c.metrics.AddSampleWithLabels([]string{"memberlist", "gossip"}, msSince(c.now, start), c.labels)
@@ -140,14 +143,15 @@ var userBroadcastShare = 4
 // bytes with overhead each: membership news first, in all the room but the
 // user broadcasts' share; then the delegate's user broadcasts, each framed
 // as a user message, in the room left; then more news in whatever room the
-// user broadcasts did not take.
+// user broadcasts did not take. The slice may be the news queue's own,
+// reused by its next call: use it before asking for more.
 func (c *core) getBroadcasts(overhead, limit int) [][]byte {
 	transmits := retransmitLimit(c.cfg.RetransmitMult, len(c.nodes))
 	d := c.cfg.Delegate
 	if d == nil {
 		news, done := c.news.take(overhead, limit, transmits)
 		c.notifyDone(done)
-		return slices.Clone(news)
+		return news
 	}
 	room := limit
 	if userBroadcastShare > 0 {

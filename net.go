@@ -346,9 +346,16 @@ func decodeMsgCodec(dec *codec.Decoder, buf []byte, out any) (err error) {
 // The framing cannot express more than 255 parts or a part longer than
 // 65535 bytes. Such parts are left out rather than written corrupt: a part
 // that long cannot fit in a packet anyway, and callers with more than 255
-// messages should use makeCompounds, which splits instead.
+// messages should use nextCompound, which splits instead.
 func makeCompound(msgs [][]byte) []byte {
-	n, size := 0, 2
+	return makeCompoundAfter(0, msgs)
+}
+
+// makeCompoundAfter is makeCompound into a buffer whose first head bytes
+// are left free: the compound is buf[head:]. With head crcHeaderLen, the
+// checksum header goes in front without a copy (see rawSendAfter).
+func makeCompoundAfter(head int, msgs [][]byte) []byte {
+	n, size := 0, head+2
 	for _, m := range msgs {
 		if n == maxCompoundParts {
 			break
@@ -359,9 +366,9 @@ func makeCompound(msgs [][]byte) []byte {
 		n++
 		size += 2 + len(m)
 	}
-	out := make([]byte, 2+2*n, size)
-	out[0] = byte(compoundMsg)
-	out[1] = byte(n)
+	out := make([]byte, head+2+2*n, size)
+	out[head] = byte(compoundMsg)
+	out[head+1] = byte(n)
 	i := 0
 	for _, m := range msgs {
 		if i == n {
@@ -370,23 +377,20 @@ func makeCompound(msgs [][]byte) []byte {
 		if len(m) > maxCompoundPartLen {
 			continue
 		}
-		binary.BigEndian.PutUint16(out[2+2*i:], uint16(len(m)))
+		binary.BigEndian.PutUint16(out[head+2+2*i:], uint16(len(m)))
 		out = append(out, m...)
 		i++
 	}
 	return out
 }
 
-// makeCompounds packs any number of msgs into as few compounds as the
-// 255-part limit allows, keeping their order.
-func makeCompounds(msgs [][]byte) [][]byte {
-	out := make([][]byte, 0, (len(msgs)+maxCompoundParts-1)/maxCompoundParts)
-	for len(msgs) > 0 {
-		k := min(len(msgs), maxCompoundParts)
-		out = append(out, makeCompound(msgs[:k]))
-		msgs = msgs[k:]
-	}
-	return out
+// nextCompound packs the first of msgs, as many as the 255-part limit
+// allows, into one compound after head free bytes (see makeCompoundAfter),
+// and returns the messages left for the next: a caller with any number of
+// messages calls it until none are left.
+func nextCompound(head int, msgs [][]byte) (compound []byte, rest [][]byte) {
+	k := min(len(msgs), maxCompoundParts)
+	return makeCompoundAfter(head, msgs[:k]), msgs[k:]
 }
 
 // splitCompound takes apart buf, the bytes after the compoundMsg type byte.
@@ -419,11 +423,21 @@ func splitCompound(buf []byte) (parts [][]byte, truncated int, err error) {
 // addCRC prefixes msg with hasCrcMsg and its big-endian CRC-32 (IEEE), which
 // the reference sends to peers speaking protocol 5 or later.
 func addCRC(msg []byte) []byte {
-	out := make([]byte, 5+len(msg))
-	out[0] = byte(hasCrcMsg)
-	binary.BigEndian.PutUint32(out[1:5], crc32.ChecksumIEEE(msg))
-	copy(out[5:], msg)
+	out := make([]byte, crcHeaderLen+len(msg))
+	copy(out[crcHeaderLen:], msg)
+	putCRCHeader(out)
 	return out
+}
+
+// crcHeaderLen is the length of the header addCRC puts in front: the
+// hasCrcMsg type byte and the checksum.
+const crcHeaderLen = 5
+
+// putCRCHeader writes the header of addCRC into buf's first crcHeaderLen
+// bytes, for the message that follows them.
+func putCRCHeader(buf []byte) {
+	buf[0] = byte(hasCrcMsg)
+	binary.BigEndian.PutUint32(buf[1:crcHeaderLen], crc32.ChecksumIEEE(buf[crcHeaderLen:]))
 }
 
 // checkCRC verifies buf, the bytes after the hasCrcMsg type byte, and

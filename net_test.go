@@ -550,22 +550,24 @@ func TestMakeCompound(t *testing.T) {
 	}
 }
 
-func TestMakeCompounds(t *testing.T) {
+func TestNextCompound(t *testing.T) {
 	msgs := make([][]byte, 600)
 	for i := range msgs {
 		msgs[i] = []byte{byte(i), byte(i >> 8)}
 	}
-	cs := makeCompounds(msgs)
-	require.Len(t, cs, 3)
 	var all [][]byte
-	for _, c := range cs {
-		parts, trunc, err := splitCompound(c[1:])
+	n := 0
+	for rest := msgs; len(rest) > 0; n++ {
+		var c []byte
+		c, rest = nextCompound(3, rest)
+		assert.Equal(t, []byte{0, 0, 0}, c[:3], "the head bytes are left free")
+		parts, trunc, err := splitCompound(c[4:])
 		require.NoError(t, err)
 		require.Zero(t, trunc)
 		all = append(all, parts...)
 	}
+	assert.Equal(t, 3, n, "600 messages in compounds of at most 255")
 	assert.Equal(t, msgs, all)
-	assert.Empty(t, makeCompounds(nil))
 }
 
 func TestCRC(t *testing.T) {
@@ -1201,4 +1203,31 @@ func BenchmarkDecodePushPull(b *testing.B) {
 			}
 		})
 	}
+}
+
+// Gossip, piggybacked probes and a suspect's ping put the checksum header
+// into room left in front of the packet instead of copying it (rawSendAfter):
+// every datagram to a protocol-5 peer must still be exactly addCRC of the
+// message it carries, and a compound whose parts are the messages queued.
+func TestChecksumWrittenInPlace(t *testing.T) {
+	h := newHarness(t, nil)
+	// Named by their addresses: sendMsg, not told the peer, finds its
+	// protocol version by the bare IP, as the reference does.
+	h.addPeer("127.0.0.2", 2, 1)
+	h.addPeer("127.0.0.3", 3, 1)
+	h.c.drain()
+	h.c.sendMsg(Address{Addr: "127.0.0.2:7946", Name: "127.0.0.2"}, []byte{byte(pingMsg), 0x80})
+	h.advance(h.cfg.GossipInterval) // gossip the news of a and b
+	sends := 0
+	for _, o := range h.c.drain() {
+		s, ok := o.(*outSend)
+		if !ok {
+			continue
+		}
+		sends++
+		require.Equal(t, hasCrcMsg, messageType(s.buf[0]), "a protocol-5 peer gets checksums")
+		assert.Equal(t, addCRC(s.buf[crcHeaderLen:]), s.buf)
+		assert.NotEmpty(t, splitSent(t, s.to, s.buf))
+	}
+	assert.Greater(t, sends, 1, "the ping and at least one gossip packet")
 }

@@ -447,16 +447,26 @@ func (c *core) sendMsg(to Address, msg []byte) {
 		c.rawSend(to, nil, msg)
 		return
 	}
-	msgs := make([][]byte, 0, 1+len(extra))
-	msgs = append(msgs, msg)
+	msgs := append(c.parts[:0], msg)
 	msgs = append(msgs, extra...)
-	c.rawSend(to, nil, makeCompound(msgs))
+	c.rawSendAfter(to, nil, crcHeaderLen, makeCompoundAfter(crcHeaderLen, msgs))
+	clear(msgs) // keep no message alive
+	c.parts = msgs[:0]
 }
 
 // rawSend seals msg for the wire and emits it. node, when known, tells
 // whether the peer understands checksums; otherwise the reference's lookup
 // by bare IP is used.
 func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
+	c.rawSendAfter(to, node, 0, msg)
+}
+
+// rawSendAfter is rawSend of buf[head:], where the head bytes before the
+// message are free for the checksum header: with head >= crcHeaderLen and
+// nothing to compress first, the checksum goes in front without a copy of
+// the packet.
+func (c *core) rawSendAfter(to Address, node *nodeState, head int, buf []byte) {
+	msg := buf[head:]
 	if to.Name == "" && c.cfg.RequireNodeNames {
 		c.log.Printf("[ERR] memberlist: Failed to send to %s: %v", to.Addr, ErrNodeNamesRequired)
 		return
@@ -468,6 +478,12 @@ func (c *core) rawSend(to Address, node *nodeState, msg []byte) {
 		if n := c.index.get(host); n != nil {
 			crc = n.vsn()[1] >= 5
 		}
+	}
+	if crc && head >= crcHeaderLen && !c.cfg.EnableCompression {
+		// sealPacket's order: the checksum covers the uncompressed msg.
+		msg = buf[head-crcHeaderLen:]
+		putCRCHeader(msg)
+		crc = false
 	}
 	buf, err := sealPacket(c.cfg, c.nonces, msg, crc)
 	if err != nil {

@@ -158,7 +158,7 @@ func (c *core) probeNode(n *nodeState) {
 		c.log.Printf("[ERR] memberlist: Failed to encode suspect message: %s", err)
 		return
 	}
-	c.rawSend(c.addressOf(n), n, makeCompound([][]byte{pb, sb}))
+	c.rawSendAfter(c.addressOf(n), n, crcHeaderLen, makeCompoundAfter(crcHeaderLen, [][]byte{pb, sb}))
 }
 
 // probeTimeout: the direct ping got no ack in time, so ask k random live
