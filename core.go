@@ -111,9 +111,10 @@ type core struct {
 	advAddr net.IP
 	advPort uint16
 
-	nodes []*nodeState
-	index memberTable
-	parts [][]byte // sendMsg's list of a packet's messages, reused
+	nodes   []*nodeState
+	index   memberTable
+	parts   [][]byte // sendMsg's list of a packet's messages, reused
+	newsBuf []byte   // broadcastAccusation's encoding, reused
 	// Members declared dead by failure, to reconnect to; see reconnect.go.
 	lost           []lostPeer
 	reconnectArmed bool      // a tReconnect timer is set

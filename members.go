@@ -512,7 +512,7 @@ func (c *core) suspectNode(s *suspect) {
 	// independent one is gossiped on so that others hear it too.
 	if susp := c.suspicions[st]; susp != nil {
 		if susp.confirm(s.From) {
-			c.encodeAndBroadcast(st, suspectMsg, s, 0)
+			c.broadcastAccusation(st, suspectMsg, s.Incarnation, s.Node, s.From, 0)
 			c.scheduleSuspicion(st)
 		}
 		return
@@ -525,7 +525,7 @@ func (c *core) suspectNode(s *suspect) {
 		c.log.Printf("[WARN] memberlist: Refuting a suspect message (from: %s)", s.From)
 		return
 	}
-	c.encodeAndBroadcast(st, suspectMsg, s, 0)
+	c.broadcastAccusation(st, suspectMsg, s.Incarnation, s.Node, s.From, 0)
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "suspect"}, 1, c.labels)
 
 	st.incarnation = s.Incarnation
@@ -633,9 +633,9 @@ func (c *core) deadNode(d *dead) {
 			c.log.Printf("[WARN] memberlist: Refuting a dead message (from: %s)", d.From)
 			return
 		}
-		c.encodeAndBroadcast(st, deadMsg, d, c.leaveToken)
+		c.broadcastAccusation(st, deadMsg, d.Incarnation, d.Node, d.From, c.leaveToken)
 	} else {
-		c.encodeAndBroadcast(st, deadMsg, d, 0)
+		c.broadcastAccusation(st, deadMsg, d.Incarnation, d.Node, d.From, 0)
 	}
 	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, c.labels)
 
