@@ -393,12 +393,14 @@ func nextCompound(head int, msgs [][]byte) (compound []byte, rest [][]byte) {
 	return makeCompoundAfter(head, msgs[:k]), msgs[k:]
 }
 
-// splitCompound takes apart buf, the bytes after the compoundMsg type byte.
-// Parts alias buf, capped so that appending to one cannot overwrite the
-// next. If buf ends early the whole parts before the cut are returned and
-// truncated counts the ones lost, which the reference treats as a warning,
-// not a failure. err is set only when the header itself is cut short.
-func splitCompound(buf []byte) (parts [][]byte, truncated int, err error) {
+// splitCompound takes apart buf, the bytes after the compoundMsg type byte,
+// appending its parts to dst (which may be a caller's array on the stack:
+// every datagram of gossip is a compound). Parts alias buf, capped so that
+// appending to one cannot overwrite the next. If buf ends early the whole
+// parts before the cut are returned and truncated counts the ones lost,
+// which the reference treats as a warning, not a failure. err is set only
+// when the header itself is cut short.
+func splitCompound(dst [][]byte, buf []byte) (parts [][]byte, truncated int, err error) {
 	if len(buf) < 1 {
 		return nil, 0, errors.New("split compound message: missing part count byte; drop the packet")
 	}
@@ -408,7 +410,7 @@ func splitCompound(buf []byte) (parts [][]byte, truncated int, err error) {
 		return nil, 0, fmt.Errorf("split compound message: header declares %d parts but holds only %d length bytes; drop the packet", n, len(lens))
 	}
 	body := lens[2*n:]
-	parts = make([][]byte, 0, n)
+	parts = slices.Grow(dst, n)
 	for i := range n {
 		l := int(binary.BigEndian.Uint16(lens[2*i:]))
 		if len(body) < l {
@@ -492,8 +494,7 @@ func encodePushPull(join bool, states []pushNodeState, userState []byte, newTime
 // then user.
 func startPushPull(join bool, nStates, size int, user []byte) []byte {
 	hdr := pushPullHeader{Nodes: nStates, UserStateLen: len(user), Join: join}
-	b := make([]byte, 1, 1+hdr.wireLen()+size+len(user))
-	b[0] = byte(pushPullMsg)
+	b := append(getPushBuf(1+hdr.wireLen()+size+len(user)), byte(pushPullMsg))
 	return hdr.appendWire(b)
 }
 
@@ -540,7 +541,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 		// bytes already held could decode into anyway.
 		first = hdr.Nodes
 	}
-	cur := make([]pushNodeState, 0, first)
+	cur := getPushStates(first)
 	budget := maxPushNodesBytes
 	dec := codec.NewDecoderBytes(nil, msgpackNewTime)
 	var arena decodeArena

@@ -289,7 +289,8 @@ func (c *core) handleCommand(buf []byte, from net.Addr, ts time.Time, depth int,
 	body := buf[1:]
 	switch t {
 	case compoundMsg:
-		parts, trunc, err := splitCompound(body)
+		var room [32][]byte // a packet of gossip holds about 15 parts
+		parts, trunc, err := splitCompound(room[:0], body)
 		if err != nil {
 			c.rejected("compound")
 			c.log.Printf("[DEBUG] memberlist: Failed to decode compound request: %s %s", err, LogAddress(from))
@@ -359,7 +360,9 @@ func (c *core) handleStream(now time.Time, msg *streamMsg, from net.Addr) []byte
 		}
 		return nil
 	case pushPullMsg:
-		return c.answerPushPull(msg, from)
+		reply := c.answerPushPull(msg, from)
+		releaseStream(msg)
+		return reply
 	case pingMsg:
 		// Unlike the UDP answer, the TCP one carries no ack payload.
 		if !c.pingIsForUs(&msg.ping, from) {

@@ -14,6 +14,7 @@ import (
 	"math"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	metrics "github.com/hashicorp/go-metrics"
@@ -62,9 +63,10 @@ func isDialError(err error) bool {
 
 // exchangeDone is the input for the end of exchange id: the peer's answer,
 // or why there was none (the driver wraps a failure to connect in a
-// dialError).
+// dialError). The core is done with reply when it returns.
 func (c *core) exchangeDone(now time.Time, id uint64, reply *streamMsg, err error) {
 	c.now = now
+	defer releaseStream(reply)
 	ex, ok := c.exchanges[id]
 	if !ok {
 		return
@@ -409,4 +411,73 @@ func (c *core) mergeState(remote []pushNodeState) {
 			c.suspectNode(&s)
 		}
 	}
+}
+
+// Push/pull messages are large and short-lived: at 10,000 members each
+// state is about 700 KB on the wire and 1 MB decoded, and a partition's
+// heal or a join storm makes thousands of exchanges a second across a
+// simulation. The buffers they are encoded into and the slices they are
+// decoded into are recycled through these pools rather than left to the
+// collector, whose work grows with every byte allocated. Only the slice of
+// decoded entries is recycled, never the memory its strings point into:
+// those strings reach delegates and may be kept.
+var (
+	pushStatesPool sync.Pool // *[]pushNodeState
+	pushBufPool    sync.Pool // *[]byte
+)
+
+// minPooled is the fewest entries (or bytes, for buffers, times 64) worth
+// recycling.
+const minPooled = 256
+
+// getPushStates returns an empty slice of decoded entries with room for n.
+func getPushStates(n int) []pushNodeState {
+	if n >= minPooled {
+		if p, ok := pushStatesPool.Get().(*[]pushNodeState); ok && cap(*p) >= n {
+			return (*p)[:0]
+		}
+	}
+	return make([]pushNodeState, 0, n)
+}
+
+// putPushStates recycles states, which nobody may use afterwards. It is
+// cleared first, so that the strings its entries point into are not kept
+// alive by the pool.
+func putPushStates(states []pushNodeState) {
+	if cap(states) < minPooled {
+		return
+	}
+	states = states[:cap(states)]
+	clear(states)
+	pushStatesPool.Put(&states)
+}
+
+// getPushBuf returns an empty buffer with room for n bytes.
+func getPushBuf(n int) []byte {
+	if n >= minPooled*64 {
+		if p, ok := pushBufPool.Get().(*[]byte); ok && cap(*p) >= n {
+			return (*p)[:0]
+		}
+	}
+	return make([]byte, 0, n)
+}
+
+// putPushBuf recycles buf, an encoded push/pull message (or anything else
+// the size of one) that nobody may read or write afterwards.
+func putPushBuf(buf []byte) {
+	if cap(buf) < minPooled*64 {
+		return
+	}
+	buf = buf[:0]
+	pushBufPool.Put(&buf)
+}
+
+// releaseStream recycles what a handled stream message holds. The core
+// calls it once it is done with msg: nothing of msg may be used afterwards.
+func releaseStream(msg *streamMsg) {
+	if msg == nil {
+		return
+	}
+	putPushStates(msg.states)
+	msg.states = nil
 }

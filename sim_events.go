@@ -166,6 +166,7 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 		if err != nil {
 			n.stats.ExchangesFailed++
 		}
+		s.recycle(ev.buf)
 		n.core.exchangeDone(n.now, ev.id, reply, err)
 	}
 }
@@ -190,6 +191,9 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 		}
 	}
 	msg, reply := readRequest(n.cfg, s.sink, n.logger, conn, admit)
+	if conn.r.Len() == 0 {
+		s.recycle(ev.buf) // read whole: nothing decoded from it aliases it
+	}
 	if msg != nil {
 		reply = n.core.handleStream(n.now, msg, ev.from.addr)
 	}
@@ -215,6 +219,14 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 		return
 	}
 	s.emit(n, back)
+}
+
+// recycle gives buf, a stream message read to its end, back to the pool of
+// push/pull buffers, unless an observer may have kept it (see record).
+func (s *Simulation) recycle(buf []byte) {
+	if s.observe == nil {
+		putPushBuf(buf)
+	}
 }
 
 // failExchange has node h report exchange id of node n (of generation gen)

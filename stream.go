@@ -317,7 +317,9 @@ func (m *Memberlist) request(to Address, msg []byte, deadline time.Time) (net.Co
 	}
 	m.trackConn(conn, true)
 	_ = conn.SetDeadline(deadline)
-	if err := m.write(conn, buf, len(buf)-labelOverhead(m.config.Label)); err != nil {
+	err = m.write(conn, buf, len(buf)-labelOverhead(m.config.Label))
+	putPushBuf(msg) // written (a Writer keeps nothing), or never will be
+	if err != nil {
 		m.closeConn(conn)
 		return nil, err
 	}
@@ -447,6 +449,7 @@ func (m *Memberlist) handleConn(conn net.Conn) {
 	if err := m.writeStream(conn, reply); err != nil {
 		m.logger.Printf("[ERR] memberlist: Failed to answer stream: %s %s", err, LogConn(conn))
 	}
+	putPushBuf(reply)
 }
 
 // admitStream decides whether the inbound stream conn, which holds one of
