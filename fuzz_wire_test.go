@@ -23,7 +23,7 @@ func FuzzSplitCompound(f *testing.F) {
 	addGoldenSeeds(f, "compound")
 	f.Add([]byte{2, 0, 1, 0, 9, 'a', 'b'})
 	f.Fuzz(func(t *testing.T, buf []byte) {
-		parts, trunc, err := splitCompound(buf)
+		parts, trunc, err := splitCompound(nil, buf)
 		if err != nil {
 			return
 		}

@@ -103,7 +103,7 @@ func checkGoldenMessage(t *testing.T, buf []byte) {
 		checkGoldenMessage(t, peelCompression(t, buf))
 		return
 	case compoundMsg:
-		parts, trunc, err := splitCompound(body)
+		parts, trunc, err := splitCompound(nil, body)
 		require.NoError(t, err)
 		require.Zero(t, trunc)
 		require.Equal(t, buf, makeCompound(parts))

@@ -424,7 +424,7 @@ func msgHasAck(buf []byte, seq uint32, depth int) bool {
 		plain, err := decompressPayload(buf[1:])
 		return err == nil && msgHasAck(plain, seq, depth+1)
 	case compoundMsg:
-		parts, _, err := splitCompound(buf[1:])
+		parts, _, err := splitCompound(nil, buf[1:])
 		if err != nil {
 			return false
 		}

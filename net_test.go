@@ -128,7 +128,7 @@ func TestGoldenUserPacket(t *testing.T) {
 func TestGoldenCompound(t *testing.T) {
 	vec := golden(t, "compound")
 	require.Equal(t, compoundMsg, messageType(vec[0]))
-	parts, trunc, err := splitCompound(vec[1:])
+	parts, trunc, err := splitCompound(nil, vec[1:])
 	require.NoError(t, err)
 	require.Zero(t, trunc)
 	require.Len(t, parts, 3)
@@ -489,7 +489,7 @@ func TestSplitCompound(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			parts, trunc, err := splitCompound(tc.buf)
+			parts, trunc, err := splitCompound(nil, tc.buf)
 			if tc.wantErr {
 				require.Error(t, err)
 				return
@@ -507,7 +507,7 @@ func TestSplitCompound(t *testing.T) {
 
 func TestSplitCompoundAliases(t *testing.T) {
 	c := makeCompound([][]byte{[]byte("ab"), []byte("cd")})
-	parts, _, err := splitCompound(c[1:])
+	parts, _, err := splitCompound(nil, c[1:])
 	require.NoError(t, err)
 	require.Len(t, parts, 2)
 	c[len(c)-1] = 'X'
@@ -539,7 +539,7 @@ func TestMakeCompound(t *testing.T) {
 			c := makeCompound(tc.in)
 			require.Equal(t, compoundMsg, messageType(c[0]))
 			assert.Equal(t, len(tc.want), int(c[1]))
-			parts, trunc, err := splitCompound(c[1:])
+			parts, trunc, err := splitCompound(nil, c[1:])
 			require.NoError(t, err)
 			require.Zero(t, trunc)
 			require.Len(t, parts, len(tc.want))
@@ -561,7 +561,7 @@ func TestNextCompound(t *testing.T) {
 		var c []byte
 		c, rest = nextCompound(3, rest)
 		assert.Equal(t, []byte{0, 0, 0}, c[:3], "the head bytes are left free")
-		parts, trunc, err := splitCompound(c[4:])
+		parts, trunc, err := splitCompound(nil, c[4:])
 		require.NoError(t, err)
 		require.Zero(t, trunc)
 		all = append(all, parts...)

@@ -144,7 +144,7 @@ func splitSent(t *testing.T, to Address, buf []byte) []sentMsg {
 		require.NoError(t, err)
 	}
 	if messageType(buf[0]) == compoundMsg {
-		parts, _, err := splitCompound(buf[1:])
+		parts, _, err := splitCompound(nil, buf[1:])
 		require.NoError(t, err)
 		var out []sentMsg
 		for _, p := range parts {

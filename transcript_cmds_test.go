@@ -375,7 +375,7 @@ func decodeRecord(r simRecord) ([]any, error) {
 			}
 			return walk(inner)
 		case compoundMsg:
-			parts, truncated, err := splitCompound(body)
+			parts, truncated, err := splitCompound(nil, body)
 			if err != nil {
 				return err
 			}
