@@ -38,7 +38,7 @@ func (c *core) gossip() {
 			// A lone message would go out as the packet itself: copy the
 			// shared bytes, since a transport may do what it likes with
 			// the buffer it is given.
-			buf := make([]byte, crcHeaderLen+len(msgs[0]))
+			buf := getPacketBuf(crcHeaderLen + len(msgs[0]))
 			copy(buf[crcHeaderLen:], msgs[0])
 			c.rawSendAfter(c.addressOf(peer), peer, crcHeaderLen, buf)
 			continue

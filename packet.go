@@ -207,6 +207,12 @@ func (c *core) handleSomeNews(limit int) int {
 	return handled
 }
 
+// handoffIdle reports whether the handoff queues are empty: no message of
+// a packet handled so far waits in them (see handlePacket).
+func (c *core) handoffIdle() bool {
+	return len(c.handoffNews) == 0 && len(c.handoffUser) == 0
+}
+
 // warmNews warms the member table (see memberTable.warm) for the members
 // the news in batch names. The news is decoded again when handled: finding
 // a name takes far less than the cache misses it saves.

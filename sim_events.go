@@ -151,6 +151,11 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 		n.core.tick(n.now)
 	case evPacket:
 		n.core.handlePacket(n.now, ev.buf, ev.from.addr, n.now)
+		if n.core.handoffIdle() && s.observe == nil {
+			// Handled whole: what the core keeps of a packet it has
+			// copied, and its queues hold no part of this one.
+			putPacketBuf(ev.buf)
+		}
 	case evRequest:
 		s.serveRequest(n, ev)
 	case evReply:
@@ -254,6 +259,9 @@ func (s *Simulation) settle(n *simNode) {
 					n.stats.Oversize++
 				}
 				s.record(n, simRecord{from: n.name, to: s.nameAt(o.to.Addr), buf: o.buf, dropped: true})
+				if s.observe == nil {
+					putPacketBuf(o.buf)
+				}
 				continue
 			}
 			s.record(n, simRecord{from: n.name, to: to.name, buf: o.buf})
