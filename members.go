@@ -498,7 +498,20 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	}
 }
 
-// suspectNode handles news that a member may have failed.
+// nameOf is the member table's own copy of name, a member's (shared with
+// the table, which holds it anyway), or a copy of name for one the table
+// does not know: for what outlives the message name came in, such as a
+// suspicion's accusers. A message's names may view its packet (see
+// handleNews).
+func (c *core) nameOf(name string) string {
+	if st := c.index.get(name); st != nil {
+		return st.name()
+	}
+	return strings.Clone(name)
+}
+
+// suspectNode handles news that a member may have failed. s's names may
+// view a packet: what is kept of them goes through nameOf.
 func (c *core) suspectNode(s *suspect) {
 	st := c.index.get(s.Node)
 	ok := st != nil
@@ -511,7 +524,8 @@ func (c *core) suspectNode(s *suspect) {
 	// A suspicion already running takes the message as a confirmation; an
 	// independent one is gossiped on so that others hear it too.
 	if susp := c.suspicions[st]; susp != nil {
-		if susp.confirm(s.From) {
+		if susp.counts(s.From) {
+			susp.confirm(c.nameOf(s.From))
 			c.broadcastAccusation(st, suspectMsg, s.Incarnation, s.Node, s.From, 0)
 			c.scheduleSuspicion(st)
 		}
@@ -533,7 +547,7 @@ func (c *core) suspectNode(s *suspect) {
 	c.stamp(st)
 	c.touch(st, false)
 
-	c.suspicions[st] = suspicionFor(c.cfg, c.numNodes(), s.From, c.now.Sub(c.epoch))
+	c.suspicions[st] = suspicionFor(c.cfg, c.numNodes(), c.nameOf(s.From), c.now.Sub(c.epoch))
 	c.suspPeak = max(c.suspPeak, len(c.suspicions))
 	c.scheduleSuspicion(st)
 }

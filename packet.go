@@ -231,17 +231,22 @@ func (c *core) warmNews(batch []handoffMsg) {
 // handleNews handles a membership message from the handoff queue. It
 // decodes into the core's own scratch messages: the decoder takes any, so a
 // local would be allocated on the heap for every message, and most news is
-// news already heard.
+// news already heard. An accusation's names view the packet (see
+// accusationView): nothing that handles one may keep them.
 func (c *core) handleNews(m handoffMsg) {
 	body, from := m.body, m.from
 	switch m.t {
 	case suspectMsg:
 		s := &c.scratch.suspect
 		*s = suspect{}
-		if c.decode(body, s, "suspect message", from) {
-			c.relayRefutation(s.Node, s.Incarnation, from)
-			c.suspectNode(s)
+		if inc, node, accuser, ok := accusationView(body); ok {
+			*s = suspect{Incarnation: inc, Node: node, From: accuser}
+		} else if !c.decode(body, s, "suspect message", from) {
+			return
 		}
+		c.relayRefutation(s.Node, s.Incarnation, from)
+		c.suspectNode(s)
+		*s = suspect{} // it may view the packet
 	case aliveMsg:
 		// handlePacket has already refused a source outside CIDRsAllowed.
 		a := &c.scratch.alive
@@ -261,10 +266,14 @@ func (c *core) handleNews(m handoffMsg) {
 	case deadMsg:
 		d := &c.scratch.dead
 		*d = dead{}
-		if c.decode(body, d, "dead message", from) {
-			c.relayRefutation(d.Node, d.Incarnation, from)
-			c.deadNode(d)
+		if inc, node, accuser, ok := accusationView(body); ok {
+			*d = dead{Incarnation: inc, Node: node, From: accuser}
+		} else if !c.decode(body, d, "dead message", from) {
+			return
 		}
+		c.relayRefutation(d.Node, d.Incarnation, from)
+		c.deadNode(d)
+		*d = dead{} // it may view the packet
 	}
 }
 

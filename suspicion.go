@@ -104,6 +104,13 @@ func (s *suspicion) confirm(from string) bool {
 	return true
 }
 
+// counts reports whether a confirmation by from would count (confirm would
+// take it): fewer than k so far, and from neither the originator nor a
+// confirmer yet.
+func (s *suspicion) counts(from string) bool {
+	return s.n < s.k && !s.counted(from)
+}
+
 // counted reports whether from raised the suspicion or confirmed it.
 func (s *suspicion) counted(from string) bool {
 	for _, name := range s.seen[:min(int(s.n)+1, len(s.seen))] {

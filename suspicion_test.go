@@ -1,7 +1,8 @@
 // suspicion_test.go checks the Lifeguard suspicion math against values worked
 // out by hand from the reference's formulas, and the suspicion value's
 // confirmation bookkeeping against a naive model, and the heap that orders
-// a core's suspicions by deadline against a sorted list.
+// a core's suspicions by deadline against a sorted list, and that a
+// suspicion keeps no view of the packet that raised it.
 
 package memberlist
 
@@ -14,6 +15,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/stretchr/testify/require"
 )
 
 func TestSuspicionTimeout(t *testing.T) {
@@ -294,4 +297,31 @@ func TestSuspicionSize(t *testing.T) {
 	}); allocs != 1 {
 		t.Fatalf("a LAN suspicion and its two confirmations allocate %v times, want 1", allocs)
 	}
+}
+
+// An accusation's names are decoded as views of its packet (accusationView),
+// and a transport may reuse the packet once handled: the suspicion must
+// keep names of its own (the member table's), not the views.
+func TestSuspicionKeepsNoViewOfThePacket(t *testing.T) {
+	h := newHarness(t, nil)
+	h.addPeer("a", 2, 1)
+	h.addPeer("bb", 3, 1)
+	h.addPeer("cc", 4, 1)
+	for i, from := range []string{"bb", "cc"} {
+		buf, err := encodeMsg(suspectMsg, &suspect{Incarnation: 1, Node: "a", From: from}, false)
+		require.NoError(t, err)
+		h.c.handlePacket(h.now, buf, peerAddr, h.now)
+		for k := range buf {
+			buf[k] = 'x' // the transport reuses the buffer
+		}
+		s := h.c.suspicions[h.c.index.get("a")]
+		require.NotNil(t, s)
+		require.Equal(t, "bb", s.origin())
+		require.Equal(t, i, s.confirmations())
+		if i == 1 {
+			require.Equal(t, "cc", s.seen[1])
+			require.False(t, s.counts("cc"), "cc's confirmation counted once")
+		}
+	}
+	require.Equal(t, StateSuspect, h.state("a"))
 }

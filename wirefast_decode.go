@@ -605,6 +605,27 @@ func (d *fastDec) bytes(i int) []byte {
 	return d.bins[v.dst : v.dst+v.n : v.dst+v.n]
 }
 
+// accusationView decodes the body of a suspect or dead message with its
+// two names as views of body, not copies: for handleNews, which keeps
+// neither (a suspicion keeps the member table's copy of an accuser's name,
+// see core.nameOf), where the copies were every allocation a partition's
+// gossip made in decoding. ok is false where decodeFast would fail; the
+// caller then decodes the general way.
+func accusationView(body []byte) (inc uint32, node, from string, ok bool) {
+	var d fastDec
+	if wireFastOff.Load() || !d.parse(body, accusationFields) {
+		return 0, "", "", false
+	}
+	view := func(i int) string {
+		v := &d.vals[i]
+		if !v.set || v.isNil || v.n == 0 {
+			return ""
+		}
+		return unsafe.String(&body[v.off], v.n)
+	}
+	return uint32(d.vals[0].num), view(1), view(2), true
+}
+
 // newsSubject is the name of the member an alive, suspect or dead message
 // body is about, as a view of body (not to be kept), without decoding the
 // rest: it only guides memberTable.warm, so a body it cannot read is simply

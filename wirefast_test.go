@@ -481,7 +481,9 @@ func checkFastDecode(t *testing.T, i int, buf []byte) bool {
 	t.Helper()
 	fast := newFastTarget(i)
 	orig := bytes.Clone(buf)
-	if !decodeFast(buf, fast) {
+	took := decodeFast(buf, fast)
+	checkAccusationView(t, fast, took, buf)
+	if !took {
 		if !reflect.ValueOf(fast).Elem().IsZero() {
 			t.Fatalf("%T: the fast path refused %x but changed the value to %#v", fast, orig, fast)
 		}
@@ -503,6 +505,28 @@ func checkFastDecode(t *testing.T, i int, buf []byte) bool {
 		t.Fatalf("%T from %x aliases its input", fast, orig)
 	}
 	return true
+}
+
+// checkAccusationView checks, for a suspect or dead target, that
+// accusationView reads buf exactly as decodeFast did (took, into fast).
+func checkAccusationView(t *testing.T, fast any, took bool, buf []byte) {
+	t.Helper()
+	var want suspect
+	switch m := fast.(type) {
+	case *suspect:
+		want = *m
+	case *dead:
+		want = suspect(*m)
+	default:
+		return
+	}
+	inc, node, from, ok := accusationView(buf)
+	if ok != took {
+		t.Fatalf("accusationView(%x) ok=%v, decodeFast %v", buf, ok, took)
+	}
+	if ok && (suspect{Incarnation: inc, Node: node, From: from}) != want {
+		t.Fatalf("accusationView(%x) = %d %q %q, decodeFast %#v", buf, inc, node, from, want)
+	}
 }
 
 func TestFastDecodeMatchesCodec(t *testing.T) {
