@@ -249,8 +249,13 @@ type Config struct {
 	// the suspicion and refutes it in time. A death confirmed by an
 	// independent node is still taken at once, so a crashed member is
 	// declared dead as fast as before wherever its suspicion had arrived;
-	// where it had not, one suspicion timeout later at worst. Off by
-	// default, as in the reference.
+	// where it had not, one suspicion timeout later at worst; but not when
+	// this node holds that other node dead: then its declaration only
+	// confirms the suspicion. That is what a partition's heal brings:
+	// each side's queued death notices about the other side cross at once,
+	// from many accusers, and without this set they are taken as deaths
+	// of members alive all along (see docs/simulation.md, Partition). Off
+	// by default, as in the reference.
 	SuspectBeforeDead bool
 
 	// GossipVerifyIncoming, when encryption is on, rejects inbound packets

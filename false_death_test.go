@@ -97,7 +97,8 @@ func TestRelayRefutationsOffAndSelf(t *testing.T) {
 // Under SuspectBeforeDead another node's death declaration about a member not
 // suspected here starts a suspicion, gossiped so that the member can refute;
 // the accuser's own verdict does not cut that suspicion short, an
-// independent node's does; a leave and our own timeout are taken as always.
+// independent node's does, unless we hold that node dead; a leave and our
+// own timeout are taken as always.
 func TestSuspectBeforeDead(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.SuspectBeforeDead = true })
 	h.addPeer("a", 2, 1)
@@ -133,6 +134,14 @@ func TestSuspectBeforeDead(t *testing.T) {
 	h.allowExchanges = true // push/pulls come due meanwhile
 	h.advance(10 * time.Minute)
 	require.Equal(t, StateDead, h.state("b"))
+
+	// An accuser we hold dead (here b, just timed out) speaks from across
+	// a partition that healed: its verdict only confirms the suspicion.
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "c", From: "a"})
+	require.Equal(t, StateSuspect, h.state("c"))
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "c", From: "b"})
+	require.Equal(t, StateSuspect, h.state("c"), "a verdict from a member held dead")
+	require.Equal(t, 1, h.c.suspicions[h.c.index.get("c")].confirmations())
 
 	// Off, as in the reference, the declaration is taken at once.
 	h = newHarness(t, nil)

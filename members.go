@@ -498,6 +498,12 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 	}
 }
 
+// heldDead reports whether this node holds name, a member, dead or left.
+func (c *core) heldDead(name string) bool {
+	st := c.index.get(name)
+	return st != nil && st.deadOrLeft()
+}
+
 // nameOf is the member table's own copy of name, a member's (shared with
 // the table, which holds it anyway), or a copy of name for one the table
 // does not know: for what outlives the message name came in, such as a
@@ -634,6 +640,14 @@ func (c *core) deadNode(d *dead) {
 		case StateSuspect:
 			if susp := c.suspicions[st]; susp != nil && susp.origin() == d.From {
 				return // the accuser's own verdict: our timer decides
+			}
+			if c.heldDead(d.From) {
+				// An accuser we hold dead speaks from across a partition
+				// (or from beyond its own death): after a heal, the death
+				// notices queued on the other side arrive in a burst, from
+				// many accusers at once. A confirmation, not a verdict.
+				c.suspectNode(&suspect{Incarnation: d.Incarnation, Node: d.Node, From: d.From})
+				return
 			}
 		}
 	}
