@@ -505,7 +505,7 @@ func (c *core) fire(t *timer) {
 			c.reconnectTick()
 		}
 	case tQueueCheck:
-		c.metrics.AddSampleWithLabels([]string{"memberlist", "queue", "broadcasts"}, float32(c.news.numQueued()), c.labels)
+		c.metrics.AddSampleWithLabels(keyQueueBroadcasts, float32(c.news.numQueued()), c.labels)
 		c.schedule(c.now.Add(c.cfg.QueueCheckInterval), timer{kind: tQueueCheck})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	crand "crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"testing"
 )
 
@@ -155,10 +156,20 @@ func FuzzRemoveLabelHeaderFromStream(f *testing.F) {
 		var src = bytes.NewReader(in)
 		conn := readerConn{r: &chunkReader{r: src, n: 1 + int(chunk)%8}}
 		got, label, err := RemoveLabelHeaderFromStream(conn)
+
+		// A stream already in memory (the simulator's) is cut without a
+		// copy, to the same answers.
+		held, heldLabel, heldErr := RemoveLabelHeaderFromStream(&simConn{r: &memReader{b: bytes.Clone(in)}})
+		if fmt.Sprint(err) != fmt.Sprint(heldErr) || label != heldLabel {
+			t.Fatalf("held stream gave (%q, %v), stream gave (%q, %v)", heldLabel, heldErr, label, err)
+		}
 		if err != nil {
 			return
 		}
 		rest := readAllConn(t, got)
+		if heldRest := readAllConn(t, held); !bytes.Equal(rest, heldRest) {
+			t.Fatalf("held stream left %x, stream left %x", heldRest, rest)
+		}
 		wantRest, wantLabel, wantErr := RemoveLabelHeaderFromPacket(in)
 		if wantErr != nil {
 			t.Fatalf("stream accepted what the packet parser refuses: %v", wantErr)

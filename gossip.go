@@ -49,7 +49,7 @@ func (c *core) gossip() {
 			c.rawSendAfter(c.addressOf(peer), peer, crcHeaderLen, pkt)
 		}
 	}
-	c.metrics.AddSampleWithLabels([]string{"memberlist", "gossip"}, msSince(c.now, start), c.labels)
+	c.metrics.AddSampleWithLabels(keyGossip, msSince(c.now, start), c.labels)
 }
 
 // packetRoom is how many bytes of messages fit in one datagram that already

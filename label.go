@@ -110,6 +110,9 @@ func AddLabelHeaderToStream(conn net.Conn, label string) error {
 //
 // On error the caller still owns conn and must close it.
 func RemoveLabelHeaderFromStream(conn net.Conn) (net.Conn, string, error) {
+	if h, ok := conn.(heldStream); ok {
+		return removeHeldLabel(conn, h.held())
+	}
 	r := labelReader{conn: conn, buf: make([]byte, 0, 2+LabelMaxSize)}
 
 	// A stream closed before its first byte has nothing to replay.
@@ -134,6 +137,29 @@ func RemoveLabelHeaderFromStream(conn net.Conn) (net.Conn, string, error) {
 		return nil, "", r.truncated(err)
 	}
 	return r.rest(2 + size), string(r.buf[2 : 2+size]), nil
+}
+
+// removeHeldLabel is RemoveLabelHeaderFromStream for a stream already in
+// memory, m: the header is cut from m's bytes, and conn itself, not a copy
+// of what follows the header, yields the rest. Its answers are those of the
+// general path, errors included.
+func removeHeldLabel(conn net.Conn, m *memReader) (net.Conn, string, error) {
+	b := m.b
+	if len(b) == 0 || b[0] != hasLabelMsgByte {
+		return conn, "", nil
+	}
+	if len(b) < 2 {
+		return nil, "", (&labelReader{buf: b}).truncated(io.EOF)
+	}
+	size := int(b[1])
+	if size == 0 {
+		return nil, "", errLabelEmpty
+	}
+	if len(b) < 2+size {
+		return nil, "", (&labelReader{buf: b}).truncated(io.EOF)
+	}
+	m.b = b[2+size:]
+	return conn, string(b[2 : 2+size]), nil
 }
 
 // labelReader reads at most one header's worth of bytes from a conn, asking

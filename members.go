@@ -482,7 +482,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 			c.touch(st, false)
 		}
 	}
-	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "alive"}, 1, c.labels)
+	c.metrics.IncrCounterWithLabels(keyMsgAlive, 1, c.labels)
 	if oldState == StateDead && known {
 		// A member we held dead is back: if a partition separated us, it
 		// has healed, so the other lost members are worth a try soon.
@@ -546,7 +546,7 @@ func (c *core) suspectNode(s *suspect) {
 		return
 	}
 	c.broadcastAccusation(st, suspectMsg, s.Incarnation, s.Node, s.From, 0)
-	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "suspect"}, 1, c.labels)
+	c.metrics.IncrCounterWithLabels(keyMsgSuspect, 1, c.labels)
 
 	st.incarnation = s.Incarnation
 	st.setState(StateSuspect)
@@ -665,7 +665,7 @@ func (c *core) deadNode(d *dead) {
 	} else {
 		c.broadcastAccusation(st, deadMsg, d.Incarnation, d.Node, d.From, 0)
 	}
-	c.metrics.IncrCounterWithLabels([]string{"memberlist", "msg", "dead"}, 1, c.labels)
+	c.metrics.IncrCounterWithLabels(keyMsgDead, 1, c.labels)
 
 	st.incarnation = d.Incarnation
 	if d.Node == d.From {

@@ -75,11 +75,27 @@ func readMsgpackValue(r io.Reader, dst []byte, limit int) ([]byte, error) {
 	}
 }
 
-// memReader reads a message already whole in memory (decrypted or
-// decompressed): readMsgpackValue finds each value in one scan over the
-// bytes instead of reading it piece by piece.
+// memReader reads a message already whole in memory (decrypted,
+// decompressed, or a simulator's stream): readMsgpackValue finds each value
+// in one scan over the bytes instead of reading it piece by piece, and
+// decodePushPull decodes its entries as views of the bytes (see
+// streamMsg.hold). Whoever makes a memReader must therefore leave its bytes
+// alone while what was decoded from them is in use.
 type memReader struct {
 	b []byte
+}
+
+// Len is the number of bytes not yet read.
+func (m *memReader) Len() int { return len(m.b) }
+
+// held makes a memReader a heldStream: it is its own.
+func (m *memReader) held() *memReader { return m }
+
+// heldStream is a stream whose unread bytes are all in memory, in a
+// memReader: the simulator's streams. Reading one needs no buffer in
+// between (see readStreamBy and RemoveLabelHeaderFromStream).
+type heldStream interface {
+	held() *memReader
 }
 
 func (m *memReader) Read(p []byte) (int, error) {

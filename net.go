@@ -578,7 +578,13 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 	cur := getPushStates(first)
 	budget := maxPushNodesBytes
 	dec := codec.NewDecoderBytes(nil, msgpackNewTime)
-	var arena decodeArena
+	// Entries of a message in memory are views of it: the memReader's
+	// owner keeps its bytes as they are while the states are in use.
+	// Others are cut from an arena, since r's buffer is reused.
+	arena := new(decodeArena)
+	if _, inMemory := r.(*memReader); inMemory {
+		arena = nil
+	}
 	for i := range hdr.Nodes {
 		if len(cur) == cap(cur) {
 			blocks = append(blocks, cur)
@@ -586,7 +592,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 		}
 		cur = append(cur, pushNodeState{})
 		if held := heldBytes(r); held != nil {
-			if n, ok := decodePushNodeState(held, budget, &cur[len(cur)-1], &arena); ok {
+			if n, ok := decodePushNodeState(held, budget, &cur[len(cur)-1], arena); ok {
 				budget -= n
 				discardHeld(r, n)
 				continue
@@ -597,7 +603,7 @@ func decodePushPull(r io.Reader, maxNodes int) (join bool, states []pushNodeStat
 			return false, nil, nil, fmt.Errorf("read push/pull node %d of %d: %w; close the stream", i+1, hdr.Nodes, err)
 		}
 		budget -= len(raw)
-		if _, ok := decodePushNodeState(raw, len(raw), &cur[len(cur)-1], &arena); ok {
+		if _, ok := decodePushNodeState(raw, len(raw), &cur[len(cur)-1], arena); ok {
 			continue
 		}
 		if err := decodeMsgWith(dec, raw, &cur[len(cur)-1]); err != nil {

@@ -263,7 +263,7 @@ func (c *core) probeEnd(seq uint32) {
 // ticker hands over the next tick only once the probe has returned).
 func (c *core) probeDecide(r *probeRound) {
 	defer c.endRound()
-	c.metrics.AddSampleWithLabels([]string{"memberlist", "probeNode"}, msSince(c.now, r.sent), c.labels)
+	c.metrics.AddSampleWithLabels(keyProbeNode, msSince(c.now, r.sent), c.labels)
 	if r.tcp == tcpAcked {
 		c.log.Printf("[WARN] memberlist: Was able to connect to %s over TCP but UDP probes failed, network may be misconfigured", r.target)
 		c.applyAwareness(-1)
@@ -302,7 +302,7 @@ func (c *core) applyAwareness(delta int) {
 func (c *core) handleAckResp(ack *ackResp, ts time.Time) {
 	if r := c.round; r != nil && r.seq == ack.SeqNo {
 		defer c.endRound()
-		c.metrics.AddSampleWithLabels([]string{"memberlist", "probeNode"}, msSince(c.now, r.sent), c.labels)
+		c.metrics.AddSampleWithLabels(keyProbeNode, msSince(c.now, r.sent), c.labels)
 		c.applyAwareness(-1)
 		// Only a direct ack measures the round trip to the target; a
 		// relayed one also carries the relay's path and no payload.

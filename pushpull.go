@@ -418,9 +418,13 @@ func (c *core) mergeState(remote []pushNodeState) {
 // heal or a join storm makes thousands of exchanges a second across a
 // simulation. The buffers they are encoded into and the slices they are
 // decoded into are recycled through these pools rather than left to the
-// collector, whose work grows with every byte allocated. Only the slice of
-// decoded entries is recycled, never the memory its strings point into:
-// those strings reach delegates and may be kept.
+// collector, whose work grows with every byte allocated. A state read from
+// memory (a memReader) is decoded as views of the bytes read, and in the
+// simulator those bytes go back to the pool with the state (streamMsg.hold):
+// nothing the core keeps, and nothing it gives a delegate, may view an
+// entry's strings. The member table copies or interns them (see
+// core.info), the merge delegate gets clones (pushStateNode), and
+// TestPushPullViewsKeptNowhere scribbles on a state once it is merged.
 var (
 	pushStatesPool sync.Pool // *[]pushNodeState
 	pushBufPool    sync.Pool // *[]byte
@@ -480,4 +484,8 @@ func releaseStream(msg *streamMsg) {
 	}
 	putPushStates(msg.states)
 	msg.states = nil
+	if msg.hold != nil {
+		putPushBuf(msg.hold)
+		msg.hold = nil
+	}
 }

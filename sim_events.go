@@ -6,7 +6,6 @@
 package memberlist
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -167,11 +166,13 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 			n.core.exchangeDone(n.now, ev.id, nil, ev.err)
 			break
 		}
-		reply, err := readReply(n.cfg, s.sink, bytes.NewReader(ev.buf))
+		reply, err := readReply(n.cfg, s.sink, &memReader{b: ev.buf})
 		if err != nil {
 			n.stats.ExchangesFailed++
+			s.recycle(ev.buf) // nothing decoded from it
+		} else if reply.t == pushPullMsg && s.observe == nil {
+			reply.hold = ev.buf // its states view it: the core gives it back
 		}
-		s.recycle(ev.buf)
 		n.core.exchangeDone(n.now, ev.id, reply, err)
 	}
 }
@@ -179,7 +180,7 @@ func (s *Simulation) handle(n *simNode, ev *simEvent) {
 // serveRequest has node n read and answer a stream request, as the shell's
 // handleConn does, and sends the answer back to the initiator.
 func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
-	conn := &simConn{r: bytes.NewReader(ev.buf), remote: ev.from.addr, local: n.addr}
+	conn := &simConn{r: &memReader{b: ev.buf}, remote: ev.from.addr, local: n.addr}
 	var admit func(messageType) bool
 	pushPull := false
 	if s.cfg.StreamBandwidth > 0 {
@@ -196,8 +197,8 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 		}
 	}
 	msg, reply := readRequest(n.cfg, s.sink, n.logger, conn, admit)
-	if conn.r.Len() == 0 {
-		s.recycle(ev.buf) // read whole: nothing decoded from it aliases it
+	if msg != nil && msg.t == pushPullMsg && s.observe == nil {
+		msg.hold = ev.buf // its states view it: the core gives it back
 	}
 	if msg != nil {
 		reply = n.core.handleStream(n.now, msg, ev.from.addr)
@@ -226,8 +227,10 @@ func (s *Simulation) serveRequest(n *simNode, ev *simEvent) {
 	s.emit(n, back)
 }
 
-// recycle gives buf, a stream message read to its end, back to the pool of
-// push/pull buffers, unless an observer may have kept it (see record).
+// recycle gives buf, a stream message nothing decoded from is in use, back
+// to the pool of push/pull buffers, unless an observer may have kept it
+// (see record). A push/pull read whole goes back with its message instead
+// (streamMsg.hold), once the core has merged the states that view it.
 func (s *Simulation) recycle(buf []byte) {
 	if s.observe == nil {
 		putPushBuf(buf)
@@ -314,10 +317,11 @@ func (s *Simulation) startExchange(n *simNode, o *outExchange) {
 
 // simConn is a stream's request as a net.Conn, for readRequest.
 type simConn struct {
-	r             *bytes.Reader
+	r             *memReader
 	local, remote net.Addr
 }
 
+func (c *simConn) held() *memReader                 { return c.r }
 func (c *simConn) Read(p []byte) (int, error)       { return c.r.Read(p) }
 func (c *simConn) Write(p []byte) (int, error)      { return len(p), nil }
 func (c *simConn) Close() error                     { return nil }

@@ -84,6 +84,12 @@ type streamMsg struct {
 	states []pushNodeState // pushPullMsg
 	user   []byte          // pushPullMsg: the delegate's state; userMsg: the message
 	err    string          // errMsg
+
+	// hold, when set, is the buffer the message was read from, which its
+	// states may view: releaseStream gives it back to the push/pull buffer
+	// pool once the core is done with the message. Only a driver that
+	// knows nothing else uses the buffer sets it (the simulator).
+	hold []byte
 }
 
 // encodeStream frames msg as one stream message: compressed and encrypted as
@@ -135,7 +141,12 @@ func readStream(cfg *Config, sink metricSink, conn io.Reader, label string) (mes
 // Without one (the simulator, which never reads two streams at once) it
 // waits for TCPTimeout at most.
 func readStreamBy(cfg *Config, sink metricSink, conn io.Reader, label string, deadline time.Time) (messageType, io.Reader, error) {
-	r := io.Reader(bufio.NewReader(conn))
+	var r io.Reader
+	if h, ok := conn.(heldStream); ok {
+		r = h.held() // already in memory: a buffer would only copy it
+	} else {
+		r = bufio.NewReader(conn)
+	}
 	var b [1]byte
 	if _, err := io.ReadFull(r, b[:]); err != nil {
 		return 0, nil, err

@@ -157,8 +157,7 @@ func decodeFast(buf []byte, out any) bool {
 			return false
 		}
 		d.alloc()
-		*m = alive{Incarnation: uint32(d.vals[0].num), Node: d.str(1), Addr: d.bytes(2),
-			Port: uint16(d.vals[3].num), Meta: d.bytes(4), Vsn: d.bytes(5)}
+		*m = d.alive()
 	case *pushNodeState:
 		if m == nil || !m.isZero() || !d.parse(buf, nodeStateFields) {
 			return false
@@ -500,6 +499,28 @@ func (d *fastDec) allocIn(a *decodeArena) {
 	d.cut(a.take(d.nStr + d.nBin))
 }
 
+// viewIn is allocIn without the copy: each field stays where parse found
+// it, in d.buf, whose bytes the caller must leave alone while the fields
+// are in use. It is false when a []byte field came as an array of numbers,
+// which has no bytes to view; the caller then cuts the fields as usual.
+func (d *fastDec) viewIn() bool {
+	for i := range d.vals {
+		v := &d.vals[i]
+		if !v.set || v.isNil {
+			continue
+		}
+		if v.kind == mpKindBytes && v.arr {
+			return false
+		}
+		v.dst = v.off
+	}
+	if len(d.buf) > 0 {
+		d.strs = unsafe.String(&d.buf[0], len(d.buf))
+	}
+	d.bins = d.buf
+	return true
+}
+
 // cut copies the fields into p: the strings first, then the []byte fields,
 // each capped at its end (see bytes), so that no one holding a []byte can
 // write into a string or a neighbour. The string part is never written
@@ -567,6 +588,9 @@ func (a *decodeArena) take(n int) []byte {
 // length, or false, having touched nothing, when the fast decoder is off,
 // the entry is not whole in held, is longer than limit, or is not one the
 // fast decoder is sure of; the caller then reads it the general way.
+//
+// With a nil arena the fields are views of held, which the caller then
+// keeps unchanged for as long as m is in use (see memReader).
 func decodePushNodeState(held []byte, limit int, m *pushNodeState, a *decodeArena) (int, bool) {
 	if wireFastOff.Load() || !m.isZero() {
 		return 0, false
@@ -575,7 +599,11 @@ func decodePushNodeState(held []byte, limit int, m *pushNodeState, a *decodeAren
 	if !d.parse(held, nodeStateFields) || d.end > limit {
 		return 0, false
 	}
-	d.allocIn(a)
+	if a != nil {
+		d.allocIn(a)
+	} else if !d.viewIn() {
+		return 0, false
+	}
 	*m = d.pushNodeState()
 	return d.end, true
 }
@@ -624,6 +652,28 @@ func accusationView(body []byte) (inc uint32, node, from string, ok bool) {
 		return unsafe.String(&body[v.off], v.n)
 	}
 	return uint32(d.vals[0].num), view(1), view(2), true
+}
+
+// alive is the alive message parse read, with aliveFields, once its fields
+// are cut or viewed.
+func (d *fastDec) alive() alive {
+	return alive{Incarnation: uint32(d.vals[0].num), Node: d.str(1), Addr: d.bytes(2),
+		Port: uint16(d.vals[3].num), Meta: d.bytes(4), Vsn: d.bytes(5)}
+}
+
+// aliveView decodes the body of an alive message into a, its name, address,
+// metadata and versions as views of body, not copies: for handleNews, whose
+// aliveNode copies or interns all it keeps (see core.info) and gives
+// delegates clones. It is false, with a untouched, where decodeFast would
+// fail or a field came as an array of numbers; the caller then decodes the
+// general way.
+func aliveView(body []byte, a *alive) bool {
+	var d fastDec
+	if wireFastOff.Load() || !d.parse(body, aliveFields) || !d.viewIn() {
+		return false
+	}
+	*a = d.alive()
+	return true
 }
 
 // newsSubject is the name of the member an alive, suspect or dead message
