@@ -155,3 +155,78 @@ func TestAliveKeepsNoViewOfThePacket(t *testing.T) {
 		})
 	}
 }
+
+// subjectAsEncoded reads the subject of alive, suspect and dead messages as
+// encoded (by us, the codec and so the reference alike) from a few bytes;
+// it must name the member the general parse names, and leave any other
+// layout to it.
+func TestNewsSubjectAsEncoded(t *testing.T) {
+	general := func(body []byte) (string, bool) {
+		var d fastDec
+		if !d.parse(body, aliveFields) || !d.vals[1].set || d.vals[1].n == 0 {
+			return "", false
+		}
+		return string(body[d.vals[1].off : d.vals[1].off+d.vals[1].n]), true
+	}
+	defer wireFastOff.Store(false)
+	for _, codec := range []bool{false, true} {
+		wireFastOff.Store(codec)
+		for _, newTime := range []bool{false, true} {
+			for _, inc := range []uint32{0, 127, 128, 255, 256, 65535, 65536, 1 << 31} {
+				for _, n := range []int{1, 31, 32, 255, 256} {
+					name := string(bytes.Repeat([]byte{'n'}, n))
+					for _, msg := range []struct {
+						t messageType
+						v any
+					}{
+						{aliveMsg, &alive{Incarnation: inc, Node: name, Addr: []byte{127, 0, 0, 1}, Port: 1, Vsn: []uint8{1, 5, 2, 0, 0, 0}}},
+						{suspectMsg, &suspect{Incarnation: inc, Node: name, From: "from"}},
+						{deadMsg, &dead{Incarnation: inc, Node: name, From: "from"}},
+					} {
+						buf, err := encodeMsg(msg.t, msg.v, newTime)
+						require.NoError(t, err)
+						got, ok := subjectAsEncoded(buf[1:])
+						require.True(t, ok, "%v inc %d name of %d bytes: %x", msg.t, inc, n, buf[1:min(len(buf), 24)])
+						want, _ := general(buf[1:])
+						require.Equal(t, want, got)
+						got, ok = newsSubject(buf[1:])
+						require.True(t, ok)
+						require.Equal(t, name, got)
+						for cut := range len(buf) - 1 {
+							subjectAsEncoded(buf[1 : 1+cut]) // never reads past the end
+						}
+					}
+				}
+			}
+		}
+	}
+	// Other layouts: the general parse decides.
+	for _, body := range [][]byte{
+		nil, {0x80}, {0x81, 0xa4, 'N', 'o', 'd', 'e'},
+		append([]byte{0x82}, "\xabIncarnation\xd0\x01\xa4Node\xa1a"...), // a signed incarnation
+		append([]byte{0x82}, "\xabIncarnation\x01\xa4Node\xa0"...),      // an empty name
+		append([]byte{0x82}, "\xabIncarnation\x01\xa4Node\xc4\x01a"...), // a name as bytes
+		append([]byte{0x82}, "\xabIncarnation\x01\xa4Node\xa2a"...),     // a cut name
+		append([]byte{0x82}, "\xabIncarnation\x01\xa4From\xa1a"...),     // no name
+		append([]byte{0x82}, "\xa3Vsn\x93\x01\x02\x03\xa4Node\xa1a"...), // an array before it
+	} {
+		_, ok := subjectAsEncoded(body)
+		require.False(t, ok, "%x", body)
+	}
+}
+
+// subjectAsEncoded reads any bytes without reading past them, and names a
+// member only with bytes of the body.
+func FuzzNewsSubject(f *testing.F) {
+	for _, msg := range []any{&suspect{Incarnation: 300, Node: "node", From: "from"},
+		&alive{Incarnation: 1, Node: "a", Addr: []byte{127, 0, 0, 1}, Meta: []byte("m"), Vsn: []uint8{1, 5, 2, 0, 0, 0}}} {
+		buf, err := encodeMsg(aliveMsg, msg, true)
+		require.NoError(f, err)
+		f.Add(buf[1:])
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if name, ok := subjectAsEncoded(body); ok && !within(name, body) {
+			t.Fatalf("subject %q is not a view of the body", name)
+		}
+	})
+}

@@ -682,6 +682,9 @@ func aliveView(body []byte, a *alive) bool {
 // not warmed. Reading with aliveFields serves all three: the parser skips
 // the keys it does not know (an accusation's From).
 func newsSubject(body []byte) (string, bool) {
+	if name, ok := subjectAsEncoded(body); ok {
+		return name, true
+	}
 	var d fastDec
 	if !d.parse(body, aliveFields) {
 		return "", false
@@ -691,4 +694,57 @@ func newsSubject(body []byte) (string, bool) {
 		return "", false
 	}
 	return unsafe.String(&body[v.off], v.n), true
+}
+
+// subjectAsEncoded is newsSubject for a body laid out as the encoders of
+// these messages write it (keys in order, so Node comes after Addr,
+// Incarnation and Meta, or after From and Incarnation): a small map of
+// short string keys whose values before Node are strings, byte strings,
+// unsigned integers or nil. It skips those values by their headers alone
+// and stops at Node, where the general parse walks every field with its
+// table (a join storm's news was parsed a third more for warming than for
+// handling). Any other layout is left to the general parse. It may name a
+// member that a duplicate key would override: that only warms the wrong
+// slot.
+func subjectAsEncoded(b []byte) (string, bool) {
+	if len(b) == 0 || b[0]&0xf0 != 0x80 {
+		return "", false
+	}
+	p := 1
+	for range int(b[0] & 0x0f) {
+		if p >= len(b) || b[p]&0xe0 != 0xa0 { // a fixstr key
+			return "", false
+		}
+		k := int(b[p] & 0x1f)
+		if len(b) < p+1+k+1 {
+			return "", false
+		}
+		node := string(b[p+1:p+1+k]) == "Node"
+		p += 1 + k
+		// The value's header: its length n, and where its bytes start.
+		c := b[p]
+		n := 0
+		switch {
+		case c < 0x80 || c == 0xc0: // positive fixint, nil
+			p++
+		case c&0xe0 == 0xa0: // fixstr
+			n, p = int(c&0x1f), p+1
+		case (c == 0xd9 || c == 0xc4) && len(b) > p+1: // str8, bin8
+			n, p = int(b[p+1]), p+2
+		case (c == 0xda || c == 0xc5) && len(b) > p+2: // str16, bin16
+			n, p = int(b[p+1])<<8|int(b[p+2]), p+3
+		case c >= 0xcc && c <= 0xcf: // uint8 to uint64
+			p += 1 + 1<<(c-0xcc)
+		default:
+			return "", false
+		}
+		if node {
+			if (c < 0xa0 || c > 0xbf) && c != 0xd9 && c != 0xda || n == 0 || len(b) < p+n {
+				return "", false // not a string, or an empty or cut one
+			}
+			return unsafe.String(&b[p], n), true
+		}
+		p += n
+	}
+	return "", false
 }
