@@ -533,7 +533,7 @@ func (c *core) suspectNode(s *suspect) {
 		if susp.counts(s.From) {
 			susp.confirm(c.nameOf(s.From))
 			c.broadcastAccusation(st, suspectMsg, s.Incarnation, s.Node, s.From, 0)
-			c.scheduleSuspicion(st)
+			c.scheduleSuspicion(st, susp)
 		}
 		return
 	}
@@ -553,15 +553,16 @@ func (c *core) suspectNode(s *suspect) {
 	c.stamp(st)
 	c.touch(st, false)
 
-	c.suspicions[st] = suspicionFor(c.cfg, c.numNodes(), c.nameOf(s.From), c.now.Sub(c.epoch))
+	susp := suspicionFor(c.cfg, c.numNodes(), c.nameOf(s.From), c.now.Sub(c.epoch))
+	c.suspicions[st] = susp
 	c.suspPeak = max(c.suspPeak, len(c.suspicions))
-	c.scheduleSuspicion(st)
+	c.scheduleSuspicion(st, susp)
 }
 
-// scheduleSuspicion (re)places st's suspicion among the suspects by its
-// deadline, and brings the suspicion timer forward if it now falls earlier.
-func (c *core) scheduleSuspicion(st *nodeState) {
-	susp := c.suspicions[st]
+// scheduleSuspicion (re)places susp, st's suspicion, among the suspects by
+// its deadline, and brings the suspicion timer forward if it now falls
+// earlier.
+func (c *core) scheduleSuspicion(st *nodeState, susp *suspicion) {
 	susp.node = st
 	c.suspSeq++
 	susp.seq = c.suspSeq
@@ -612,7 +613,7 @@ func (c *core) suspicionFired(st *nodeState, s *suspicion) {
 		return
 	}
 	if k := int(s.k); k > 0 && s.confirmations() < k {
-		c.metrics.IncrCounterWithLabels([]string{"memberlist", "degraded", "timeout"}, 1, c.labels)
+		c.metrics.IncrCounterWithLabels(keyDegradedTimeout, 1, c.labels)
 	}
 	c.log.Printf("[INFO] memberlist: Marking %s as failed, suspect timeout reached (%d peer confirmations)", st.name(), s.confirmations())
 	d := dead{Incarnation: st.incarnation, Node: st.name(), From: c.cfg.Name}

@@ -67,6 +67,7 @@ var (
 	keyMsgAlive        = []string{"memberlist", "msg", "alive"}
 	keyMsgSuspect      = []string{"memberlist", "msg", "suspect"}
 	keyMsgDead         = []string{"memberlist", "msg", "dead"}
+	keyDegradedTimeout = []string{"memberlist", "degraded", "timeout"}
 	keyGossip          = []string{"memberlist", "gossip"}
 	keyProbeNode       = []string{"memberlist", "probeNode"}
 	keyQueueBroadcasts = []string{"memberlist", "queue", "broadcasts"}
