@@ -197,6 +197,8 @@ type core struct {
 	out    []output  // emitted, not yet drained
 	// spareOut is the buffer drain returned last time; see drain.
 	spareOut []output
+	// spareSends are outSends already performed, for newSend.
+	spareSends []*outSend
 
 	// hostPorts caches the "host:port" strings of the addresses this node
 	// sends to most, so that a probe or an ack does not format one each

@@ -522,7 +522,7 @@ func (c *core) rawSendAfter(to Address, node *nodeState, head int, buf []byte) {
 		return
 	}
 	c.metrics.IncrCounterWithLabels(keyUDPSent, float32(len(buf)), c.labels)
-	c.emit(&outSend{to: to, buf: buf})
+	c.emit(c.newSend(to, buf))
 }
 
 // minCompressLen is the shortest packet worth compressing. LZW starts with
