@@ -3,6 +3,7 @@ package memberlist
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"testing"
 	"unique"
 	"unsafe"
@@ -114,4 +115,22 @@ func TestOwnRefs(t *testing.T) {
 	require.True(t, s1 == s2, "a simulation's nodes intern")
 	o1, o2 := own.newsBytes([]byte("x")), own.newsBytes([]byte("x"))
 	require.False(t, o1 == o2, "a node of its own does not")
+}
+
+// A node formats member addresses through its own cache, a simulation's
+// through the process-wide one: the same strings as joinHostPort, whatever
+// collides in a slot.
+func TestCachedHostPort(t *testing.T) {
+	for _, shared := range []bool{false, true} {
+		h := newHarness(t, nil)
+		h.c.shared = shared
+		ips := [][]byte{{127, 0, 0, 1}, {127, 0, 0, 2}, net.ParseIP("::1"), {1, 2, 3}, make([]byte, 16), make([]byte, 20)}
+		for range 2 {
+			for _, ip := range ips {
+				for _, port := range []uint16{0, 7946, 65535} {
+					require.Equal(t, joinHostPort(ip, port), h.c.hostPort(ip, port))
+				}
+			}
+		}
+	}
 }

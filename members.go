@@ -148,10 +148,17 @@ type hostPortKey struct {
 // simulator runs thousands of cores.
 const maxHostPorts = 16
 
-// hostPort is joinHostPort through the core's cache.
+// hostPort is joinHostPort through the core's cache, or the process-wide
+// one for a simulation's node.
 func (c *core) hostPort(ip []byte, port uint16) string {
 	var k hostPortKey
+	if len(ip) > len(k.ip) {
+		return joinHostPort(ip, port) // not an address: no key would tell it apart
+	}
 	k.n, k.port = uint8(copy(k.ip[:], ip)), port
+	if c.shared {
+		return cachedHostPort(k, ip)
+	}
 	if s, ok := c.hostPorts[k]; ok {
 		return s
 	}
