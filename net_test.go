@@ -1230,4 +1230,27 @@ func TestChecksumWrittenInPlace(t *testing.T) {
 		assert.NotEmpty(t, splitSent(t, s.to, s.buf))
 	}
 	assert.Greater(t, sends, 1, "the ping and at least one gossip packet")
+
+	// Without a checksum (a peer the core cannot name), the packet is moved
+	// to the front of its pooled buffer, so that the whole buffer can go
+	// back to the pool once sent.
+	h.c.sendMsg(Address{Addr: "127.0.0.9:7946"}, []byte{byte(pingMsg), 0x80})
+	s := takeSend(t, h.c.drain())
+	require.Equal(t, compoundMsg, messageType(s.buf[0]), "ping and gossip, with no checksum")
+	require.Equal(t, packetBufCap, cap(s.buf), "the whole pooled buffer")
+	assert.NotEmpty(t, splitSent(t, s.to, s.buf))
+}
+
+// takeSend returns the one outSend among outs.
+func takeSend(t *testing.T, outs []output) *outSend {
+	t.Helper()
+	var found *outSend
+	for _, o := range outs {
+		if s, ok := o.(*outSend); ok {
+			require.Nil(t, found, "one datagram")
+			found = s
+		}
+	}
+	require.NotNil(t, found)
+	return found
 }

@@ -516,13 +516,19 @@ func (c *core) rawSendAfter(to Address, node *nodeState, head int, buf []byte) {
 		putCRCHeader(msg)
 		crc = false
 	}
-	buf, err := sealPacket(c.cfg, c.nonces, msg, crc)
+	out, err := sealPacket(c.cfg, c.nonces, msg, crc)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: Failed to send to %s: %v", to.Addr, err)
 		return
 	}
-	c.metrics.IncrCounterWithLabels(keyUDPSent, float32(len(buf)), c.labels)
-	c.emit(c.newSend(to, buf))
+	if len(out) > 0 && head > 0 && &out[0] == &msg[0] && cap(buf) == packetBufCap {
+		// Sent as built, behind head bytes it did not use (no checksum):
+		// moved to the front, the whole pooled buffer goes out and can
+		// come back (putPacketBuf), where its tail could not.
+		out = buf[:copy(buf, out)]
+	}
+	c.metrics.IncrCounterWithLabels(keyUDPSent, float32(len(out)), c.labels)
+	c.emit(c.newSend(to, out))
 }
 
 // minCompressLen is the shortest packet worth compressing. LZW starts with
