@@ -644,14 +644,17 @@ func accusationView(body []byte) (inc uint32, node, from string, ok bool) {
 	if wireFastOff.Load() || !d.parse(body, accusationFields) {
 		return 0, "", "", false
 	}
-	view := func(i int) string {
-		v := &d.vals[i]
-		if !v.set || v.isNil || v.n == 0 {
-			return ""
-		}
-		return unsafe.String(&body[v.off], v.n)
+	return uint32(d.vals[0].num), d.strView(1), d.strView(2), true
+}
+
+// strView is string field i as a view of the parsed bytes, "" when absent,
+// nil or empty.
+func (d *fastDec) strView(i int) string {
+	v := &d.vals[i]
+	if !v.set || v.isNil || v.n == 0 {
+		return ""
 	}
-	return uint32(d.vals[0].num), view(1), view(2), true
+	return unsafe.String(&d.buf[v.off], v.n)
 }
 
 // alive is the alive message parse read, with aliveFields, once its fields
@@ -689,11 +692,8 @@ func newsSubject(body []byte) (string, bool) {
 	if !d.parse(body, aliveFields) {
 		return "", false
 	}
-	v := &d.vals[1] // Node
-	if !v.set || v.isNil || v.n == 0 {
-		return "", false
-	}
-	return unsafe.String(&body[v.off], v.n), true
+	name := d.strView(1) // Node
+	return name, name != ""
 }
 
 // subjectAsEncoded is newsSubject for a body laid out as the encoders of
