@@ -246,16 +246,19 @@ type Config struct {
 	// reaching anyone, time it out in its own view and then get its death
 	// declaration through, so the healthy member is declared dead
 	// everywhere before it could refute. With this set, the member hears
-	// the suspicion and refutes it in time. A death confirmed by an
-	// independent node is still taken at once, so a crashed member is
-	// declared dead as fast as before wherever its suspicion had arrived;
-	// where it had not, one suspicion timeout later at worst; but not when
-	// this node holds that other node dead: then its declaration only
-	// confirms the suspicion. That is what a partition's heal brings:
-	// each side's queued death notices about the other side cross at once,
-	// from many accusers, and without this set they are taken as deaths
-	// of members alive all along (see docs/simulation.md, Partition). Off
-	// by default, as in the reference.
+	// the suspicion and refutes it in time. A death declared by an
+	// independent node, once this node's suspicion has run its minimum
+	// timeout, is still taken at once, so a crashed member is declared dead
+	// about as fast as before wherever its suspicion had arrived (later by
+	// no more than the suspicion took to come here after it came
+	// elsewhere); where it had not, one suspicion timeout later at worst.
+	// Sooner, or when this node holds that other node dead, the
+	// declaration only confirms the suspicion. That is what a partition's
+	// heal brings: each side's queued death notices about the other side
+	// cross at once, from many accusers (alive, suspect or dead here),
+	// seconds before the refutations they provoke, and without this set
+	// they are taken as deaths of members alive all along (see
+	// docs/simulation.md, Partition). Off by default, as in the reference.
 	SuspectBeforeDead bool
 
 	// GossipVerifyIncoming, when encryption is on, rejects inbound packets

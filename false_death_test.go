@@ -1,6 +1,8 @@
 package memberlist
 
 import (
+	"fmt"
+	"io"
 	"testing"
 	"time"
 
@@ -97,8 +99,9 @@ func TestRelayRefutationsOffAndSelf(t *testing.T) {
 // Under SuspectBeforeDead another node's death declaration about a member not
 // suspected here starts a suspicion, gossiped so that the member can refute;
 // the accuser's own verdict does not cut that suspicion short, an
-// independent node's does, unless we hold that node dead; a leave and our
-// own timeout are taken as always.
+// independent node's does once the suspicion has run its minimum timeout,
+// unless we hold that node dead; a leave and our own timeout are taken as
+// always.
 func TestSuspectBeforeDead(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.SuspectBeforeDead = true })
 	h.addPeer("a", 2, 1)
@@ -121,7 +124,18 @@ func TestSuspectBeforeDead(t *testing.T) {
 
 	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "b"})
 	require.Equal(t, StateSuspect, h.state("a"), "the accuser's own verdict")
+	// An independent verdict on a suspicion younger than its minimum
+	// timeout may have been passed before the suspect heard of it (a
+	// heal's burst of queued notices): it confirms.
+	susp := h.c.suspicions[h.c.index.get("a")]
 	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "c"})
+	require.Equal(t, StateSuspect, h.state("a"), "an independent verdict, too soon")
+	require.Equal(t, 1, susp.confirmations())
+	// Once the suspicion has run its minimum, the suspect had its time,
+	// though with one confirmation of two the timer runs longer.
+	require.Greater(t, susp.deadline(), susp.start+susp.min)
+	h.now = h.c.epoch.Add(susp.start + susp.min)
+	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "d"})
 	require.Equal(t, StateDead, h.state("a"), "an independent verdict")
 	require.Equal(t, []string{"a"}, h.ev.leaves)
 
@@ -148,4 +162,70 @@ func TestSuspectBeforeDead(t *testing.T) {
 	h.addPeer("a", 2, 1)
 	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "b"})
 	require.Equal(t, StateDead, h.state("a"))
+}
+
+// healSoonAfterSplit splits n converged nodes (DefaultLANConfig, with
+// SuspectBeforeDead as given) into two halves, heals them after split, while
+// each side's death notices about the other are still being gossiped, and
+// runs for after more. It returns how many (observer, member) pairs of the
+// same half saw the member declared dead, and whether every node then sees
+// every other.
+func healSoonAfterSplit(t *testing.T, n int, sbd bool, split, after time.Duration) (ownHalfDeaths int, merged bool) {
+	t.Helper()
+	half := func(name string) bool {
+		var i int
+		_, err := fmt.Sscanf(name, "node-%d", &i)
+		require.NoError(t, err)
+		return i < n/2
+	}
+	cut := false
+	pairs := map[[2]string]bool{}
+	s := NewSimulation(SimConfig{Seed: 7, Latency: time.Millisecond, Jitter: time.Millisecond,
+		Config: func(string) *Config {
+			c := DefaultLANConfig()
+			c.EnableCompression = false
+			c.LogOutput = io.Discard
+			c.SuspectBeforeDead = sbd
+			return c
+		},
+		OnTransition: func(tr SimTransition) {
+			if cut && tr.State == StateDead && half(tr.Observer) == half(tr.Member) {
+				pairs[[2]string{tr.Observer, tr.Member}] = true
+			}
+		}})
+	var a, b []string
+	for i := range n {
+		require.NoError(t, s.AddNode(simName(i)))
+		if i < n/2 {
+			a = append(a, simName(i))
+		} else {
+			b = append(b, simName(i))
+		}
+	}
+	require.NoError(t, s.Converge())
+	s.RunFor(time.Second)
+	cut = true
+	require.NoError(t, s.Partition(a, b))
+	s.RunFor(split)
+	s.Heal()
+	s.RunFor(after)
+	return len(pairs), simAllSee(s, n)()
+}
+
+// A partition healed while each side still gossips its death notices about
+// the other: the notices cross at once, from many accusers, seconds before
+// the refutations they provoke come back. Taken as verdicts, as in the
+// reference, they kill members of the receiver's own half that were never
+// unreachable; under SuspectBeforeDead they are suspicions and
+// confirmations, and the accused refute in time.
+func TestSuspectBeforeDeadEarlyHeal(t *testing.T) {
+	const n = 100
+	deaths, merged := healSoonAfterSplit(t, n, false, 15*time.Second, 30*time.Second)
+	t.Logf("reference rules: %d (observer, member) pairs of one half", deaths)
+	require.NotZero(t, deaths, "the reference's rules: the crossing notices kill members of the healthy half")
+	require.True(t, merged)
+
+	deaths, merged = healSoonAfterSplit(t, n, true, 15*time.Second, 30*time.Second)
+	require.Zero(t, deaths, "SuspectBeforeDead: a member of the receiver's own half declared dead")
+	require.True(t, merged, "not merged 30 s after the heal")
 }

@@ -646,14 +646,20 @@ func (c *core) deadNode(d *dead) {
 			c.suspectNode(&suspect{Incarnation: d.Incarnation, Node: d.Node, From: d.From})
 			return
 		case StateSuspect:
-			if susp := c.suspicions[st]; susp != nil && susp.origin() == d.From {
+			susp := c.suspicions[st]
+			if susp != nil && susp.origin() == d.From {
 				return // the accuser's own verdict: our timer decides
 			}
-			if c.heldDead(d.From) {
-				// An accuser we hold dead speaks from across a partition
-				// (or from beyond its own death): after a heal, the death
-				// notices queued on the other side arrive in a burst, from
-				// many accusers at once. A confirmation, not a verdict.
+			// An accuser we hold dead speaks from across a partition (or
+			// from beyond its own death). And a verdict on a suspicion
+			// younger than its minimum timeout may have been passed
+			// before the suspect could hear of it: after a heal, the
+			// death notices queued on the other side arrive in a burst,
+			// from many accusers at once, alive, suspect or dead here,
+			// seconds before the refutation they provoke comes back.
+			// Either is a confirmation, not a verdict: no accuser cuts a
+			// suspicion shorter than its confirmations could.
+			if c.heldDead(d.From) || (susp != nil && c.now.Sub(c.epoch)-susp.start < susp.min) {
 				c.suspectNode(&suspect{Incarnation: d.Incarnation, Node: d.Node, From: d.From})
 				return
 			}
