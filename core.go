@@ -121,18 +121,16 @@ type core struct {
 	reconnectAt    time.Time // when it fires
 	reconnectSeq   uint32    // the sequence number of the one that counts
 
-	// suspicions holds the running suspicion of each suspect member, and
-	// suspects the same suspicions by deadline. One tSuspicion timer is
-	// armed at the earliest (suspTimerSeq tells it from superseded ones,
-	// suspArmedAt is when it fires, suspArmed whether one is set);
-	// suspSeq numbers the deadlines as they are set.
-	suspicions   map[*nodeState]*suspicion
-	suspects     suspectHeap
+	// suspicions holds the running suspicion of each suspect member, by
+	// deadline. One tSuspicion timer is armed at the earliest
+	// (suspTimerSeq tells it from superseded ones, suspArmedAt is when it
+	// fires, suspArmed whether one is set); suspSeq numbers the deadlines
+	// as they are set.
+	suspicions   suspicionSet
 	suspArmed    bool
 	suspArmedAt  time.Time
 	suspTimerSeq uint32
 	suspSeq      uint32
-	suspPeak     int // most suspicions at once since the map was made
 	probeIndex   int
 
 	incarnation uint32
@@ -270,20 +268,19 @@ func localMeta(conf *Config) ([]byte, error) {
 // been through setUpNode.
 func newCore(cfg *Config, addr net.IP, port uint16, env coreEnv) *core {
 	c := &core{
-		cfg:        cfg,
-		log:        env.logger,
-		metrics:    env.metrics,
-		nonces:     env.nonces,
-		labels:     cfg.MetricLabels,
-		rng:        rand.New(rand.NewPCG(env.seed, env.seed^0x9e3779b97f4a7c15)),
-		advAddr:    addr,
-		advPort:    port,
-		awareness:  newAwareness(cfg.AwarenessMaxMultiplier),
-		relays:     make(map[uint32]*relay),
-		suspicions: make(map[*nodeState]*suspicion),
-		pings:      make(map[uint32]*userPing),
-		exchanges:  make(map[uint64]*pendingExchange),
-		shared:     env.shared,
+		cfg:       cfg,
+		log:       env.logger,
+		metrics:   env.metrics,
+		nonces:    env.nonces,
+		labels:    cfg.MetricLabels,
+		rng:       rand.New(rand.NewPCG(env.seed, env.seed^0x9e3779b97f4a7c15)),
+		advAddr:   addr,
+		advPort:   port,
+		awareness: newAwareness(cfg.AwarenessMaxMultiplier),
+		relays:    make(map[uint32]*relay),
+		pings:     make(map[uint32]*userPing),
+		exchanges: make(map[uint64]*pendingExchange),
+		shared:    env.shared,
 	}
 	c.news.table = &c.index
 	if c.log == nil {
@@ -360,25 +357,8 @@ func (c *core) stateAge(st *nodeState) time.Duration {
 // endSuspicion forgets st's suspicion, if any, and takes it out of the
 // suspect heap; a suspicion timer armed for it finds nothing due.
 func (c *core) endSuspicion(st *nodeState) {
-	if len(c.suspicions) == 0 {
-		return
-	}
-	if s := c.suspicions[st]; s != nil {
-		c.forgetSuspicion(st)
-		if s.idx >= 0 {
-			c.suspects.remove(s)
-		}
-	}
-}
-
-// forgetSuspicion deletes st's entry from suspicions. A Go map keeps the
-// room of its largest size, so once the last of many suspicions is gone
-// (a partition's thousands, all dead within minutes) the map is made anew.
-func (c *core) forgetSuspicion(st *nodeState) {
-	delete(c.suspicions, st)
-	if len(c.suspicions) == 0 && c.suspPeak > 64 {
-		c.suspicions = make(map[*nodeState]*suspicion)
-		c.suspPeak = 0
+	if s := c.suspicions.get(st.slot); s != nil {
+		c.suspicions.end(s)
 	}
 }
 

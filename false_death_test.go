@@ -127,7 +127,7 @@ func TestSuspectBeforeDead(t *testing.T) {
 	// An independent verdict on a suspicion younger than its minimum
 	// timeout may have been passed before the suspect heard of it (a
 	// heal's burst of queued notices): it confirms.
-	susp := h.c.suspicions[h.c.index.get("a")]
+	susp := h.c.suspicions.get(h.c.index.get("a").slot)
 	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "a", From: "c"})
 	require.Equal(t, StateSuspect, h.state("a"), "an independent verdict, too soon")
 	require.Equal(t, 1, susp.confirmations())
@@ -155,7 +155,7 @@ func TestSuspectBeforeDead(t *testing.T) {
 	require.Equal(t, StateSuspect, h.state("c"))
 	h.deliver(deadMsg, &dead{Incarnation: 1, Node: "c", From: "b"})
 	require.Equal(t, StateSuspect, h.state("c"), "a verdict from a member held dead")
-	require.Equal(t, 1, h.c.suspicions[h.c.index.get("c")].confirmations())
+	require.Equal(t, 1, h.c.suspicions.get(h.c.index.get("c").slot).confirmations())
 
 	// Off, as in the reference, the declaration is taken at once.
 	h = newHarness(t, nil)

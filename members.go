@@ -511,20 +511,8 @@ func (c *core) heldDead(name string) bool {
 	return st != nil && st.deadOrLeft()
 }
 
-// nameOf is the member table's own copy of name, a member's (shared with
-// the table, which holds it anyway), or a copy of name for one the table
-// does not know: for what outlives the message name came in, such as a
-// suspicion's accusers. A message's names may view its packet (see
-// handleNews).
-func (c *core) nameOf(name string) string {
-	if st := c.index.get(name); st != nil {
-		return st.name()
-	}
-	return strings.Clone(name)
-}
-
 // suspectNode handles news that a member may have failed. s's names may
-// view a packet: what is kept of them goes through nameOf.
+// view a packet: a suspicion keeps only accuserKeys of them.
 func (c *core) suspectNode(s *suspect) {
 	st := c.index.get(s.Node)
 	ok := st != nil
@@ -536,11 +524,10 @@ func (c *core) suspectNode(s *suspect) {
 	}
 	// A suspicion already running takes the message as a confirmation; an
 	// independent one is gossiped on so that others hear it too.
-	if susp := c.suspicions[st]; susp != nil {
-		if susp.counts(s.From) {
-			susp.confirm(c.nameOf(s.From))
+	if susp := c.suspicions.get(st.slot); susp != nil {
+		if c.suspicions.confirm(susp, s.From) {
 			c.broadcastAccusation(st, suspectMsg, s.Incarnation, s.Node, s.From, 0)
-			c.scheduleSuspicion(st, susp)
+			c.scheduleSuspicion(susp)
 		}
 		return
 	}
@@ -560,20 +547,16 @@ func (c *core) suspectNode(s *suspect) {
 	c.stamp(st)
 	c.touch(st, false)
 
-	susp := suspicionFor(c.cfg, c.numNodes(), c.nameOf(s.From), c.now.Sub(c.epoch))
-	c.suspicions[st] = susp
-	c.suspPeak = max(c.suspPeak, len(c.suspicions))
-	c.scheduleSuspicion(st, susp)
+	susp := c.suspicions.add(st.slot, suspicionFor(c.cfg, c.numNodes(), s.From, c.now.Sub(c.epoch)))
+	c.scheduleSuspicion(susp)
 }
 
-// scheduleSuspicion (re)places susp, st's suspicion, among the suspects by
-// its deadline, and brings the suspicion timer forward if it now falls
-// earlier.
-func (c *core) scheduleSuspicion(st *nodeState, susp *suspicion) {
-	susp.node = st
+// scheduleSuspicion (re)places susp among the suspects by its deadline, and
+// brings the suspicion timer forward if it now falls earlier.
+func (c *core) scheduleSuspicion(susp *suspicion) {
 	c.suspSeq++
 	susp.seq = c.suspSeq
-	c.suspects.set(susp)
+	c.suspicions.set(susp)
 	c.armSuspicions()
 }
 
@@ -581,10 +564,10 @@ func (c *core) scheduleSuspicion(st *nodeState, susp *suspicion) {
 // suspect's deadline. A timer set earlier than needed (its suspect has
 // refuted since) fires, finds nothing due and arms the next.
 func (c *core) armSuspicions() {
-	if c.suspects.len() == 0 {
+	if c.suspicions.heapLen() == 0 {
 		return
 	}
-	at := c.epoch.Add(c.suspects.top().deadline())
+	at := c.epoch.Add(c.suspicions.top().deadline())
 	if c.suspArmed && !at.Before(c.suspArmedAt) {
 		return
 	}
@@ -597,32 +580,29 @@ func (c *core) armSuspicions() {
 // deadline order, and arms the timer for the next.
 func (c *core) suspicionsDue() {
 	c.suspArmed = false
-	for c.suspects.len() > 0 {
-		s := c.suspects.top()
+	for c.suspicions.heapLen() > 0 {
+		s := c.suspicions.top()
 		if c.now.Sub(c.epoch) < s.deadline() {
 			break
 		}
-		c.suspects.remove(s)
-		c.suspicionFired(s.node, s)
+		c.suspicionFired(s)
 	}
 	c.armSuspicions()
 }
 
-// suspicionFired declares a suspect dead when its timeout has passed, unless
-// it is no longer the suspect the suspicion was raised against.
-func (c *core) suspicionFired(st *nodeState, s *suspicion) {
-	if c.suspicions[st] != s {
-		return
-	}
-	// suspicionsDue has taken s out of the heap already.
-	c.forgetSuspicion(st)
+// suspicionFired ends s, whose timeout has passed, and declares its suspect
+// dead, unless it is no longer a suspect.
+func (c *core) suspicionFired(s *suspicion) {
+	st := c.index.at(s.slot)
+	k, n := int(s.k), s.confirmations()
+	c.suspicions.end(s) // s is no more
 	if st.state() != StateSuspect || c.index.get(st.name()) != st {
 		return
 	}
-	if k := int(s.k); k > 0 && s.confirmations() < k {
+	if k > 0 && n < k {
 		c.metrics.IncrCounterWithLabels(keyDegradedTimeout, 1, c.labels)
 	}
-	c.log.Printf("[INFO] memberlist: Marking %s as failed, suspect timeout reached (%d peer confirmations)", st.name(), s.confirmations())
+	c.log.Printf("[INFO] memberlist: Marking %s as failed, suspect timeout reached (%d peer confirmations)", st.name(), n)
 	d := dead{Incarnation: st.incarnation, Node: st.name(), From: c.cfg.Name}
 	c.deadNode(&d)
 }
@@ -646,8 +626,8 @@ func (c *core) deadNode(d *dead) {
 			c.suspectNode(&suspect{Incarnation: d.Incarnation, Node: d.Node, From: d.From})
 			return
 		case StateSuspect:
-			susp := c.suspicions[st]
-			if susp != nil && susp.origin() == d.From {
+			susp := c.suspicions.get(st.slot)
+			if susp != nil && susp.raisedBy(d.From) {
 				return // the accuser's own verdict: our timer decides
 			}
 			// An accuser we hold dead speaks from across a partition (or

@@ -306,7 +306,7 @@ func TestCoreEndedSuspicionsLeaveNothing(t *testing.T) {
 		h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: fmt.Sprint("p", i), From: "p38"})
 		h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: fmt.Sprint("p", i), From: "p37"})
 	}
-	require.Equal(t, 30, h.c.suspects.len())
+	require.Equal(t, 30, h.c.suspicions.heapLen())
 	// A timer each time the earliest deadline moved earlier (three here)
 	// and the gossip ticker woken by the news; not one per suspicion and
 	// confirmation, which would be 50.
@@ -315,19 +315,19 @@ func TestCoreEndedSuspicionsLeaveNothing(t *testing.T) {
 	for i := range 10 {
 		h.addPeer(fmt.Sprint("p", i), byte(2+i), 2)
 	}
-	require.Equal(t, 20, h.c.suspects.len())
-	require.Len(t, h.c.suspicions, 20)
+	require.Equal(t, 20, h.c.suspicions.heapLen())
+	require.Equal(t, 20, h.c.suspicions.len())
 
 	minT := suspicionTimeout(h.cfg.SuspicionMult, h.c.numNodes(), h.cfg.ProbeInterval)
 	h.advance(minT)
-	require.Equal(t, 10, h.c.suspects.len(), "the confirmed ten are dead at the minimum timeout")
+	require.Equal(t, 10, h.c.suspicions.heapLen(), "the confirmed ten are dead at the minimum timeout")
 	for i := 20; i < 30; i++ {
 		require.Equal(t, StateDead, h.state(fmt.Sprint("p", i)))
 	}
 	h.allowExchanges = true
 	h.advance(time.Hour)
-	require.Zero(t, h.c.suspects.len())
-	require.Empty(t, h.c.suspicions)
+	require.Zero(t, h.c.suspicions.heapLen())
+	require.Zero(t, h.c.suspicions.len())
 	for i := range 30 {
 		want := StateDead
 		if i < 10 {
@@ -344,8 +344,8 @@ func TestCoreEndedSuspicionsLeaveNothing(t *testing.T) {
 }
 
 // After many suspicions at once, all ended, the core lets go of the
-// suspicion map's room.
-func TestCoreSuspicionMapShrinksWhenEmpty(t *testing.T) {
+// suspicion set's room: its chunks, map and heap.
+func TestCoreSuspicionSetShrinksWhenEmpty(t *testing.T) {
 	h := newHarness(t, nil)
 	for i := range 100 {
 		h.addPeer(fmt.Sprint("p", i), byte(2+i), 1)
@@ -353,13 +353,12 @@ func TestCoreSuspicionMapShrinksWhenEmpty(t *testing.T) {
 	for i := range 80 {
 		h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: fmt.Sprint("p", i), From: "p99"})
 	}
-	require.Equal(t, 80, h.c.suspPeak)
+	require.Equal(t, 80, h.c.suspicions.peak)
+	require.Len(t, h.c.suspicions.chunks, 5)
 	h.allowExchanges = true
 	h.advance(time.Hour)
-	require.Empty(t, h.c.suspicions)
-	require.Zero(t, h.c.suspPeak, "the map was made anew")
-	require.Zero(t, h.c.suspects.len())
-	require.LessOrEqual(t, cap(h.c.suspects.s), 64, "the heap gave its room back")
+	require.Zero(t, h.c.suspicions.len())
+	require.Equal(t, suspicionSet{}, h.c.suspicions, "the set was made anew")
 }
 
 // A member that says it is dead itself has left.

@@ -86,6 +86,7 @@ func TestRemainingSuspicionTime(t *testing.T) {
 func TestSuspicionConfirm(t *testing.T) {
 	start := 90*time.Second + 7*time.Millisecond // since the core's epoch
 	s := newSuspicion("origin", 3, 2*time.Second, 30*time.Second, start)
+	var more []uint64 // k=3: the third confirmer goes past seen
 	steps := []struct {
 		from     string
 		accepted bool
@@ -101,7 +102,7 @@ func TestSuspicionConfirm(t *testing.T) {
 		{"origin", false, 3, 2 * time.Second},
 	}
 	for i, st := range steps {
-		if got := s.confirm(st.from); got != st.accepted {
+		if got := s.confirm(st.from, &more); got != st.accepted {
 			t.Fatalf("step %d: confirm(%q) = %v, want %v", i, st.from, got, st.accepted)
 		}
 		if got := s.confirmations(); got != st.n {
@@ -120,7 +121,8 @@ func TestSuspicionWithoutExpectedConfirmations(t *testing.T) {
 		if got := s.deadline() - start; got != 3*time.Second {
 			t.Fatalf("k=%d: deadline = start+%v, want start+3s", k, got)
 		}
-		if s.confirm("b") {
+		var more []uint64
+		if s.confirm("b", &more) {
 			t.Fatalf("k=%d: confirm accepted", k)
 		}
 		if s.confirmations() != 0 {
@@ -171,7 +173,8 @@ func TestSuspicionDeadlineProperties(t *testing.T) {
 		max := min + time.Duration(rng.Int64N(int64(120*time.Second)))
 		names := 1 + rng.IntN(12)
 		origin := fmt.Sprint("n", rng.IntN(names))
-		s := newSuspicion(origin, k, min, max, start)
+		var set suspicionSet
+		s := set.add(uint32(trial), newSuspicion(origin, k, min, max, start))
 
 		seen := map[string]bool{origin: true}
 		counted := 0
@@ -183,7 +186,10 @@ func TestSuspicionDeadlineProperties(t *testing.T) {
 				seen[from] = true
 				counted++
 			}
-			if got := s.confirm(from); got != wantAccept {
+			if got := set.counts(s, from); got != wantAccept {
+				t.Fatalf("trial %d step %d: counts(%q) = %v, want %v", trial, step, from, got, wantAccept)
+			}
+			if got := set.confirm(s, from); got != wantAccept {
 				t.Fatalf("trial %d step %d: confirm(%q) = %v, want %v", trial, step, from, got, wantAccept)
 			}
 			if s.confirmations() != counted {
@@ -206,102 +212,156 @@ func TestSuspicionDeadlineProperties(t *testing.T) {
 			}
 			prev = d
 		}
-		kept := 1 + int(s.n)
-		if s.more != nil {
-			if got := len(s.seen) + len(*s.more); got != kept {
-				t.Fatalf("trial %d: %d names kept for %d confirmations", trial, got, s.n)
-			}
+		kept := len(s.seen) + len(set.more[s.slot])
+		if 1+int(s.n) < len(s.seen) {
+			kept = 1 + int(s.n)
+		}
+		if kept != 1+int(s.n) {
+			t.Fatalf("trial %d: %d accusers kept for %d confirmations", trial, kept, s.n)
 		}
 		if kept > k+1 && kept > 1 {
-			t.Fatalf("trial %d: kept %d names for k=%d", trial, kept, k)
+			t.Fatalf("trial %d: kept %d accusers for k=%d", trial, kept, k)
+		}
+		set.end(s)
+		if set.len() != 0 || len(set.more) != 0 {
+			t.Fatalf("trial %d: an ended suspicion left %d suspicions, %d lists of confirmers", trial, set.len(), len(set.more))
 		}
 	}
 }
 
-// The suspect heap against a model: random suspicions set, confirmed
-// (which pulls a deadline earlier) and removed, then popped in order of
-// deadline and, for equal deadlines, of when each deadline was set.
+// The suspect heap against a model: random suspicions added and set,
+// confirmed (which pulls a deadline earlier) and ended, then popped in order
+// of deadline and, for equal deadlines, of when each deadline was set.
 func TestSuspectHeapOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	start := 90*time.Second + 7*time.Millisecond // since the core's epoch
+	compacted := 0
 	for trial := range 300 {
-		var h suspectHeap
-		var live []*suspicion
+		var ss suspicionSet
+		var live []uint32 // slots: an end may move the suspicions
 		seq := uint32(0)
 		set := func(s *suspicion) {
 			seq++
 			s.seq = seq
-			h.set(s)
+			ss.set(s)
 		}
-		for range 1 + rng.IntN(200) {
+		slot := uint32(0)
+		ops := 1 + rng.IntN(200)
+		if trial%3 == 0 {
+			ops = 1000 + rng.IntN(300) // long enough to grow and shrink
+		}
+		for i := range ops {
+			adds, confirms := 5, 8
+			if trial%3 == 0 && i > 700 {
+				adds, confirms = 1, 3 // mostly ends: the set compacts on the way down
+			}
+			chunks := len(ss.chunks)
 			switch op := rng.IntN(10); {
-			case op < 5 || len(live) == 0:
+			case op < adds || len(live) == 0:
 				// Few distinct times, so that ties are common.
 				at := start + time.Duration(rng.IntN(20))*time.Second
-				s := newSuspicion("o", rng.IntN(4), time.Second, 6*time.Second, at)
-				live = append(live, s)
+				slot++
+				s := ss.add(slot, newSuspicion("o", rng.IntN(4), time.Second, 6*time.Second, at))
+				live = append(live, slot)
 				set(s)
-			case op < 8:
-				s := live[rng.IntN(len(live))]
-				if s.confirm(fmt.Sprint("c", rng.IntN(5))) {
+			case op < confirms:
+				s := ss.get(live[rng.IntN(len(live))])
+				if ss.confirm(s, fmt.Sprint("c", rng.IntN(5))) {
 					set(s)
 				}
 			default:
 				i := rng.IntN(len(live))
-				h.remove(live[i])
-				if live[i].idx != -1 {
-					t.Fatalf("trial %d: a removed suspicion keeps idx %d", trial, live[i].idx)
+				s := ss.get(live[i])
+				ss.end(s)
+				if ss.get(live[i]) != nil {
+					t.Fatalf("trial %d: an ended suspicion is still found", trial)
 				}
 				live = append(live[:i], live[i+1:]...)
 			}
-			if h.len() != len(live) {
-				t.Fatalf("trial %d: heap holds %d, want %d", trial, h.len(), len(live))
+			if n := len(ss.chunks); n < chunks && n > 0 {
+				compacted++
 			}
-			for i, s := range h.s {
-				if int(s.idx) != i {
-					t.Fatalf("trial %d: entry %d says it is at %d", trial, i, s.idx)
+			if ss.heapLen() != len(live) || ss.len() != len(live) {
+				t.Fatalf("trial %d: heap holds %d, set %d, want %d", trial, ss.heapLen(), ss.len(), len(live))
+			}
+			for i, id := range ss.heap {
+				if s := ss.at(id); int(s.idx) != i || s.id != id {
+					t.Fatalf("trial %d: entry %d says it is at %d, id %d for %d", trial, i, s.idx, s.id, id)
 				}
-				if i > 0 && h.less(i, (i-1)/2) {
+				if i > 0 && ss.less(i, (i-1)/2) {
 					t.Fatalf("trial %d: entry %d comes before its parent", trial, i)
 				}
 			}
+			for _, slot := range live {
+				if s := ss.get(slot); s == nil || s.slot != slot {
+					t.Fatalf("trial %d: slot %d does not find its suspicion", trial, slot)
+				}
+			}
 		}
-		want := slices.Clone(live)
-		slices.SortFunc(want, func(a, b *suspicion) int {
-			if c := cmp.Compare(a.deadline(), b.deadline()); c != 0 {
+		type key struct {
+			deadline time.Duration
+			seq      uint32
+		}
+		var want []key
+		for _, slot := range live {
+			s := ss.get(slot)
+			want = append(want, key{s.deadline(), s.seq})
+		}
+		slices.SortFunc(want, func(a, b key) int {
+			if c := cmp.Compare(a.deadline, b.deadline); c != 0 {
 				return c
 			}
 			return cmp.Compare(a.seq, b.seq)
 		})
 		for i, w := range want {
-			got := h.top()
-			if got != w {
+			got := ss.top()
+			if got.deadline() != w.deadline || got.seq != w.seq {
 				t.Fatalf("trial %d: pop %d gave deadline %v seq %d, want %v seq %d", trial, i,
-					got.deadline()-start, got.seq, w.deadline()-start, w.seq)
+					got.deadline()-start, got.seq, w.deadline-start, w.seq)
 			}
-			h.remove(got)
+			ss.end(got)
 		}
+	}
+	if compacted == 0 {
+		t.Fatal("no trial compacted the set")
 	}
 }
 
-// A partition makes every node suspect half the cluster at once: the
-// suspicion stays one 112-byte object (see its doc comment).
+// A partition makes every node suspect half the cluster at once: a
+// suspicion is 80 bytes with no pointer, kept in its set's chunks, and
+// raising, confirming and ending one allocates nothing once the set has
+// room; past LAN settings' two confirmations, the set keeps the rest.
 func TestSuspicionSize(t *testing.T) {
-	if got := unsafe.Sizeof(suspicion{}); got > 112 {
-		t.Fatalf("suspicion is %d bytes, want at most 112", got)
+	if got := unsafe.Sizeof(suspicion{}); got != 80 {
+		t.Fatalf("suspicion is %d bytes, want 80", got)
 	}
+	var ss suspicionSet
+	ss.add(0, newSuspicion("origin", 2, time.Second, 6*time.Second, 0)) // room
 	if allocs := testing.AllocsPerRun(100, func() {
-		s := newSuspicion("origin", 2, time.Second, 6*time.Second, 0)
-		s.confirm("a")
-		s.confirm("b")
-	}); allocs != 1 {
-		t.Fatalf("a LAN suspicion and its two confirmations allocate %v times, want 1", allocs)
+		s := ss.add(1, newSuspicion("origin", 2, time.Second, 6*time.Second, 0))
+		ss.set(s)
+		ss.confirm(s, "a")
+		ss.set(s)
+		ss.confirm(s, "b")
+		ss.set(s)
+		ss.end(s)
+	}); allocs != 0 {
+		t.Fatalf("a LAN suspicion and its two confirmations allocate %v times, want 0", allocs)
 	}
+	s := ss.add(1, newSuspicion("origin", 4, time.Second, 6*time.Second, 0))
+	for _, from := range []string{"a", "b", "c", "d", "c", "e"} {
+		ss.confirm(s, from)
+	}
+	require.Equal(t, 4, s.confirmations())
+	require.Len(t, ss.more[1], 2)
+	require.False(t, ss.counts(s, "d"))
+	ss.end(s)
+	require.Empty(t, ss.more)
 }
 
 // An accusation's names are decoded as views of its packet (accusationView),
-// and a transport may reuse the packet once handled: the suspicion must
-// keep names of its own (the member table's), not the views.
+// and a transport may reuse the packet once handled: the suspicion keeps
+// only keys of the names, so what counts stays as it was.
 func TestSuspicionKeepsNoViewOfThePacket(t *testing.T) {
 	h := newHarness(t, nil)
 	h.addPeer("a", 2, 1)
@@ -314,14 +374,61 @@ func TestSuspicionKeepsNoViewOfThePacket(t *testing.T) {
 		for k := range buf {
 			buf[k] = 'x' // the transport reuses the buffer
 		}
-		s := h.c.suspicions[h.c.index.get("a")]
+		s := h.c.suspicions.get(h.c.index.get("a").slot)
 		require.NotNil(t, s)
-		require.Equal(t, "bb", s.origin())
+		require.True(t, s.raisedBy("bb"))
 		require.Equal(t, i, s.confirmations())
 		if i == 1 {
-			require.Equal(t, "cc", s.seen[1])
-			require.False(t, s.counts("cc"), "cc's confirmation counted once")
+			require.False(t, h.c.suspicions.counts(s, "cc"), "cc's confirmation counted once")
+			require.False(t, h.c.suspicions.counts(s, "bb"), "the origin is no confirmation")
 		}
 	}
 	require.Equal(t, StateSuspect, h.state("a"))
+}
+
+// Most of a partition's suspicions end while others still run: the set
+// gives back the room of its peak without waiting for the last one, and
+// what runs is found and ordered as before.
+func TestSuspicionSetCompacts(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	var ss suspicionSet
+	var live []*suspicion
+	for i := range 1000 {
+		at := time.Duration(rng.IntN(50)) * time.Second
+		s := ss.add(uint32(i), newSuspicion("o", 2, time.Second, 6*time.Second, at))
+		s.seq = uint32(i)
+		ss.set(s)
+		live = append(live, s)
+	}
+	peak := len(ss.chunks)
+	rng.Shuffle(len(live), func(i, j int) { live[i], live[j] = live[j], live[i] })
+	keep := map[uint32]time.Duration{}
+	for _, s := range live[:30] {
+		keep[s.slot] = s.deadline()
+	}
+	var ending []uint32
+	for _, s := range live[30:] {
+		ending = append(ending, s.slot)
+	}
+	for _, slot := range ending {
+		ss.end(ss.get(slot)) // an end may move the others: find each anew
+	}
+	require.Equal(t, 30, ss.len())
+	require.Less(t, len(ss.chunks), peak/4, "the room of the peak was given back")
+	for slot, d := range keep {
+		s := ss.get(slot)
+		require.NotNil(t, s)
+		require.Equal(t, slot, s.slot)
+		require.Equal(t, d, s.deadline())
+	}
+	prev := time.Duration(-1)
+	for ss.heapLen() > 0 {
+		s := ss.top()
+		require.GreaterOrEqual(t, s.deadline(), prev)
+		prev = s.deadline()
+		delete(keep, s.slot)
+		ss.end(s)
+	}
+	require.Empty(t, keep)
+	require.Equal(t, suspicionSet{}, ss)
 }

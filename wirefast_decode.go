@@ -635,8 +635,8 @@ func (d *fastDec) bytes(i int) []byte {
 
 // accusationView decodes the body of a suspect or dead message with its
 // two names as views of body, not copies: for handleNews, which keeps
-// neither (a suspicion keeps the member table's copy of an accuser's name,
-// see core.nameOf), where the copies were every allocation a partition's
+// neither (a suspicion keeps only a hash of an accuser's name, see
+// accuserKey), where the copies were every allocation a partition's
 // gossip made in decoding. ok is false where decodeFast would fail; the
 // caller then decodes the general way.
 func accusationView(body []byte) (inc uint32, node, from string, ok bool) {
