@@ -3,7 +3,7 @@
 // sift-down over any entry type that orders itself. Entries due at the same
 // time are ordered by insertion, so that runs are deterministic.
 // Suspicions, which move up when confirmed and leave when refuted, have an
-// indexed heap of their own (suspectHeap in suspicion.go).
+// indexed heap of their own (suspicionSet in suspicion.go).
 
 package memberlist
 
