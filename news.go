@@ -99,12 +99,13 @@ func (t *newsTier) add(e newsEntry) {
 
 // tidy drops the chunks that hold only holes and the holes at the tier's
 // newest end, where a take leaves most of them, and returns how many slots
-// the tier still has.
+// it dropped.
 func (t *newsTier) tidy() int {
 	kept := (*t)[:0]
-	slots := 0
+	dropped := 0
 	for _, c := range *t {
 		if c.holes == c.n {
+			dropped += int(c.n)
 			c.release()
 			continue
 		}
@@ -116,16 +117,23 @@ func (t *newsTier) tidy() int {
 		for c.n > 0 && c.e[c.n-1].msg == (ref[string]{}) {
 			c.n--
 			c.holes--
+			dropped++
 		}
-	}
-	for _, c := range kept {
-		slots += int(c.n)
 	}
 	if len(kept) == 0 {
 		kept = nil
 	}
 	*t = kept
-	return slots
+	return dropped
+}
+
+// count is how many slots the tier holds: live, stale and holes.
+func (t newsTier) count() int {
+	n := 0
+	for _, c := range t {
+		n += int(c.n)
+	}
+	return n
 }
 
 // movedNews is an entry sent during a take, on its way to its next tier.
@@ -259,7 +267,7 @@ func (q *newsQueue) fill(overhead, room, transmitLimit int) int {
 				c.holes++
 			}
 		}
-		q.tiers[t].tidy()
+		q.slots -= q.tiers[t].tidy()
 	}
 	return used
 }
@@ -279,10 +287,9 @@ func (q *newsQueue) commit() (msgs [][]byte, done []uint64) {
 		q.tiers[m.tier].add(m.e)
 		resend[i] = movedNews{}
 	}
-	q.slots = 0
-	for t := range q.tiers {
-		q.slots += q.tiers[t].tidy()
-	}
+	// Only fill makes holes, and it tidies each tier it scanned: the count
+	// of slots is kept as entries come and go, not recounted per packet.
+	q.slots += len(resend)
 	q.maybeSweep()
 	q.picked, q.resend, q.done = picked[:0], resend[:0], done[:0]
 	if len(picked) == 0 {
@@ -310,7 +317,7 @@ func (q *newsQueue) maybeSweep() {
 			c.release()
 		}
 		q.tiers[t] = kept
-		q.slots += kept.tidy()
+		q.slots += kept.count()
 	}
 	for len(q.tiers) > 0 && len(q.tiers[len(q.tiers)-1]) == 0 {
 		q.tiers = q.tiers[:len(q.tiers)-1]

@@ -102,30 +102,36 @@ func TestNewsQueue(t *testing.T) {
 }
 
 // A queue that keeps being refilled with news about the same members holds
-// garbage only in proportion to its live entries.
+// garbage only in proportion to its live entries; the count of its slots,
+// kept as entries come and go, stays the count of its chunks' entries.
 func TestNewsQueueSweepsStaleEntries(t *testing.T) {
 	q, node := newTestNews()
 	nodes := make([]*nodeState, 10)
 	for i := range nodes {
 		nodes[i] = node()
 	}
+	counted := func() int {
+		total := 0
+		for _, tier := range q.tiers {
+			total += tier.count()
+		}
+		return total
+	}
 	for round := range 1000 {
 		for i := range nodes {
 			q.push(nodes[i], newsMsg(fmt.Sprint(round)), 0)
+			if round%7 == 0 && i%4 == 0 {
+				q.drop(nodes[i])
+			}
 		}
 		if round%3 == 0 {
-			q.take(0, 20, 4)
+			q.take(0, 20+round%40, 2+round%5) // some takes stop at a misfit
+			require.Equal(t, counted(), q.slots, "round %d", round)
 		}
 	}
 	require.Equal(t, 10, q.numQueued())
 	require.LessOrEqual(t, q.slots, 2*q.live+64)
-	total := 0
-	for _, tier := range q.tiers {
-		for _, c := range tier {
-			total += int(c.n)
-		}
-	}
-	require.Equal(t, q.slots, total)
+	require.Equal(t, counted(), q.slots)
 }
 
 // A take over a queue of many messages that do not fit gives up after a
