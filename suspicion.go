@@ -179,15 +179,16 @@ func (s *suspicion) timeout() time.Duration {
 const suspChunk = 16
 
 // suspicionSet holds a core's running suspicions: by value in fixed-size
-// chunks (a suspicion never moves, so a pointer to one stays good until it
-// ends; 80 bytes each, allocated 16 at a time), found by the
-// suspect's member-table slot, and in a heap ordered by deadline, so that a
-// core needs one timer for all of its suspects (armed at the top's
-// deadline) where a timer per suspect and per confirmation cost over a
-// hundred bytes each. Nothing in it holds a pointer but the chunk list:
-// the garbage collector skips the rest. Once the last of many suspicions
-// ends (a partition's thousands, all over within minutes) it gives all of
-// its room back.
+// chunks (80 bytes each, allocated 16 at a time; growing never moves one,
+// so a pointer to one stays good until the next end, which may compact),
+// found by the suspect's member-table slot, and in a heap ordered by
+// deadline, so that a core needs one timer for all of its suspects (armed
+// at the top's deadline) where a timer per suspect and per confirmation
+// cost over a hundred bytes each. Nothing in it holds a pointer but the
+// chunk list: the garbage collector skips the rest. Once three quarters of
+// its room is free it compacts, and once the last of many suspicions ends
+// (a partition's thousands, all over within minutes) it gives all of its
+// room back.
 type suspicionSet struct {
 	chunks []*[suspChunk]suspicion
 	free   []int32          // ids of ended suspicions, reused first
