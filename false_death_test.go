@@ -229,3 +229,44 @@ func TestSuspectBeforeDeadEarlyHeal(t *testing.T) {
 	require.Zero(t, deaths, "SuspectBeforeDead: a member of the receiver's own half declared dead")
 	require.True(t, merged, "not merged 30 s after the heal")
 }
+
+// Under RefutationsFirst an alive message that ends a suspicion or a death
+// held here, and this node's own refutation, go out before fresher news;
+// without it, after.
+func TestRefutationsFirst(t *testing.T) {
+	for _, on := range []bool{true, false} {
+		h := newHarness(t, func(c *Config) { c.RefutationsFirst = on })
+		for i := range 20 {
+			h.addPeer(fmt.Sprintf("p%d", i), byte(10+i), 1)
+		}
+		h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: "p0", From: "p1"})
+		h.deliver(deadMsg, &dead{Incarnation: 1, Node: "p2", From: "p3"})
+		require.Equal(t, StateDead, h.state("p2"))
+		h.addPeer("p0", 10, 2)
+		h.addPeer("p2", 12, 2)
+		h.addPeer("p3", 13, 2) // news, not a refutation
+		h.deliver(suspectMsg, &suspect{Incarnation: h.c.self().incarnation, Node: h.cfg.Name, From: "p4"})
+		for i := 5; i < 20; i++ {
+			h.deliver(suspectMsg, &suspect{Incarnation: 1, Node: fmt.Sprintf("p%d", i), From: "p1"})
+		}
+
+		msgs, _ := h.c.news.take(0, 1<<16, 100)
+		var order []string
+		for _, m := range msgs {
+			if messageType(m[0]) != aliveMsg {
+				order = append(order, "suspect")
+				continue
+			}
+			var a alive
+			require.NoError(t, decodeMsg(m[1:], &a))
+			order = append(order, a.Node)
+		}
+		if on {
+			require.Equal(t, []string{h.cfg.Name, "p2", "p0"}, order[:3], "the refutations, newest first")
+			require.Equal(t, "suspect", order[3])
+		} else {
+			require.Equal(t, "suspect", order[0], "the newest news first")
+		}
+		require.Contains(t, order, "p3")
+	}
+}

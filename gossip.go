@@ -89,13 +89,35 @@ func internBytes(b []byte) ref[string] {
 // suspect and dead message a node decodes to the heap, where only the news
 // it passes on needs a copy.
 func (c *core) encodeAndBroadcast(st *nodeState, t messageType, msg any, notify uint64) {
+	c.encodeAndQueue(st, t, msg, notify, false)
+}
+
+// encodeAndQueue is encodeAndBroadcast for news that may be a refutation:
+// with first set, it goes in the refutations' lane (queueNews).
+func (c *core) encodeAndQueue(st *nodeState, t messageType, msg any, notify uint64, first bool) {
 	buf, err := encodeMsg(t, detachNews(msg), c.cfg.MsgpackUseNewTimeFormat)
 	if err != nil {
 		c.log.Printf("[ERR] memberlist: Failed to encode message for broadcast: %s", err)
 		return
 	}
+	c.queueNews(st, c.newsBytes(buf), notify, first)
+}
+
+// refutationLead is how many times a refutation is sent ahead of other
+// news under Config.RefutationsFirst (the news queue's lead).
+const refutationLead = 3
+
+// queueNews queues msg, news about member st, for gossip. With first set,
+// the message refutes an accusation (an alive message that ends a
+// suspicion or a death): under Config.RefutationsFirst it goes out before
+// any other news for its first refutationLead sends.
+func (c *core) queueNews(st *nodeState, msg ref[string], notify uint64, first bool) {
 	c.unparkGossip()
-	c.notifyDone(c.news.push(st, c.newsBytes(buf), notify))
+	if first {
+		c.notifyDone(c.news.pushFirst(st, msg, notify))
+		return
+	}
+	c.notifyDone(c.news.push(st, msg, notify))
 }
 
 // broadcastAccusation queues the suspect or dead message (t) that says

@@ -252,7 +252,7 @@ func (c *core) refute(me *nodeState, accusedInc uint32) {
 	me.incarnation = inc
 	c.applyAwareness(1)
 	a := me.aliveMsg()
-	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
+	c.encodeAndQueue(me, aliveMsg, &a, 0, true)
 }
 
 // aliveMsg is the alive message that says what the member is now.
@@ -278,7 +278,7 @@ func (c *core) reassert(me *nodeState) {
 		return // our leave is the news now
 	}
 	a := me.aliveMsg()
-	c.encodeAndBroadcast(me, aliveMsg, &a, 0)
+	c.encodeAndQueue(me, aliveMsg, &a, 0, true)
 }
 
 // relayBudget is how many refutations a node relays per GossipInterval
@@ -476,14 +476,16 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		// same bytes: they come from the shared cache instead. What a join
 		// taught under Config.QuietJoinMerge is sent half as often, after
 		// the news sent fewer times.
-		if c.quietTier > 0 && !isLocal {
+		// A message that ends a suspicion or a death of a member we knew
+		// is a refutation, which goes first under Config.RefutationsFirst.
+		first := c.news.lead > 0 && known && (oldState == StateSuspect || oldState == StateDead)
+		if c.quietTier > 0 && !isLocal && !first {
 			c.unparkGossip()
 			c.notifyDone(c.news.pushAt(st, c.aliveNews(st.info, a.Incarnation), notify, c.quietTier))
 		} else if len(a.Vsn) == len(info.vsn) && (a.Meta == nil) == !st.info.Value().hasMeta && !wireFastOff.Load() {
-			c.unparkGossip()
-			c.notifyDone(c.news.push(st, c.aliveNews(st.info, a.Incarnation), notify))
+			c.queueNews(st, c.aliveNews(st.info, a.Incarnation), notify, first)
 		} else {
-			c.encodeAndBroadcast(st, aliveMsg, a, notify)
+			c.encodeAndQueue(st, aliveMsg, a, notify, first)
 		}
 		if changed {
 			c.touch(st, false)

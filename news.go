@@ -34,7 +34,11 @@ type newsNotify struct {
 
 // newsQueue holds the core's member news. tiers[t] holds the entries sent t
 // times so far, oldest first; a packet is filled from tier 0 up, newest
-// first within a tier. A member's newsGen is odd while it has a message
+// first within a tier. Under Config.RefutationsFirst the first lead tiers
+// are a lane of their own, for refutations sent fewer than lead times:
+// tiers[t] for t < lead holds those sent t times, and tiers[lead+t] the
+// other news sent t times, so every refutation in the lane goes out before
+// any other news. A member's newsGen is odd while it has a message
 // pending and changes whenever that message is superseded or done, which
 // turns the member's older entries stale without finding them; stale entries
 // and holes are swept out whenever they outnumber the live entries.
@@ -44,6 +48,7 @@ type newsQueue struct {
 	table    *memberTable // where the members are
 	tiers    []newsTier
 	live     int // members with a message pending
+	lead     int // tiers that form the refutations' lane; 0 without one
 	slots    int // entries in tiers: live, stale and holes
 	notifies []newsNotify
 
@@ -156,9 +161,36 @@ func (q *newsQueue) push(st *nodeState, msg ref[string], notify uint64) []uint64
 	return q.pushAt(st, msg, notify, 0)
 }
 
+// pushFirst is push for a refutation: with a refutations' lane (lead > 0),
+// msg goes out before all news outside the lane for its first lead sends.
+func (q *newsQueue) pushFirst(st *nodeState, msg ref[string], notify uint64) []uint64 {
+	return q.pushTier(st, msg, notify, 0)
+}
+
 // pushAt is push for a message counted as already sent tier times: it
 // goes out after every message sent fewer times, and fewer times itself.
 func (q *newsQueue) pushAt(st *nodeState, msg ref[string], notify uint64, tier int) []uint64 {
+	return q.pushTier(st, msg, notify, q.lead+tier)
+}
+
+// sends is how many times the entries of tiers[tier] have been sent.
+func (q *newsQueue) sends(tier int) int {
+	if tier < q.lead {
+		return tier
+	}
+	return tier - q.lead
+}
+
+// next is the tier an entry of tiers[tier] moves to when it is sent.
+func (q *newsQueue) next(tier int) int {
+	if tier+1 == q.lead {
+		return 2 * q.lead // out of the lane, with the news sent as often
+	}
+	return tier + 1
+}
+
+// pushTier queues msg about st in tiers[tier]; see push.
+func (q *newsQueue) pushTier(st *nodeState, msg ref[string], notify uint64, tier int) []uint64 {
 	done := q.done[:0]
 	if st.newsGen&1 == 1 {
 		done = q.finish(st, done)
@@ -256,12 +288,12 @@ func (q *newsQueue) fill(overhead, room, transmitLimit int) int {
 				}
 				used += overhead + len(msg)
 				q.picked = append(q.picked, msg)
-				if t+1 >= transmitLimit {
+				if q.sends(t)+1 >= transmitLimit {
 					q.done = q.finish(st, q.done)
 					st.newsGen++
 					q.live--
 				} else {
-					q.resend = append(q.resend, movedNews{e: *e, tier: t + 1})
+					q.resend = append(q.resend, movedNews{e: *e, tier: q.next(t)})
 				}
 				*e = newsEntry{}
 				c.holes++

@@ -101,6 +101,53 @@ func TestNewsQueue(t *testing.T) {
 	})
 }
 
+// With a refutations' lane (Config.RefutationsFirst), a refutation goes out
+// before all other news, however fresh, for its first lead sends; then it
+// takes its place among the news sent as often.
+func TestNewsQueueRefutationsFirst(t *testing.T) {
+	q, node := newTestNews()
+	q.lead = 3
+	a, b, r, d := node(), node(), node(), node()
+	q.push(a, newsMsg("a1"), 0)
+	q.pushFirst(r, newsMsg("r1"), 4)
+	q.push(b, newsMsg("b1"), 0)
+	got, _ := takeStrings(q, 2, 10) // room for one
+	require.Equal(t, []string{"r1"}, got, "the refutation before fresher news")
+	q.push(d, newsMsg("d1"), 0)
+	got, _ = takeStrings(q, 2, 10)
+	require.Equal(t, []string{"r1"}, got, "sent once, still ahead of news never sent")
+	got, _ = takeStrings(q, 4, 10)
+	require.Equal(t, []string{"r1", "d1"}, got, "its third send")
+	got, _ = takeStrings(q, 100, 10)
+	require.Equal(t, []string{"b1", "a1", "d1", "r1"}, got,
+		"out of the lane after three sends: after the news sent fewer times")
+	got, _ = takeStrings(q, 100, 10)
+	require.Equal(t, []string{"b1", "a1", "d1", "r1"}, got)
+
+	// The transmit limit counts the sends in the lane.
+	q, node = newTestNews()
+	q.lead = 3
+	r = node()
+	q.pushFirst(r, newsMsg("r1"), 7)
+	for range 3 {
+		got, done := takeStrings(q, 100, 4)
+		require.Equal(t, []string{"r1"}, got)
+		require.Empty(t, done)
+	}
+	got, done := takeStrings(q, 100, 4)
+	require.Equal(t, []string{"r1"}, got)
+	require.Equal(t, []uint64{7}, done, "done with its fourth send, the limit")
+	require.Zero(t, q.numQueued())
+
+	// Without a lane, pushFirst is push.
+	q, node = newTestNews()
+	a, r = node(), node()
+	q.pushFirst(r, newsMsg("r1"), 0)
+	q.push(a, newsMsg("a1"), 0)
+	got, _ = takeStrings(q, 100, 10)
+	require.Equal(t, []string{"a1", "r1"}, got)
+}
+
 // A queue that keeps being refilled with news about the same members holds
 // garbage only in proportion to its live entries; the count of its slots,
 // kept as entries come and go, stays the count of its chunks' entries.
