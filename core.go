@@ -283,9 +283,6 @@ func newCore(cfg *Config, addr net.IP, port uint16, env coreEnv) *core {
 		shared:    env.shared,
 	}
 	c.news.table = &c.index
-	if cfg.RefutationsFirst {
-		c.news.lead = refutationLead
-	}
 	if c.log == nil {
 		c.log = cfg.logger()
 	}

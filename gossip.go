@@ -103,17 +103,13 @@ func (c *core) encodeAndQueue(st *nodeState, t messageType, msg any, notify uint
 	c.queueNews(st, c.newsBytes(buf), notify, first)
 }
 
-// refutationLead is how many times a refutation is sent ahead of other
-// news under Config.RefutationsFirst (the news queue's lead).
-const refutationLead = 3
-
 // queueNews queues msg, news about member st, for gossip. With first set,
 // the message refutes an accusation (an alive message that ends a
 // suspicion or a death): under Config.RefutationsFirst it goes out before
-// any other news for its first refutationLead sends.
+// any other news, every time it is sent.
 func (c *core) queueNews(st *nodeState, msg ref[string], notify uint64, first bool) {
 	c.unparkGossip()
-	if first {
+	if first && c.cfg.RefutationsFirst {
 		c.notifyDone(c.news.pushFirst(st, msg, notify))
 		return
 	}

@@ -478,7 +478,7 @@ func (c *core) aliveNode(a *alive, notify uint64, bootstrap bool) {
 		// the news sent fewer times.
 		// A message that ends a suspicion or a death of a member we knew
 		// is a refutation, which goes first under Config.RefutationsFirst.
-		first := c.news.lead > 0 && known && (oldState == StateSuspect || oldState == StateDead)
+		first := c.cfg.RefutationsFirst && known && (oldState == StateSuspect || oldState == StateDead)
 		if c.quietTier > 0 && !isLocal && !first {
 			c.unparkGossip()
 			c.notifyDone(c.news.pushAt(st, c.aliveNews(st.info, a.Incarnation), notify, c.quietTier))

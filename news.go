@@ -34,11 +34,9 @@ type newsNotify struct {
 
 // newsQueue holds the core's member news. tiers[t] holds the entries sent t
 // times so far, oldest first; a packet is filled from tier 0 up, newest
-// first within a tier. Under Config.RefutationsFirst the first lead tiers
-// are a lane of their own, for refutations sent fewer than lead times:
-// tiers[t] for t < lead holds those sent t times, and tiers[lead+t] the
-// other news sent t times, so every refutation in the lane goes out before
-// any other news. A member's newsGen is odd while it has a message
+// first within a tier. Refutations queued with pushFirst
+// (Config.RefutationsFirst) have tiers of their own, first, filled in the
+// same order before any of tiers. A member's newsGen is odd while it has a message
 // pending and changes whenever that message is superseded or done, which
 // turns the member's older entries stale without finding them; stale entries
 // and holes are swept out whenever they outnumber the live entries.
@@ -47,9 +45,9 @@ type newsNotify struct {
 type newsQueue struct {
 	table    *memberTable // where the members are
 	tiers    []newsTier
-	live     int // members with a message pending
-	lead     int // tiers that form the refutations' lane; 0 without one
-	slots    int // entries in tiers: live, stale and holes
+	first    []newsTier // refutations, sent before any of tiers
+	live     int        // members with a message pending
+	slots    int        // entries in tiers: live, stale and holes
 	notifies []newsNotify
 
 	// Scratch reused across takes so that steady gossip does not allocate.
@@ -141,10 +139,12 @@ func (t newsTier) count() int {
 	return n
 }
 
-// movedNews is an entry sent during a take, on its way to its next tier.
+// movedNews is an entry sent during a take, on its way to its next tier
+// (of first when it is a refutation).
 type movedNews struct {
-	e    newsEntry
-	tier int
+	e     newsEntry
+	tier  int
+	first bool
 }
 
 // maxNewsMisfits bounds how many pending messages too long for the room left
@@ -161,36 +161,20 @@ func (q *newsQueue) push(st *nodeState, msg ref[string], notify uint64) []uint64
 	return q.pushAt(st, msg, notify, 0)
 }
 
-// pushFirst is push for a refutation: with a refutations' lane (lead > 0),
-// msg goes out before all news outside the lane for its first lead sends.
+// pushFirst is push for a refutation: msg goes out before all the news
+// queued with push and pushAt, for every one of its sends.
 func (q *newsQueue) pushFirst(st *nodeState, msg ref[string], notify uint64) []uint64 {
-	return q.pushTier(st, msg, notify, 0)
+	return q.pushIn(&q.first, st, msg, notify, 0)
 }
 
 // pushAt is push for a message counted as already sent tier times: it
 // goes out after every message sent fewer times, and fewer times itself.
 func (q *newsQueue) pushAt(st *nodeState, msg ref[string], notify uint64, tier int) []uint64 {
-	return q.pushTier(st, msg, notify, q.lead+tier)
+	return q.pushIn(&q.tiers, st, msg, notify, tier)
 }
 
-// sends is how many times the entries of tiers[tier] have been sent.
-func (q *newsQueue) sends(tier int) int {
-	if tier < q.lead {
-		return tier
-	}
-	return tier - q.lead
-}
-
-// next is the tier an entry of tiers[tier] moves to when it is sent.
-func (q *newsQueue) next(tier int) int {
-	if tier+1 == q.lead {
-		return 2 * q.lead // out of the lane, with the news sent as often
-	}
-	return tier + 1
-}
-
-// pushTier queues msg about st in tiers[tier]; see push.
-func (q *newsQueue) pushTier(st *nodeState, msg ref[string], notify uint64, tier int) []uint64 {
+// pushIn queues msg about st in (*lane)[tier]; see push.
+func (q *newsQueue) pushIn(lane *[]newsTier, st *nodeState, msg ref[string], notify uint64, tier int) []uint64 {
 	done := q.done[:0]
 	if st.newsGen&1 == 1 {
 		done = q.finish(st, done)
@@ -199,10 +183,10 @@ func (q *newsQueue) pushTier(st *nodeState, msg ref[string], notify uint64, tier
 		st.newsGen++
 		q.live++
 	}
-	for len(q.tiers) <= tier {
-		q.tiers = append(q.tiers, nil)
+	for len(*lane) <= tier {
+		*lane = append(*lane, nil)
 	}
-	q.tiers[tier].add(newsEntry{msg: msg, slot: st.slot, gen: st.newsGen})
+	(*lane)[tier].add(newsEntry{msg: msg, slot: st.slot, gen: st.newsGen})
 	q.slots++
 	if notify != 0 {
 		q.notifies = append(q.notifies, newsNotify{slot: st.slot, gen: st.newsGen, token: notify})
@@ -258,10 +242,23 @@ func (q *newsQueue) fill(overhead, room, transmitLimit int) int {
 	if q.live == 0 {
 		return 0
 	}
-	used, misfits := 0, 0
-	full := false
-	for t := 0; t < len(q.tiers) && !full; t++ {
-		tier := q.tiers[t]
+	f := newsFill{room: room, overhead: overhead, limit: transmitLimit}
+	q.fillLane(&f, q.first, true)
+	q.fillLane(&f, q.tiers, false)
+	return f.used
+}
+
+// newsFill is the state of one fill across the lanes.
+type newsFill struct {
+	room, overhead, limit int
+	used, misfits         int
+	full                  bool
+}
+
+// fillLane is fill for one lane's tiers, least sent first.
+func (q *newsQueue) fillLane(f *newsFill, tiers []newsTier, first bool) {
+	for t := 0; t < len(tiers) && !f.full; t++ {
+		tier := tiers[t]
 	chunks:
 		for ci := len(tier) - 1; ci >= 0; ci-- {
 			c := tier[ci]
@@ -276,32 +273,31 @@ func (q *newsQueue) fill(overhead, room, transmitLimit int) int {
 					c.holes++
 					continue
 				}
-				free := room - used - overhead
+				free := f.room - f.used - f.overhead
 				msg := sharedBytes(e.msg)
 				if len(msg) > free {
-					misfits++
-					if free <= 0 || misfits > maxNewsMisfits {
-						full = true
+					f.misfits++
+					if free <= 0 || f.misfits > maxNewsMisfits {
+						f.full = true
 						break chunks
 					}
 					continue
 				}
-				used += overhead + len(msg)
+				f.used += f.overhead + len(msg)
 				q.picked = append(q.picked, msg)
-				if q.sends(t)+1 >= transmitLimit {
+				if t+1 >= f.limit {
 					q.done = q.finish(st, q.done)
 					st.newsGen++
 					q.live--
 				} else {
-					q.resend = append(q.resend, movedNews{e: *e, tier: q.next(t)})
+					q.resend = append(q.resend, movedNews{e: *e, tier: t + 1, first: first})
 				}
 				*e = newsEntry{}
 				c.holes++
 			}
 		}
-		q.slots -= q.tiers[t].tidy()
+		q.slots -= tiers[t].tidy()
 	}
-	return used
 }
 
 // commit ends a packet begun with fill: it returns the messages picked and
@@ -313,10 +309,14 @@ func (q *newsQueue) commit() (msgs [][]byte, done []uint64) {
 	// appended in reverse, they keep newest-last order in their new tier.
 	for i := len(resend) - 1; i >= 0; i-- {
 		m := resend[i]
-		for len(q.tiers) <= m.tier {
-			q.tiers = append(q.tiers, nil)
+		lane := &q.tiers
+		if m.first {
+			lane = &q.first
 		}
-		q.tiers[m.tier].add(m.e)
+		for len(*lane) <= m.tier {
+			*lane = append(*lane, nil)
+		}
+		(*lane)[m.tier].add(m.e)
 		resend[i] = movedNews{}
 	}
 	// Only fill makes holes, and it tidies each tier it scanned: the count
@@ -337,21 +337,28 @@ func (q *newsQueue) maybeSweep() {
 	if q.slots <= 2*q.live+64 {
 		return
 	}
-	q.slots = 0
-	for t, tier := range q.tiers {
-		var kept newsTier
+	q.slots = q.sweep(&q.first) + q.sweep(&q.tiers)
+}
+
+// sweep drops the stale entries and holes of a lane's tiers, and the empty
+// tiers at its end, and returns how many entries it kept.
+func (q *newsQueue) sweep(lane *[]newsTier) int {
+	kept := 0
+	for t, tier := range *lane {
+		var live newsTier
 		for _, c := range tier {
 			for _, e := range c.e[:c.n] {
 				if e.msg != (ref[string]{}) && q.table.at(e.slot).newsGen == e.gen {
-					kept.add(e)
+					live.add(e)
 				}
 			}
 			c.release()
 		}
-		q.tiers[t] = kept
-		q.slots += kept.count()
+		(*lane)[t] = live
+		kept += live.count()
 	}
-	for len(q.tiers) > 0 && len(q.tiers[len(q.tiers)-1]) == 0 {
-		q.tiers = q.tiers[:len(q.tiers)-1]
+	for len(*lane) > 0 && len((*lane)[len(*lane)-1]) == 0 {
+		*lane = (*lane)[:len(*lane)-1]
 	}
+	return kept
 }

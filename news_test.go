@@ -101,13 +101,12 @@ func TestNewsQueue(t *testing.T) {
 	})
 }
 
-// With a refutations' lane (Config.RefutationsFirst), a refutation goes out
-// before all other news, however fresh, for its first lead sends; then it
-// takes its place among the news sent as often.
+// Refutations queued with pushFirst (Config.RefutationsFirst) go out before
+// all other news, however fresh, every time they are sent; among
+// themselves, least sent first, newest first.
 func TestNewsQueueRefutationsFirst(t *testing.T) {
 	q, node := newTestNews()
-	q.lead = 3
-	a, b, r, d := node(), node(), node(), node()
+	a, b, r, s, d := node(), node(), node(), node(), node()
 	q.push(a, newsMsg("a1"), 0)
 	q.pushFirst(r, newsMsg("r1"), 4)
 	q.push(b, newsMsg("b1"), 0)
@@ -116,17 +115,14 @@ func TestNewsQueueRefutationsFirst(t *testing.T) {
 	q.push(d, newsMsg("d1"), 0)
 	got, _ = takeStrings(q, 2, 10)
 	require.Equal(t, []string{"r1"}, got, "sent once, still ahead of news never sent")
-	got, _ = takeStrings(q, 4, 10)
-	require.Equal(t, []string{"r1", "d1"}, got, "its third send")
+	q.pushFirst(s, newsMsg("s1"), 0)
+	got, _ = takeStrings(q, 6, 10)
+	require.Equal(t, []string{"s1", "r1", "d1"}, got, "the refutation sent least first")
 	got, _ = takeStrings(q, 100, 10)
-	require.Equal(t, []string{"b1", "a1", "d1", "r1"}, got,
-		"out of the lane after three sends: after the news sent fewer times")
-	got, _ = takeStrings(q, 100, 10)
-	require.Equal(t, []string{"b1", "a1", "d1", "r1"}, got)
+	require.Equal(t, []string{"s1", "r1", "b1", "a1", "d1"}, got)
 
-	// The transmit limit counts the sends in the lane.
+	// The transmit limit counts every send.
 	q, node = newTestNews()
-	q.lead = 3
 	r = node()
 	q.pushFirst(r, newsMsg("r1"), 7)
 	for range 3 {
@@ -139,13 +135,21 @@ func TestNewsQueueRefutationsFirst(t *testing.T) {
 	require.Equal(t, []uint64{7}, done, "done with its fourth send, the limit")
 	require.Zero(t, q.numQueued())
 
-	// Without a lane, pushFirst is push.
+	// Newer news about the member supersedes a refutation, and the
+	// refutations' entries are swept with the others'.
 	q, node = newTestNews()
-	a, r = node(), node()
-	q.pushFirst(r, newsMsg("r1"), 0)
-	q.push(a, newsMsg("a1"), 0)
+	r, a = node(), node()
+	for i := range 200 {
+		q.pushFirst(r, newsMsg(fmt.Sprint("r", i)), 0)
+		q.push(a, newsMsg(fmt.Sprint("a", i)), 0)
+	}
+	require.Equal(t, 2, q.numQueued())
+	require.LessOrEqual(t, q.slots, 2*q.live+64)
 	got, _ = takeStrings(q, 100, 10)
-	require.Equal(t, []string{"a1", "r1"}, got)
+	require.Equal(t, []string{"r199", "a199"}, got)
+	q.push(r, newsMsg("r-news"), 0)
+	got, _ = takeStrings(q, 100, 10)
+	require.Equal(t, []string{"r-news", "a199"}, got, "superseded by news pushed after it")
 }
 
 // A queue that keeps being refilled with news about the same members holds
@@ -159,8 +163,10 @@ func TestNewsQueueSweepsStaleEntries(t *testing.T) {
 	}
 	counted := func() int {
 		total := 0
-		for _, tier := range q.tiers {
-			total += tier.count()
+		for _, lane := range [][]newsTier{q.first, q.tiers} {
+			for _, tier := range lane {
+				total += tier.count()
+			}
 		}
 		return total
 	}
