@@ -35,8 +35,8 @@ type newsNotify struct {
 // newsQueue holds the core's member news. tiers[t] holds the entries sent t
 // times so far, oldest first; a packet is filled from tier 0 up, newest
 // first within a tier. Refutations queued with pushFirst
-// (Config.RefutationsFirst) have tiers of their own, first, filled in the
-// same order before any of tiers. A member's newsGen is odd while it has a message
+// (Config.RefutationsFirst) are a lane of their own, first, filled the same
+// way before any of tiers. A member's newsGen is odd while it has a message
 // pending and changes whenever that message is superseded or done, which
 // turns the member's older entries stale without finding them; stale entries
 // and holes are swept out whenever they outnumber the live entries.
@@ -47,7 +47,7 @@ type newsQueue struct {
 	tiers    []newsTier
 	first    []newsTier // refutations, sent before any of tiers
 	live     int        // members with a message pending
-	slots    int        // entries in tiers: live, stale and holes
+	slots    int        // entries in both lanes: live, stale and holes
 	notifies []newsNotify
 
 	// Scratch reused across takes so that steady gossip does not allocate.
