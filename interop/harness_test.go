@@ -82,6 +82,9 @@ type nodeOpts struct {
 	// QuietJoinMerge sets ours' Config.QuietJoinMerge; the reference has no
 	// such option and ignores it.
 	QuietJoinMerge bool
+	// RefutationsFirst sets ours' Config.RefutationsFirst (the order in
+	// which ours sends its gossip); the reference ignores it.
+	RefutationsFirst bool
 }
 
 // nodeView is a copy of what a node knows about a member, taken at event time so no

@@ -121,6 +121,7 @@ func oursStart(c *cluster, o nodeOpts) (*node, error) {
 	conf.Label = o.Label
 	conf.EnableCompression = !o.NoCompression
 	conf.QuietJoinMerge = o.QuietJoinMerge
+	conf.RefutationsFirst = o.RefutationsFirst
 	if o.PV != 0 {
 		conf.ProtocolVersion = o.PV
 	}

@@ -230,13 +230,28 @@ func TestMixedCrashDetection(t *testing.T) {
 	}
 }
 
+// A node of either kind suspected while cut off refutes once it hears again,
+// and every node of both kinds takes the refutation: with ours in the
+// reference's order of gossip, and with Config.RefutationsFirst (which
+// changes only that order).
 func TestMixedFalseSuspicionRefuted(t *testing.T) {
+	for _, rf := range []bool{false, true} {
+		name := "reference order"
+		if rf {
+			name = "RefutationsFirst"
+		}
+		t.Run(name, func(t *testing.T) { mixedFalseSuspicionRefuted(t, rf) })
+	}
+}
+
+func mixedFalseSuspicionRefuted(t *testing.T, rf bool) {
 	for _, d := range directions() {
 		t.Run(d.name, func(t *testing.T) {
 			c := newCluster(t)
 			slow := func(o *nodeOpts) {
 				o.Timing = fastTiming()
 				o.Timing.SuspicionMult = 8 // 2.4s before a suspect is declared dead
+				o.RefutationsFirst = rf
 			}
 			as, bs := c.mixed(d, 2, 2, nil, slow)
 			victim := bs[0]
