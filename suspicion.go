@@ -264,19 +264,22 @@ func (ss *suspicionSet) end(s *suspicion) {
 }
 
 // compact moves the running suspicions into chunks half full, in the
-// order of their ids, and lets the old chunks go: a partition's suspicions
-// end over a minute or two, and without it each core would keep the room
-// of its peak until the last one ended. Pointers to suspicions are not
-// good across it (end is the only caller, and its callers hold none).
+// order of their ids, and lets the old chunks go, with the map, heap and
+// free list sized for the peak: a partition's suspicions end over a minute
+// or two, and without it each core would keep the room of its peak until
+// the last one ended. Pointers to suspicions are not good across it (end
+// is the only caller, and its callers hold none).
 func (ss *suspicionSet) compact() {
-	old := ss.chunks
-	live := len(ss.bySlot)
+	old, oldSlots := ss.chunks, ss.bySlot
+	live := len(oldSlots)
 	ss.chunks = make([]*[suspChunk]suspicion, 0, (2*live+suspChunk-1)/suspChunk)
+	ss.bySlot = make(map[uint32]int32, live)
+	ss.heap = append(make([]int32, 0, 2*len(ss.heap)), ss.heap...)
 	next := int32(0)
 	for _, ch := range old {
 		for i := range ch {
 			e := &ch[i]
-			if id, ok := ss.bySlot[e.slot]; !ok || id != e.id {
+			if id, ok := oldSlots[e.slot]; !ok || id != e.id {
 				continue // ended
 			}
 			if next%suspChunk == 0 {
@@ -291,7 +294,7 @@ func (ss *suspicionSet) compact() {
 			next++
 		}
 	}
-	ss.free = ss.free[:0]
+	ss.free = make([]int32, 0, int32(len(ss.chunks)*suspChunk)-next)
 	for id := int32(len(ss.chunks)*suspChunk) - 1; id >= next; id-- {
 		ss.free = append(ss.free, id)
 	}
