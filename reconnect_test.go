@@ -2,6 +2,7 @@ package memberlist
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -97,4 +98,43 @@ func takeIf[T output](h *harness) T {
 		found = got
 	}
 	return found
+}
+
+// A node that loses more members at once than the list's floor (a partition
+// of a large cluster) remembers and tries every one of them: each answers,
+// refuted, and the node tries the next. A fixed bound of 1,024 once dropped
+// members at random, and those stayed dead in this node's view after a heal.
+func TestReconnectTriesEveryLostMember(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.ReconnectInterval = time.Second
+		c.PushPullInterval = 0
+		c.ProbeInterval = time.Hour
+		c.ProbeTimeout = time.Minute
+		c.GossipToTheDeadTime = 0 // gossip nothing to the dead
+	})
+	const n = minLostPeers + 476
+	ip := func(i int) byte { return byte(2 + i%250) }
+	for i := range n {
+		h.addPeer(fmt.Sprintf("p%d", i), ip(i), 1)
+	}
+	for i := range n {
+		h.deliver(deadMsg, &dead{Node: fmt.Sprintf("p%d", i), Incarnation: 1, From: "x"})
+	}
+	tried := map[string]bool{}
+	for step := 0; step < 100*n && len(tried) < n; step++ {
+		h.advance(time.Second)
+		h.sent()
+		ex := takeIf[*outExchange](h)
+		if ex == nil {
+			continue
+		}
+		tried[ex.to.Name] = true // (a member probed dead again later is tried again)
+		var i int
+		_, err := fmt.Sscanf(ex.to.Name, "p%d", &i)
+		require.NoError(t, err)
+		reply := []pushNodeState{peerState(ex.to.Name, ip(i), 2, StateAlive)}
+		h.c.exchangeDone(h.now, ex.id, &streamMsg{t: pushPullMsg, states: reply}, nil)
+		require.Equal(t, StateAlive, h.state(ex.to.Name))
+	}
+	require.Equal(t, n, len(tried), "every lost member is tried")
 }
