@@ -44,8 +44,12 @@ const (
 	// hostileSeed fixes every random byte the suite sends.
 	hostileSeed = 0x5eed_0010
 
-	// hostileWait bounds every wait for a real-socket outcome.
-	hostileWait = 10 * time.Second
+	// hostileWait bounds every wait for a real-socket outcome. It is
+	// generous: each wait ends as soon as its outcome comes, and with the
+	// race detector on a machine whose cores were busy with other work, the
+	// target once took longer than 10 s to close the last of the lzw bombs
+	// over TCP (each waits for one of two decompression turns).
+	hostileWait = 30 * time.Second
 
 	// hostileMaxUDP is the largest IPv4 datagram payload.
 	hostileMaxUDP = 65507
