@@ -33,11 +33,11 @@ import (
 	"time"
 )
 
-// minLostPeers is the fewest failed members a node remembers. Beyond it the
-// list is bounded by the member table's size (members dead and not yet
-// reaped count): a member declared dead more than once may stand in it more
-// than once until a tick drops it, and past the bound a new one replaces a
-// random one. The list must hold every member lost at once, however many:
+// minLostPeers is the floor of the bound on the failed members a node
+// remembers; above it the bound is the member table's size (members dead
+// and not yet reaped count). A member declared dead more than once may stand
+// in the list more than once until a tick drops it, and past the bound a new
+// one replaces a random one. The list must hold every member lost at once:
 // after a heal, a member whose refutation this node missed comes back when
 // this node tries it, and a member forgotten waits for a periodic
 // push/pull, minutes away in a large cluster. With a fixed bound of 1,024,

@@ -14,12 +14,7 @@ import (
 // that our live members are dead are left out, its claims about us are
 // refuted, and a member back from the dead ends the tries for it.
 func TestReconnectToLostMember(t *testing.T) {
-	h := newHarness(t, func(c *Config) {
-		c.ReconnectInterval = 10 * time.Second
-		c.PushPullInterval = 0      // only reconnect exchanges here
-		c.ProbeInterval = time.Hour // peers never ack here
-		c.ProbeTimeout = time.Minute
-	})
+	h := reconnectHarness(t, 10*time.Second, nil)
 	h.addPeer("a", 2, 1)
 	h.addPeer("b", 3, 1)
 	h.addPeer("gone", 4, 1)
@@ -71,12 +66,7 @@ func TestReconnectToLostMember(t *testing.T) {
 
 // A member that left gracefully is never tried.
 func TestReconnectSkipsLeftMembers(t *testing.T) {
-	h := newHarness(t, func(c *Config) {
-		c.ReconnectInterval = time.Second
-		c.PushPullInterval = 0
-		c.ProbeInterval = time.Hour
-		c.ProbeTimeout = time.Minute
-	})
+	h := reconnectHarness(t, time.Second, nil)
 	h.addPeer("a", 2, 1)
 	h.deliver(deadMsg, &dead{Node: "a", Incarnation: 1, From: "a"})
 	require.Equal(t, StateLeft, h.state("a"))
@@ -85,6 +75,21 @@ func TestReconnectSkipsLeftMembers(t *testing.T) {
 		h.sent()
 		require.Nil(t, takeIf[*outExchange](h))
 	}
+}
+
+// reconnectHarness is a core whose only exchanges are reconnect tries,
+// every interval (scaled with the table), and whose peers are never probed
+// (they would never ack here); mod, when set, adjusts the config further.
+func reconnectHarness(t *testing.T, interval time.Duration, mod func(*Config)) *harness {
+	return newHarness(t, func(c *Config) {
+		c.ReconnectInterval = interval
+		c.PushPullInterval = 0
+		c.ProbeInterval = time.Hour
+		c.ProbeTimeout = time.Minute
+		if mod != nil {
+			mod(c)
+		}
+	})
 }
 
 // takeIf removes the outputs other than datagrams emitted so far and returns
@@ -105,11 +110,7 @@ func takeIf[T output](h *harness) T {
 // refuted, and the node tries the next. A fixed bound of 1,024 once dropped
 // members at random, and those stayed dead in this node's view after a heal.
 func TestReconnectTriesEveryLostMember(t *testing.T) {
-	h := newHarness(t, func(c *Config) {
-		c.ReconnectInterval = time.Second
-		c.PushPullInterval = 0
-		c.ProbeInterval = time.Hour
-		c.ProbeTimeout = time.Minute
+	h := reconnectHarness(t, time.Second, func(c *Config) {
 		c.GossipToTheDeadTime = 0 // gossip nothing to the dead
 	})
 	const n = minLostPeers + 476
